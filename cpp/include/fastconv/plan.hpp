@@ -1,0 +1,61 @@
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "fastconv/descriptor.hpp"
+
+namespace fastconv {
+
+enum class Algorithm {
+  Auto,       // the planner chooses
+  Direct,     // blocked direct convolution (implicit GEMM)
+  Reference,  // scalar loops accumulating in double: slow, the oracle of the tests
+};
+
+enum class Direction { Forward, BackwardData, BackwardWeights };
+
+const char* to_string(Algorithm algorithm) noexcept;
+Algorithm algorithm_from_string(const std::string& name);  // throws InvalidArgument
+
+class ConvImpl;  // one algorithm bound to one descriptor (internal)
+
+// A validated convolution with its algorithm chosen. Buffers are caller-owned, dense NCHW/KCRS
+// and of the descriptor's dtype. Pass a workspace of at least workspace_size(direction) bytes,
+// or nullptr to use the plan's own (allocated once, then reused; calls on one plan that use
+// its own workspace are serialised).
+class Plan {
+ public:
+  explicit Plan(const ConvDesc& desc, Algorithm algorithm = Algorithm::Auto);
+  ~Plan();
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+
+  const ConvDesc& desc() const noexcept;
+  Algorithm algorithm() const noexcept;     // the algorithm that runs (never Auto)
+  std::string implementation() const;       // e.g. "direct/gemm-avx2-fma-6x16"
+  int num_threads() const noexcept;         // threads the plan runs on, fixed when made
+  std::size_t workspace_size(Direction direction) const noexcept;
+
+  // y = conv(x, w) + bias; bias (K values) may be null.
+  void forward(const float* x, const float* w, const float* bias, float* y, void* workspace = nullptr);
+  void forward(const double* x, const double* w, const double* bias, double* y, void* workspace = nullptr);
+
+  // dx = gradient of the input, given dy (N x K x P x Q).
+  void backward_data(const float* dy, const float* w, float* dx, void* workspace = nullptr);
+  void backward_data(const double* dy, const double* w, double* dx, void* workspace = nullptr);
+
+  // dw = gradient of the weights; db (K values) = gradient of the bias, skipped when null.
+  void backward_weights(const float* x, const float* dy, float* dw, float* db, void* workspace = nullptr);
+  void backward_weights(const double* x, const double* dy, double* dw, double* db, void* workspace = nullptr);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Threads used by plans made from now on; defaults to OpenMP's maximum (OMP_NUM_THREADS).
+void set_num_threads(int n);  // throws InvalidArgument for n < 1
+int get_num_threads() noexcept;
+
+}  // namespace fastconv

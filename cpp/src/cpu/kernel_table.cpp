@@ -1,0 +1,58 @@
+#include "cpu/kernel_table.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/kernels.hpp"
+
+namespace fastconv {
+namespace {
+
+// FASTCONV_MAX_ISA caps the choice, so tests can run every path the host supports.
+Isa isa_cap() noexcept {
+  const char* env = std::getenv("FASTCONV_MAX_ISA");
+  if (env == nullptr) return Isa::Avx512;
+  if (std::strcmp(env, "generic") == 0) return Isa::Generic;
+  if (std::strcmp(env, "avx2") == 0) return Isa::Avx2;
+  return Isa::Avx512;
+}
+
+Isa best_compiled_isa() noexcept {
+#if defined(FASTCONV_HAVE_AVX2)
+  return Isa::Avx2;
+#else
+  return Isa::Generic;
+#endif
+}
+
+Isa choose() noexcept {
+  Isa isa = detected_isa();
+  if (isa_cap() < isa) isa = isa_cap();
+  if (best_compiled_isa() < isa) isa = best_compiled_isa();
+  return isa;
+}
+
+KernelTable fill() noexcept {
+  KernelTable t;
+  t.isa = choose();
+  t.sgemm = kernels::generic::sgemm();
+  t.dgemm = kernels::generic::dgemm();
+#if defined(FASTCONV_HAVE_AVX2)
+  if (t.isa >= Isa::Avx2) {
+    t.sgemm = kernels::avx2::sgemm();
+    t.dgemm = kernels::avx2::dgemm();
+  }
+#endif
+  return t;
+}
+
+}  // namespace
+
+const KernelTable& kernel_table() noexcept {
+  static const KernelTable table = fill();
+  return table;
+}
+
+Isa active_isa() noexcept { return kernel_table().isa; }
+
+}  // namespace fastconv

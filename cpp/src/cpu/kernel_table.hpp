@@ -1,0 +1,38 @@
+#pragma once
+// The run-time kernel table: filled once from the CPU's features, read by every algorithm.
+#include <cstdint>
+
+#include "fastconv/cpu.hpp"
+
+namespace fastconv {
+
+// C[MR x NR] (row stride ldc) = or += A_panel * B_panel, where the packed A panel holds kc
+// columns of MR values and the packed B panel kc rows of NR values.
+template <typename T>
+using GemmMicrokernelFn = void (*)(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
+                                   bool accumulate) noexcept;
+
+template <typename T>
+struct GemmMicrokernel {
+  GemmMicrokernelFn<T> run = nullptr;
+  int mr = 0, nr = 0;
+  const char* name = "";
+};
+
+struct KernelTable {
+  Isa isa = Isa::Generic;
+  GemmMicrokernel<float> sgemm;
+  GemmMicrokernel<double> dgemm;
+
+  const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
+  const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }
+};
+
+const KernelTable& kernel_table() noexcept;
+
+template <typename T>
+const GemmMicrokernel<T>& gemm_microkernel() noexcept {
+  return kernel_table().gemm(static_cast<T*>(nullptr));
+}
+
+}  // namespace fastconv

@@ -1,0 +1,34 @@
+#pragma once
+// The internal interface every algorithm implements, and the makers plan.cpp chooses from.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "fastconv/descriptor.hpp"
+#include "fastconv/plan.hpp"
+
+namespace fastconv {
+
+// One algorithm bound to one validated descriptor. Run methods never throw: the plan has
+// checked everything before any parallel region starts.
+class ConvImpl {
+ public:
+  virtual ~ConvImpl() = default;
+  virtual std::string name() const = 0;
+  virtual std::size_t workspace_size(Direction direction) const noexcept = 0;
+  virtual void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept = 0;
+  virtual void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept = 0;
+  virtual void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept = 0;
+};
+
+std::unique_ptr<ConvImpl> make_reference(const ConvDesc& desc, int threads);
+std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads);
+
+// Rounds a workspace pointer up to a cache line; workspace sizes include the slack for it.
+constexpr std::size_t kWorkspaceAlign = 64;
+inline void* align_workspace(void* p) noexcept {
+  auto v = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<void*>((v + kWorkspaceAlign - 1) & ~std::uintptr_t(kWorkspaceAlign - 1));
+}
+
+}  // namespace fastconv

@@ -1,0 +1,18 @@
+#pragma once
+// Every microkernel, one namespace per ISA. Each lives in kernels/<isa>/, the only files built
+// with that ISA's flags; the namespaces keep their inline helpers from leaking into baseline code.
+#include "cpu/kernel_table.hpp"
+
+namespace fastconv::kernels {
+
+namespace generic {
+GemmMicrokernel<float> sgemm();
+GemmMicrokernel<double> dgemm();
+}  // namespace generic
+
+namespace avx2 {
+GemmMicrokernel<float> sgemm();
+GemmMicrokernel<double> dgemm();
+}  // namespace avx2
+
+}  // namespace fastconv::kernels

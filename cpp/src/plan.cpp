@@ -1,0 +1,113 @@
+// The one place that decides: validation, algorithm choice and workspace ownership.
+#include "fastconv/plan.hpp"
+
+#include <mutex>
+#include <vector>
+
+#include "fastconv/errors.hpp"
+#include "impl.hpp"
+
+namespace fastconv {
+
+const char* to_string(Algorithm algorithm) noexcept {
+  switch (algorithm) {
+    case Algorithm::Direct: return "direct";
+    case Algorithm::Reference: return "reference";
+    default: return "auto";
+  }
+}
+
+Algorithm algorithm_from_string(const std::string& name) {
+  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Reference})
+    if (name == to_string(a)) return a;
+  throw InvalidArgument("algorithm must be one of 'auto', 'direct', 'reference', got algorithm='" +
+                        name + "'");
+}
+
+namespace {
+
+// Candidates in order of preference; the reference closes the list and accepts everything.
+// Auto takes the first that accepts. Winograd joins this list ahead of direct.
+std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int threads) {
+  switch (algorithm) {
+    case Algorithm::Reference: return make_reference(desc, threads);
+    case Algorithm::Direct:
+    case Algorithm::Auto: return make_direct(desc, threads);
+  }
+  throw InvalidArgument("unknown algorithm");
+}
+
+}  // namespace
+
+struct Plan::State {
+  ConvDesc desc;
+  Algorithm algorithm;
+  int threads;
+  std::unique_ptr<ConvImpl> impl;
+  std::mutex own_workspace_mutex;
+  std::vector<unsigned char> own_workspace;
+
+  // Runs fn with the caller's workspace, or with the plan's own under its lock.
+  template <typename Fn>
+  void with_workspace(Direction d, void* workspace, Fn&& fn) {
+    if (workspace != nullptr) return fn(workspace);
+    std::lock_guard<std::mutex> lock(own_workspace_mutex);
+    const std::size_t need = impl->workspace_size(d);
+    if (own_workspace.size() < need) own_workspace.resize(need);  // may throw bad_alloc, before any work
+    fn(own_workspace.empty() ? nullptr : own_workspace.data());
+  }
+
+  void require_dtype(DType called_with) const {
+    if (called_with != desc.dtype)
+      throw InvalidArgument(std::string("plan was made for dtype=") + to_string(desc.dtype) +
+                            " but called with " + to_string(called_with) + " buffers");
+  }
+};
+
+Plan::Plan(const ConvDesc& desc, Algorithm algorithm) : state_(std::make_unique<State>()) {
+  desc.validate();
+  state_->desc = desc;
+  state_->threads = get_num_threads();
+  state_->impl = choose(desc, algorithm, state_->threads);
+  state_->algorithm = algorithm == Algorithm::Reference ? Algorithm::Reference : Algorithm::Direct;
+}
+
+Plan::~Plan() = default;
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+
+const ConvDesc& Plan::desc() const noexcept { return state_->desc; }
+Algorithm Plan::algorithm() const noexcept { return state_->algorithm; }
+std::string Plan::implementation() const { return state_->impl->name(); }
+int Plan::num_threads() const noexcept { return state_->threads; }
+std::size_t Plan::workspace_size(Direction d) const noexcept { return state_->impl->workspace_size(d); }
+
+namespace {
+template <typename T>
+constexpr DType dtype_of() {
+  return sizeof(T) == 4 ? DType::Float32 : DType::Float64;
+}
+}  // namespace
+
+#define FASTCONV_DEFINE_RUNS(T)                                                                   \
+  void Plan::forward(const T* x, const T* w, const T* bias, T* y, void* workspace) {              \
+    state_->require_dtype(dtype_of<T>());                                                         \
+    state_->with_workspace(Direction::Forward, workspace,                                         \
+                           [&](void* ws) { state_->impl->forward(x, w, bias, y, ws); });          \
+  }                                                                                               \
+  void Plan::backward_data(const T* dy, const T* w, T* dx, void* workspace) {                     \
+    state_->require_dtype(dtype_of<T>());                                                         \
+    state_->with_workspace(Direction::BackwardData, workspace,                                    \
+                           [&](void* ws) { state_->impl->backward_data(dy, w, dx, ws); });        \
+  }                                                                                               \
+  void Plan::backward_weights(const T* x, const T* dy, T* dw, T* db, void* workspace) {           \
+    state_->require_dtype(dtype_of<T>());                                                         \
+    state_->with_workspace(Direction::BackwardWeights, workspace,                                 \
+                           [&](void* ws) { state_->impl->backward_weights(x, dy, dw, db, ws); }); \
+  }
+
+FASTCONV_DEFINE_RUNS(float)
+FASTCONV_DEFINE_RUNS(double)
+#undef FASTCONV_DEFINE_RUNS
+
+}  // namespace fastconv

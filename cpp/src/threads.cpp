@@ -1,0 +1,33 @@
+#include <atomic>
+
+#include "fastconv/errors.hpp"
+#include "fastconv/plan.hpp"
+#include "threads.hpp"
+
+namespace fastconv {
+namespace {
+
+int default_threads() noexcept {
+#ifdef _OPENMP
+  return omp_get_max_threads();  // honours OMP_NUM_THREADS
+#else
+  return 1;
+#endif
+}
+
+// A library-wide count rather than omp_set_num_threads, whose setting is per calling thread.
+std::atomic<int>& thread_count() noexcept {
+  static std::atomic<int> count{default_threads()};
+  return count;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n < 1) throw InvalidArgument("number of threads must be positive, got n=" + std::to_string(n));
+  thread_count().store(n);
+}
+
+int get_num_threads() noexcept { return thread_count().load(); }
+
+}  // namespace fastconv
