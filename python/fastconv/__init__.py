@@ -1,1 +1,34 @@
+"""fastconv: fast CPU convolution for NumPy, forward and backward.
+
+The functions mirror ``torch.nn.functional`` and ``torch.nn.grad`` on NumPy arrays::
+
+    import numpy as np, fastconv
+    y = fastconv.conv2d(x, w, b, stride=1, padding=1)
+"""
+
+from ._config import config, get_num_threads, set_num_threads, show_config
 from ._core import __version__
+from .functional import (
+    conv1d,
+    conv2d,
+    conv2d_backward,
+    conv2d_input,
+    conv2d_weight,
+    conv3d,
+    conv_transpose2d,
+)
+
+__all__ = [
+    "__version__",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose2d",
+    "conv2d_input",
+    "conv2d_weight",
+    "conv2d_backward",
+    "set_num_threads",
+    "get_num_threads",
+    "show_config",
+    "config",
+]
