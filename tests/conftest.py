@@ -1,0 +1,33 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import sweep  # noqa: E402
+
+# Largest error allowed, relative to the scale of the reference result (see reference.rel_err).
+TOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+def pytest_report_header(config):
+    import fastconv
+
+    c = fastconv.config()
+    return [
+        f"fastconv {c['version']}: isa {c['isa']} (cpu {c['detected_isa']}), threads {c['threads']}",
+        f"test seed: {sweep.seed()} (set FASTCONV_TEST_SEED to change it)",
+    ]
+
+
+@pytest.fixture
+def rng():
+    s = sweep.seed()
+    print(f"seed={s}")
+    return np.random.default_rng(s)
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")

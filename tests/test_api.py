@@ -1,0 +1,223 @@
+"""The public API around conv2d: 1-D, 3-D, transposed, out=, views, dtypes, threads, config."""
+
+import importlib.metadata
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference as ref
+from conftest import TOL
+
+
+def _conv3d_ref(x, w, b, stride, pads, dilation, groups):
+    """Direct definition in float64: one strided slice of the padded input per kernel tap."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    n, c, *size = x.shape
+    k, cg, *kern = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    out = [ref.out_size(sz, *p, kk, st, dl) for sz, p, kk, st, dl in zip(size, pads, kern, stride, dilation)]
+    y = np.zeros((n, groups, k // groups, *out))
+    for t in np.ndindex(*kern):
+        sl = tuple(slice(i * dl, i * dl + st * (o - 1) + 1, st) for i, dl, st, o in zip(t, dilation, stride, out))
+        patch = xp[(slice(None), slice(None)) + sl].reshape(n, groups, cg, *out)
+        wt = w[(slice(None), slice(None)) + t].reshape(groups, k // groups, cg)
+        y += np.einsum("ngc...,gkc->ngk...", patch, wt)
+    y = y.reshape(n, k, *out)
+    return y if b is None else y + b.reshape(1, k, *([1] * len(out)))
+
+
+def _conv_transpose2d_ref(x, w, b, stride, padding, output_padding, groups, dilation):
+    """Scatter definition: input pixel (i, j) adds x * w[r, s] at output (i*stride + r*dilation)."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    n, cin, h, wd = x.shape
+    _, cog, r, s = w.shape
+    g = groups
+    reach = [(sz - 1) * st + dl * (kk - 1) + 1 for sz, st, dl, kk in zip((h, wd), stride, dilation, (r, s))]
+    full = np.zeros((n, g, cog, reach[0] + output_padding[0], reach[1] + output_padding[1]))
+    xg = x.reshape(n, g, cin // g, h, wd)
+    wg = w.reshape(g, cin // g, cog, r, s)
+    for i in range(r):
+        for j in range(s):
+            rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (h - 1) + 1, stride[0])
+            cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (wd - 1) + 1, stride[1])
+            full[:, :, :, rows, cols] += np.einsum("ngchw,gco->ngohw", xg, wg[:, :, :, i, j])
+    out = [rc - 2 * p + op for rc, p, op in zip(reach, padding, output_padding)]
+    y = full[:, :, :, padding[0] : padding[0] + out[0], padding[1] : padding[1] + out[1]]
+    y = y.reshape(n, g * cog, *out)
+    return y if b is None else y + b[None, :, None, None]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv1d(rng, dtype):
+    for _ in range(20):
+        g = int(rng.choice([1, 2]))
+        x = rng.standard_normal((int(rng.integers(1, 3)), 2 * g, int(rng.integers(5, 20)))).astype(dtype)
+        w = rng.standard_normal((3 * g, 2, int(rng.integers(1, 5)))).astype(dtype)
+        b = rng.standard_normal(3 * g).astype(dtype)
+        st, dl, pad = int(rng.integers(1, 4)), int(rng.integers(1, 3)), (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+        if dl * (w.shape[2] - 1) + 1 > x.shape[2] + sum(pad):
+            continue
+        y = fastconv.conv1d(x, w, b, stride=st, padding=(pad,), dilation=dl, groups=g)
+        want = ref.conv2d(x[:, :, None], w[:, :, None], b, (1, st), ((0, 0), pad), (1, dl), g)[:, :, 0]
+        assert y.dtype == np.dtype(dtype) and y.shape == want.shape
+        assert ref.rel_err(y, want) <= TOL[dtype]
+    # unbatched and 'same'
+    y = fastconv.conv1d(x[0], w, b, padding="same", groups=g)
+    assert y.shape == (w.shape[0], x.shape[2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv3d(rng, dtype):
+    for _ in range(12):
+        g = int(rng.choice([1, 2]))
+        x = rng.standard_normal((int(rng.integers(1, 3)), 2 * g, *rng.integers(3, 8, size=3))).astype(dtype)
+        w = rng.standard_normal((2 * g, 2, *rng.integers(1, 4, size=3))).astype(dtype)
+        b = rng.standard_normal(2 * g).astype(dtype)
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=3))
+        dil = tuple(int(v) for v in rng.integers(1, 3, size=3))
+        pads = tuple((int(a), int(c)) for a, c in rng.integers(0, 3, size=(3, 2)))
+        if any(d * (k - 1) + 1 > s + sum(p) for d, k, s, p in zip(dil, w.shape[2:], x.shape[2:], pads)):
+            continue
+        y = fastconv.conv3d(x, w, b, stride=stride, padding=pads, dilation=dil, groups=g)
+        want = _conv3d_ref(x, w, b, stride, pads, dil, g)
+        assert y.shape == want.shape and y.dtype == np.dtype(dtype)
+        assert ref.rel_err(y, want) <= TOL[dtype]
+    assert fastconv.conv3d(x[0], w, padding="same", groups=g).shape == (w.shape[0], *x.shape[2:])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_transpose2d(rng, dtype):
+    checked = 0
+    while checked < 30:
+        g = int(rng.choice([1, 2]))
+        x = rng.standard_normal((int(rng.integers(1, 3)), 2 * g, *rng.integers(1, 7, size=2))).astype(dtype)
+        w = rng.standard_normal((2 * g, int(rng.integers(1, 4)), *rng.integers(1, 4, size=2))).astype(dtype)
+        b = rng.standard_normal(w.shape[1] * g).astype(dtype)
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        dil = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        pad = tuple(int(v) for v in rng.integers(0, 3, size=2))
+        op = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dil))
+        want_shape = [(sz - 1) * s - 2 * p + d * (k - 1) + o + 1
+                      for sz, s, p, d, k, o in zip(x.shape[2:], stride, pad, dil, w.shape[2:], op)]
+        if min(want_shape) < 1:
+            continue
+        y = fastconv.conv_transpose2d(x, w, b, stride=stride, padding=pad, output_padding=op, groups=g, dilation=dil)
+        want = _conv_transpose2d_ref(x, w, b, stride, pad, op, g, dil)
+        assert y.shape == want.shape, (y.shape, want.shape)
+        assert ref.rel_err(y, want) <= TOL[dtype], (stride, pad, op, dil, g)
+        checked += 1
+
+
+def test_conv_transpose2d_is_the_input_gradient(rng):
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((6, 2, 3, 3))
+    dy = fastconv.conv2d(x, w, stride=2, padding=1, groups=2)
+    gi = fastconv.conv2d_input(x.shape, w, dy, stride=2, padding=1, groups=2)
+    t = fastconv.conv_transpose2d(dy, w, stride=2, padding=1, output_padding=(0, 1), groups=2)
+    np.testing.assert_allclose(t, gi, rtol=0, atol=1e-12)
+
+
+def test_out_argument(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    want = fastconv.conv2d(x, w, padding=1)
+    out = np.full((2, 4, 8, 8), np.nan, np.float32)
+    assert fastconv.conv2d(x, w, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    # a non-contiguous out is filled through a buffer, as NumPy's ufuncs do
+    big = np.zeros((2, 4, 8, 16), np.float32)
+    view = big[:, :, :, ::2]
+    assert fastconv.conv2d(x, w, padding=1, out=view) is view
+    np.testing.assert_array_equal(view, want)
+    assert np.all(big[:, :, :, 1::2] == 0)
+    # out= for every function that takes it
+    out1 = np.empty((2, 4, 6), np.float32)
+    fastconv.conv1d(x[:, :, 0], w[:, :, 0], out=out1)
+    np.testing.assert_array_equal(out1, fastconv.conv1d(x[:, :, 0], w[:, :, 0]))
+    x3 = rng.standard_normal((1, 3, 4, 5, 6))
+    w3 = rng.standard_normal((2, 3, 2, 2, 2))
+    out3 = np.empty((1, 2, 3, 4, 5))
+    fastconv.conv3d(x3, w3, out=out3)
+    np.testing.assert_array_equal(out3, fastconv.conv3d(x3, w3))
+    outt = np.empty((2, 3, 10, 10), np.float32)
+    fastconv.conv_transpose2d(want, w, out=outt)
+    np.testing.assert_array_equal(outt, fastconv.conv_transpose2d(want, w))
+
+
+def test_views_and_read_only_inputs(rng):
+    base = rng.standard_normal((3, 5, 20, 22))
+    x = base[::-1, 1:4, ::2, 10:1:-1]  # negatively strided, non-contiguous
+    w = rng.standard_normal((2, 3, 4, 3))[:, :, ::-1]
+    w.flags.writeable = False
+    y = fastconv.conv2d(x, w, padding=(1, 2), stride=(2, 1))
+    want = ref.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), None, (2, 1), ((1, 1), (2, 2)))
+    assert ref.rel_err(y, want) <= TOL["float64"]
+    assert y.flags.c_contiguous and not np.shares_memory(y, base)
+
+
+def test_results_are_new_arrays(rng):
+    x = rng.standard_normal((1, 2, 1, 1))
+    w = rng.standard_normal((2, 2, 1, 1))
+    for y in (fastconv.conv2d(x, w), fastconv.conv2d(x[0], w), fastconv.conv1d(x[:, :, 0], w[:, :, 0]),
+              *fastconv.conv2d_backward(x, w, x)):
+        assert y.flags.c_contiguous
+        assert not np.shares_memory(y, x) and not np.shares_memory(y, w)
+
+
+def test_unbatched_matches_batched(rng):
+    x = rng.standard_normal((3, 7, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    y = fastconv.conv2d(x, w, b, padding=1)
+    np.testing.assert_array_equal(y, fastconv.conv2d(x[None], w, b, padding=1)[0])
+    dy = rng.standard_normal(y.shape)
+    gi, gw, gb = fastconv.conv2d_backward(x, w, dy, padding=1)
+    assert gi.shape == x.shape and gw.shape == w.shape and gb.shape == b.shape
+    np.testing.assert_array_equal(gi, fastconv.conv2d_input(x.shape, w, dy, padding=1))
+    np.testing.assert_array_equal(gw, fastconv.conv2d_weight(x, w.shape, dy, padding=1))
+
+
+def test_backward_output_mask(rng):
+    x = rng.standard_normal((1, 2, 5, 5))
+    w = rng.standard_normal((3, 2, 3, 3))
+    dy = rng.standard_normal((1, 3, 3, 3))
+    gi, gw, gb = fastconv.conv2d_backward(x, w, dy, output_mask=(False, True, False))
+    assert gi is None and gb is None and gw.shape == w.shape
+    np.testing.assert_allclose(fastconv.conv2d_backward(x, w, dy)[2], dy.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_padding_same_with_even_kernel_pads_more_after(rng):
+    x = rng.standard_normal((1, 1, 6, 6))
+    w = rng.standard_normal((1, 1, 4, 2))
+    y = fastconv.conv2d(x, w, padding="same")
+    want = ref.conv2d(x, w, None, (1, 1), ((1, 2), (0, 1)))
+    assert y.shape == (1, 1, 6, 6) and ref.rel_err(y, want) <= TOL["float64"]
+
+
+def test_threads_setting():
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        assert fastconv.get_num_threads() == 1
+        assert fastconv.config()["threads"] == 1
+    finally:
+        fastconv.set_num_threads(before)
+    with pytest.raises(ValueError, match="positive"):
+        fastconv.set_num_threads(0)
+
+
+def test_show_config(capsys):
+    fastconv.show_config()
+    text = capsys.readouterr().out
+    c = fastconv.config()
+    assert fastconv.__version__ in text and c["isa"] in text and f"threads         : {c['threads']}" in text
+
+
+def test_version_matches_metadata():
+    assert fastconv.__version__ == importlib.metadata.version("fastconv")
+
+
+def test_all_is_the_public_api():
+    for name in fastconv.__all__:
+        assert hasattr(fastconv, name), name

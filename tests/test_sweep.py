@@ -1,0 +1,82 @@
+"""Seeded random sweep: every parameter, both dtypes, forward and all gradients, against the
+NumPy float64 reference; the C++ scalar reference is checked the same way."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference as ref
+import sweep
+from conftest import TOL
+
+CASES = 500
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "reference"])
+def test_random_sweep(algorithm):
+    seed = sweep.seed()
+    print(f"seed={seed} cases={CASES}")
+    cases = CASES if algorithm != "reference" else CASES // 4
+    worst = sweep.sweep(cases, seed, algorithm)
+    assert {k.split("/")[0] for k in worst} == {"float32", "float64"}
+    for key, (err, cfg) in sorted(worst.items()):
+        print(f"{algorithm} {key}: worst relative error {err:.3g}")
+        assert err <= TOL[key.split("/")[0]], f"{key} error {err:.3g} for {cfg} (seed {seed})"
+
+
+def test_larger_layers_float32(rng):
+    """Reductions long enough to cross several cache blocks of the GEMM."""
+    for cfg in [
+        dict(n=2, c=64, k=80, h=17, w=19, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+        dict(n=3, c=40, k=24, h=23, w=16, r=5, s=3, stride=(2, 2), dilation=(1, 2), pads=((2, 1), (0, 3))),
+        dict(n=1, c=300, k=7, h=9, w=9, r=1, s=1, stride=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))),
+    ]:
+        cfg.update(groups=1, dtype="float32", bias=True)
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        print(cfg, errs)
+        assert max(errs.values()) <= TOL["float32"], (cfg, errs)
+
+
+def _isas():
+    have = {"generic"}
+    detected = fastconv.config()["detected_isa"]
+    if detected in ("avx2", "avx512"):
+        have.add("avx2")
+    return sorted(have)
+
+
+@pytest.mark.parametrize("isa", _isas())
+def test_every_isa_path(isa):
+    """The kernel table is filled once per process, so each ISA cap runs in its own process."""
+    env = dict(os.environ, FASTCONV_MAX_ISA=isa)
+    script = os.path.join(os.path.dirname(__file__), "sweep.py")
+    out = subprocess.run([sys.executable, script, "60"], env=env, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    print(isa, report)
+    assert report["isa"] == isa
+    for key, err in report["worst"].items():
+        assert err <= TOL[key.split("/")[0]], (isa, key, err)
+
+
+def test_threads_give_identical_bits(rng):
+    """The same inputs give the same bits whatever the thread count."""
+    cfg = dict(n=3, c=12, k=16, h=15, w=14, r=3, s=3, stride=(1, 2), dilation=(1, 1),
+               pads=((1, 1), (1, 0)), groups=2, dtype="float32", bias=True)
+    x, w, b, dy = sweep.make_arrays(cfg, rng)
+    kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=2)
+    before = fastconv.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            fastconv.set_num_threads(threads)
+            results.append((fastconv.conv2d(x, w, b, **kw), *fastconv.conv2d_backward(x, w, dy, **kw)))
+    finally:
+        fastconv.set_num_threads(before)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            assert np.array_equal(a, b_)
