@@ -35,6 +35,8 @@ def test_larger_layers_float32(rng):
         dict(n=2, c=64, k=80, h=17, w=19, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
         dict(n=3, c=40, k=24, h=23, w=16, r=5, s=3, stride=(2, 2), dilation=(1, 2), pads=((2, 1), (0, 3))),
         dict(n=1, c=300, k=7, h=9, w=9, r=1, s=1, stride=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))),
+        # a long weight-gradient reduction over few filters: split into partial sums
+        dict(n=5, c=3, k=8, h=24, w=23, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
     ]:
         cfg.update(groups=1, dtype="float32", bias=True)
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
@@ -65,8 +67,8 @@ def test_every_isa_path(isa):
 
 def test_threads_give_identical_bits(rng):
     """The same inputs give the same bits whatever the thread count."""
-    cfg = dict(n=3, c=12, k=16, h=15, w=14, r=3, s=3, stride=(1, 2), dilation=(1, 1),
-               pads=((1, 1), (1, 0)), groups=2, dtype="float32", bias=True)
+    cfg = dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), dilation=(1, 1),
+               pads=((1, 1), (1, 0)), groups=2, dtype="float32", bias=True)  # splits the dW reduction
     x, w, b, dy = sweep.make_arrays(cfg, rng)
     kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=2)
     before = fastconv.get_num_threads()

@@ -3,18 +3,23 @@
 // direction supplies a Problem that packs A and B panels straight from the tensors
 // (implicit GEMM) and stores finished C blocks back into them.
 //
-// Problem interface (b = batch entry, all extents may differ per entry):
+// Problem interface (b = batch entry; extents may differ per entry):
 //   std::int64_t batches() const;
 //   std::int64_t m(b), n(b), k(b) const;
-//   void pack_a(b, i0, mc, k0, kc, T* dst, int mr) const;  // kc columns of mr rows, zero-padded
-//   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const;  // kc rows of nr columns, zero-padded
-//   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;
+//   std::int64_t a_operand(b) const;   // entries with equal operand share one A matrix
+//   static constexpr bool kPrepackA;   // pack each shared A once per call, before the GEMM
+//   void pack_a(op_or_b, k0, kc, T* dst, int mr) const;  // all m rows of columns k0..k0+kc, in
+//                                                        // mr-row panels, zero-padded
+//   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
+//   void store(b, j0, nc, const T* c, std::int64_t ldc) const;  // all m rows of columns j0..j0+nc
 //
-// Every C element is reduced by one thread in a fixed order, so results are bit-identical
-// for any thread count.
+// A tile is (batch entry, column block, reduction split). Each packs its B panel once per
+// reduction block and sweeps all rows of A over it. Every C element is reduced in a fixed
+// order that no thread count changes (k blocks in order, then splits in order), so results
+// are bit-identical for any number of threads.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
+#include <vector>
 
 #include "cpu/kernel_table.hpp"
 #include "threads.hpp"
@@ -24,85 +29,198 @@ namespace fastconv::direct {
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 inline std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 
-struct Blocking {
-  std::int64_t mc = 0, nc = 0, kc = 0;
+// Everything the driver needs that depends on shapes only, computed when a plan is made.
+struct GemmLayout {
+  int mr = 0, nr = 0;
+  std::int64_t batches = 0, max_m = 0, max_n = 0, max_k = 0;
+  std::int64_t mc = 0, nc = 0, kc = 0;  // block sizes
+  std::int64_t ksplit = 1;              // reduction splits (shape-derived, never thread-derived)
+  std::int64_t ntiles = 0;              // column blocks per entry
+  std::vector<std::int64_t> a_offset;   // per A operand, into the prepacked area (elements)
+  std::int64_t a_prepacked = 0;         // elements of the prepacked area
+  std::int64_t per_thread = 0;          // elements of one thread's scratch
+  std::int64_t partials = 0;            // elements of the split partial results
+  int threads = 1;
+
+  std::int64_t mp() const { return round_up(max_m, mr); }
+  std::int64_t ncp() const { return round_up(nc, nr); }
+  std::int64_t workspace_elements() const { return a_prepacked + per_thread * threads + partials; }
 };
 
-// Block sizes for the largest entry of a problem: A block in L2, B micro-panels in L1.
-// Columns are split further while there are too few tiles to keep the threads busy.
-inline Blocking choose_blocking(std::int64_t batches, std::int64_t m, std::int64_t n, std::int64_t k,
-                                int mr, int nr, std::size_t elem, int threads) {
-  Blocking b;
-  const std::int64_t kc_max = elem == 4 ? 256 : 128;
-  b.kc = std::max<std::int64_t>(1, std::min(k, kc_max));
-  b.mc = std::min(round_up(m, mr), round_up(96, mr));
-  b.nc = std::min(round_up(n, nr), round_up(256, nr));
-  const std::int64_t want = 4 * static_cast<std::int64_t>(threads);
-  while (b.nc > 2 * nr && batches * ceil_div(m, b.mc) * ceil_div(n, b.nc) < want)
-    b.nc = round_up(b.nc / 2, nr);
-  return b;
-}
+template <typename Problem>
+GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, int threads) {
+  GemmLayout L;
+  L.mr = mr, L.nr = nr, L.threads = threads;
+  L.batches = prob.batches();
+  std::int64_t operands = 0;
+  for (std::int64_t b = 0; b < L.batches; ++b) {
+    L.max_m = std::max(L.max_m, prob.m(b));
+    L.max_n = std::max(L.max_n, prob.n(b));
+    L.max_k = std::max(L.max_k, prob.k(b));
+    operands = std::max(operands, prob.a_operand(b) + 1);
+  }
+  const std::int64_t kc_max = elem == 4 ? 256 : 128;  // B micro-panel (kc x nr) stays in L1
+  L.kc = std::max<std::int64_t>(1, std::min(L.max_k, kc_max));
+  L.mc = std::min(round_up(L.max_m, mr), round_up(96, mr));  // A block (mc x kc) stays in L2
+  // Column block: the B panel within L2; the C buffer (all rows) may be larger, since each
+  // micro-tile of it is touched once per kc-long reduction block.
+  const std::int64_t b_budget = (256 << 10) / std::int64_t(elem), c_budget = (4 << 20) / std::int64_t(elem);
+  std::int64_t nc = std::min(c_budget / L.mp(), b_budget / L.kc);
+  nc = std::max<std::int64_t>(nr, nc / nr * nr);
+  L.nc = std::min(round_up(std::max<std::int64_t>(L.max_n, 1), nr), nc);
+  L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
 
-// Per-thread scratch, in elements: packed A block, packed B panel, C block.
-inline std::int64_t thread_scratch(const Blocking& b, int mr, int nr) {
-  const std::int64_t mcp = round_up(b.mc, mr), ncp = round_up(b.nc, nr);
-  return mcp * b.kc + b.kc * ncp + mcp * ncp;
+  // Few tiles and a long reduction (weight gradients of small filters): split the reduction.
+  const std::int64_t kTilesWanted = 16;
+  const std::int64_t tiles = L.batches * L.ntiles;
+  if (tiles < kTilesWanted && L.max_k >= 4 * L.kc) {
+    L.ksplit = std::min(ceil_div(kTilesWanted, tiles), L.max_k / (2 * L.kc));
+    const std::int64_t cap = (64 << 20) / std::int64_t(elem);  // partial results stay modest
+    while (L.ksplit > 1 && L.ksplit * tiles * L.mp() * L.ncp() > cap) --L.ksplit;
+  }
+  // Then narrow the column blocks while threads would idle; this never changes the results.
+  while (L.nc > nr && L.batches * L.ntiles * L.ksplit < 2 * threads) {
+    L.nc = std::max<std::int64_t>(nr, round_up(L.nc / 2, nr));
+    L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
+  }
+
+  if (Problem::kPrepackA) {
+    L.a_offset.assign(std::size_t(operands), -1);
+    for (std::int64_t b = 0; b < L.batches; ++b) {
+      std::int64_t& off = L.a_offset[std::size_t(prob.a_operand(b))];
+      if (off >= 0) continue;
+      off = L.a_prepacked;
+      L.a_prepacked += round_up(prob.m(b), mr) * prob.k(b);
+    }
+  }
+  L.per_thread = L.kc * L.ncp() + L.mp() * L.ncp() + (Problem::kPrepackA ? 0 : L.mp() * L.kc);
+  L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
+  return L;
 }
 
 template <typename T, typename Problem>
-void run_gemm(const Problem& prob, const Blocking& blk, T* scratch, int threads) noexcept {
+void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
   const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-  const int mr = uk.mr, nr = uk.nr;
-  const std::int64_t mcp = round_up(blk.mc, mr), ncp = round_up(blk.nc, nr);
-  const std::int64_t per_thread = thread_scratch(blk, mr, nr);
+  const int mr = L.mr, nr = L.nr;
+  const std::int64_t mp = L.mp(), ncp = L.ncp(), kc_max = L.kc;
+  T* prepacked = ws;
+  T* scratch = ws + L.a_prepacked;
+  T* partials = scratch + L.per_thread * L.threads;
 
-  std::int64_t max_m = 0, max_n = 0;
-  const std::int64_t batches = prob.batches();
-  for (std::int64_t b = 0; b < batches; ++b) {
-    max_m = std::max(max_m, prob.m(b));
-    max_n = std::max(max_n, prob.n(b));
-  }
-  const std::int64_t mtiles = ceil_div(max_m, blk.mc), ntiles = ceil_div(max_n, blk.nc);
-  const std::int64_t tiles = batches * mtiles * ntiles;
-
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && tiles > 1)
-  for (std::int64_t t = 0; t < tiles; ++t) {
-    const std::int64_t b = t / (mtiles * ntiles);
-    const std::int64_t i0 = (t / ntiles) % mtiles * blk.mc;
-    const std::int64_t j0 = t % ntiles * blk.nc;
-    const std::int64_t m = prob.m(b), n = prob.n(b), k = prob.k(b);
-    if (i0 >= m || j0 >= n) continue;
-    const std::int64_t mc = std::min(blk.mc, m - i0), nc = std::min(blk.nc, n - j0);
-
-    T* a_pack = scratch + thread_index() * per_thread;
-    T* b_pack = a_pack + mcp * blk.kc;
-    T* c_blk = b_pack + blk.kc * ncp;
-    if (k == 0) std::fill(c_blk, c_blk + mcp * ncp, T(0));  // no terms: the block is zero
-
-    for (std::int64_t k0 = 0; k0 < k; k0 += blk.kc) {
-      const std::int64_t kc = std::min(blk.kc, k - k0);
-      prob.pack_a(b, i0, mc, k0, kc, a_pack, mr);
-      prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
-      for (std::int64_t jr = 0; jr < nc; jr += nr)
-        for (std::int64_t ir = 0; ir < mc; ir += mr)
-          uk.run(kc, a_pack + ir * kc, b_pack + jr * kc, c_blk + ir * ncp + jr, ncp, k0 > 0);
+  if (Problem::kPrepackA) {  // every shared A, one (operand, k block) per task
+    std::vector<std::int64_t> first(L.a_offset.size(), -1);
+    for (std::int64_t b = 0; b < L.batches; ++b)
+      if (first[std::size_t(prob.a_operand(b))] < 0) first[std::size_t(prob.a_operand(b))] = b;
+    const std::int64_t ops = std::int64_t(first.size()), kblocks = ceil_div(L.max_k, kc_max);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && ops * kblocks > 1)
+    for (std::int64_t t = 0; t < ops * kblocks; ++t) {
+      const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = first[std::size_t(op)];
+      if (b < 0 || k0 >= prob.k(b)) continue;
+      prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0),
+                  prepacked + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), mr), mr);
     }
-    prob.store(b, i0, mc, j0, nc, c_blk, ncp);
+  }
+
+  const std::int64_t tiles = L.batches * L.ntiles * L.ksplit;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tiles > 1)
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    const std::int64_t split = t % L.ksplit, jt = t / L.ksplit % L.ntiles, b = t / (L.ksplit * L.ntiles);
+    const std::int64_t m = prob.m(b), n = prob.n(b), k = prob.k(b), j0 = jt * L.nc;
+    if (j0 >= n) continue;
+    const std::int64_t nc = std::min(L.nc, n - j0);
+    const std::int64_t chunk = round_up(ceil_div(k, L.ksplit), kc_max);
+    const std::int64_t kbeg = std::min(k, split * chunk), kend = std::min(k, kbeg + chunk);
+
+    T* b_pack = scratch + thread_index() * L.per_thread;
+    T* c_buf = b_pack + kc_max * ncp;
+    T* a_pack = c_buf + mp * ncp;
+    const std::int64_t mpb = round_up(m, mr);
+    if (kbeg == kend) std::fill(c_buf, c_buf + mpb * ncp, T(0));  // no terms: the block is zero
+
+    for (std::int64_t k0 = kbeg; k0 < kend; k0 += kc_max) {
+      const std::int64_t kc = std::min(kc_max, kend - k0);
+      prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
+      const T* a;
+      if (Problem::kPrepackA) {
+        a = prepacked + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
+      } else {
+        prob.pack_a(b, k0, kc, a_pack, mr);
+        a = a_pack;
+      }
+      for (std::int64_t i0 = 0; i0 < m; i0 += L.mc)
+        for (std::int64_t jr = 0; jr < nc; jr += nr)
+          for (std::int64_t ir = i0; ir < std::min(m, i0 + L.mc); ir += mr)
+            uk.run(kc, a + ir * kc, b_pack + jr * kc, c_buf + ir * ncp + jr, ncp, k0 > kbeg);
+    }
+    if (L.ksplit == 1) {
+      prob.store(b, j0, nc, c_buf, ncp);
+    } else {
+      T* part = partials + ((split * L.batches + b) * L.ntiles + jt) * mp * ncp;
+      std::copy(c_buf, c_buf + mpb * ncp, part);
+    }
+  }
+
+  if (L.ksplit == 1) return;
+  const std::int64_t blocks = L.batches * L.ntiles;  // add the splits in order, then store
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && blocks > 1)
+  for (std::int64_t t = 0; t < blocks; ++t) {
+    const std::int64_t b = t / L.ntiles, jt = t % L.ntiles, j0 = jt * L.nc;
+    if (j0 >= prob.n(b)) continue;
+    const std::int64_t size = round_up(prob.m(b), mr) * ncp;
+    T* sum = partials + t * mp * ncp;  // split 0 of this block
+    for (std::int64_t s = 1; s < L.ksplit; ++s) {
+      const T* part = partials + (s * blocks + t) * mp * ncp;
+      for (std::int64_t i = 0; i < size; ++i) sum[i] += part[i];
+    }
+    prob.store(b, j0, std::min(L.nc, prob.n(b) - j0), sum, ncp);
   }
 }
 
-// Packs rows i0..i0+mc of a row-major matrix (columns k0..k0+kc) into mr-row panels.
+// Packs rows 0..m of a row-major matrix (columns k0..k0+kc) into mr-row panels.
 template <typename T>
-void pack_rows(const T* src, std::int64_t ld, std::int64_t i0, std::int64_t mc, std::int64_t k0,
-               std::int64_t kc, T* dst, int mr) noexcept {
-  for (std::int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
-    const std::int64_t rows = std::min<std::int64_t>(mr, mc - ir);
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* s = src + (i0 + ir + i) * ld + k0;
+void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, T* dst,
+               int mr) noexcept {
+  for (std::int64_t ir = 0; ir < m; ir += mr, dst += kc * mr) {
+    const std::int64_t rows = std::min<std::int64_t>(mr, m - ir);
+    for (std::int64_t i = 0; i < mr; ++i) {
+      if (i >= rows) {
+        for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+        continue;
+      }
+      const T* s = src + (ir + i) * ld + k0;
       for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = s[p];
     }
-    for (std::int64_t i = rows; i < mr; ++i)
-      for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+  }
+}
+
+// out[i * stride], i < count: the values of a sampling grid laid over a plane (rows x cols),
+// starting at grid position (a, e) of a grid `grid_w` wide and walking row-major. Grid point
+// (a, e) reads plane[a*sa + ra][e*se + ce]; points outside the plane read zero.
+template <typename T>
+inline void gather(const T* plane, std::int64_t rows, std::int64_t cols, std::int64_t grid_w, std::int64_t a,
+                   std::int64_t e, std::int64_t count, std::int64_t sa, std::int64_t ra, std::int64_t se,
+                   std::int64_t ce, T* out, std::int64_t stride) noexcept {
+  while (count > 0) {
+    const std::int64_t run = std::min(count, grid_w - e);  // the rest of this grid row
+    const std::int64_t row = a * sa + ra;
+    if (row < 0 || row >= rows) {
+      for (std::int64_t i = 0; i < run; ++i) out[i * stride] = T(0);
+    } else {
+      const T* src = plane + row * cols;
+      const std::int64_t c0 = e * se + ce;
+      if (se == 1 && c0 >= 0 && c0 + run <= cols) {  // the common case: a contiguous run
+        for (std::int64_t i = 0; i < run; ++i) out[i * stride] = src[c0 + i];
+      } else {
+        for (std::int64_t i = 0; i < run; ++i) {
+          const std::int64_t col = c0 + i * se;
+          out[i * stride] = col >= 0 && col < cols ? src[col] : T(0);
+        }
+      }
+    }
+    out += run * stride;
+    count -= run;
+    e = 0;
+    ++a;
   }
 }
 
