@@ -36,32 +36,36 @@ struct Vec<double> {
   static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
 };
 
+// Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
 template <typename T>
 void gemm_6x2v(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
                bool accumulate) noexcept {
   using V = Vec<T>;
   constexpr int W = V::width;
-  typename V::type acc[kMR][2];
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = V::zero();
-  for (std::int64_t p = 0; p < kc; ++p) {
-    const auto b0 = V::load(b + p * 2 * W);
-    const auto b1 = V::load(b + p * 2 * W + W);
-    const T* ap = a + p * kMR;
-    for (int i = 0; i < kMR; ++i) {
-      const auto ai = V::broadcast(ap + i);
-      acc[i][0] = V::fma(ai, b0, acc[i][0]);
-      acc[i][1] = V::fma(ai, b1, acc[i][1]);
-    }
+  auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
+  auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, a += kMR, b += 2 * W) {
+    const auto b0 = V::load(b), b1 = V::load(b + W);
+    auto ai = V::broadcast(a + 0);
+    c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
+    ai = V::broadcast(a + 1);
+    c10 = V::fma(ai, b0, c10), c11 = V::fma(ai, b1, c11);
+    ai = V::broadcast(a + 2);
+    c20 = V::fma(ai, b0, c20), c21 = V::fma(ai, b1, c21);
+    ai = V::broadcast(a + 3);
+    c30 = V::fma(ai, b0, c30), c31 = V::fma(ai, b1, c31);
+    ai = V::broadcast(a + 4);
+    c40 = V::fma(ai, b0, c40), c41 = V::fma(ai, b1, c41);
+    ai = V::broadcast(a + 5);
+    c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
   }
-  for (int i = 0; i < kMR; ++i) {
+  auto put = [&](int i, typename V::type lo, typename V::type hi) {
     T* ci = c + i * ldc;
-    if (accumulate) {
-      acc[i][0] = V::add(acc[i][0], V::load(ci));
-      acc[i][1] = V::add(acc[i][1], V::load(ci + W));
-    }
-    V::store(ci, acc[i][0]);
-    V::store(ci + W, acc[i][1]);
-  }
+    if (accumulate) lo = V::add(lo, V::load(ci)), hi = V::add(hi, V::load(ci + W));
+    V::store(ci, lo);
+    V::store(ci + W, hi);
+  };
+  put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
 }
 
 }  // namespace
