@@ -47,13 +47,18 @@ struct Plan::State {
   std::mutex own_workspace_mutex;
   std::vector<unsigned char> own_workspace;
 
-  // Runs fn with the caller's workspace, or with the plan's own under its lock.
+  // Runs fn with the caller's workspace, else the plan's own; a call that finds the plan's own
+  // in use by another thread gets a temporary one rather than waiting.
   template <typename Fn>
   void with_workspace(Direction d, void* workspace, Fn&& fn) {
     if (workspace != nullptr) return fn(workspace);
-    std::lock_guard<std::mutex> lock(own_workspace_mutex);
     const std::size_t need = impl->workspace_size(d);
-    if (own_workspace.size() < need) own_workspace.resize(need);  // may throw bad_alloc, before any work
+    std::unique_lock<std::mutex> lock(own_workspace_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      std::vector<unsigned char> temporary(need);  // may throw bad_alloc, before any work
+      return fn(temporary.empty() ? nullptr : temporary.data());
+    }
+    if (own_workspace.size() < need) own_workspace.resize(need);
     fn(own_workspace.empty() ? nullptr : own_workspace.data());
   }
 

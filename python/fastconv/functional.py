@@ -9,6 +9,8 @@ unless ``out=`` is given.
 from __future__ import annotations
 
 import operator
+import threading
+from collections import OrderedDict
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -29,6 +31,7 @@ IntOrTuple = Union[int, Sequence[int]]
 Padding = Union[str, int, Sequence[Union[int, Sequence[int]]]]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 _INT64_MAX = 2**63 - 1
 
 
@@ -52,6 +55,10 @@ def _same_dtype(fname: str, reference: np.ndarray, **others: Optional[np.ndarray
 
 
 def _int(value: Any, name: str) -> int:
+    if type(value) is int:  # the common case, without the slower generic checks below
+        if -_INT64_MAX <= value <= _INT64_MAX:
+            return value
+        raise ValueError(f"{name}={value} overflows a 64-bit size")
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
@@ -65,9 +72,11 @@ def _int(value: Any, name: str) -> int:
 
 def _ints(value: Any, n: int, name: str) -> Tuple[int, ...]:
     """An int, or a sequence of n ints, as an n-tuple (like torch's _pair/_triple)."""
+    if type(value) is int:
+        return (_int(value, name),) * n
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    if not isinstance(value, (Sequence, np.ndarray)):
+    if not isinstance(value, (tuple, list, np.ndarray, Sequence)):
         return (_int(value, name),) * n
     items = tuple(value)
     if len(items) == 1:
@@ -95,6 +104,8 @@ def _padding(
 ) -> Tuple[Tuple[int, int], ...]:
     """(before, after) per spatial axis from an int, a tuple, a tuple of pairs, or 'same'/'valid'."""
     n = len(kernel)
+    if type(padding) is int and padding >= 0:
+        return ((padding, padding),) * n
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0),) * n
@@ -107,7 +118,7 @@ def _padding(
             totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
             return tuple((t // 2, t - t // 2) for t in totals)
         raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid', got padding={padding!r}")
-    if isinstance(padding, (Sequence, np.ndarray)):
+    if isinstance(padding, (tuple, list, np.ndarray, Sequence)):
         items = list(padding)
         if len(items) == 1:
             items = items * n
@@ -115,7 +126,7 @@ def _padding(
             raise ValueError(f"padding must have {n} entries (one per spatial axis), got padding={padding!r}")
         pads = []
         for item in items:
-            if isinstance(item, (Sequence, np.ndarray)) and not isinstance(item, str):
+            if isinstance(item, (tuple, list, np.ndarray, Sequence)) and not isinstance(item, str):
                 pair = tuple(_int(v, "padding") for v in item)
                 if len(pair) != 2:
                     raise ValueError(f"padding per axis must be an int or a (before, after) pair, got {item!r}")
@@ -181,19 +192,40 @@ def _check_bias(fname: str, bias: Any, channels: int, x: np.ndarray) -> Optional
     return b
 
 
+_PLAN_CACHE: "OrderedDict[tuple, _core.Plan]" = OrderedDict()
+_PLAN_CACHE_SIZE = 64
+_PLAN_LOCK = threading.Lock()
+
+
 def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm) -> "_core.Plan":
-    """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow)."""
+    """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
+
+    Plans are cached per shape (and thread count), so repeated calls, as a training loop makes,
+    skip planning: a tiny layer's call then costs microseconds.
+    """
     if not isinstance(algorithm, str):
         raise TypeError(f"algorithm must be a string, got {algorithm!r}")
+    key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
+           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads())
+    with _PLAN_LOCK:
+        plan = _PLAN_CACHE.get(key)
+        if plan is not None:
+            _PLAN_CACHE.move_to_end(key)
+            return plan
     n, c, h, w, k = dims
     try:
-        return _core.Plan(
+        plan = _core.Plan(
             n, c, h, w, k, kernel[0], kernel[1], stride,
             (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
-            dilation, groups, np.dtype(dtype).name, algorithm,
+            dilation, groups, key[6], algorithm,
         )  # fmt: skip
     except ValueError as e:
         raise ValueError(f"{fname}: {e}") from None
+    with _PLAN_LOCK:
+        _PLAN_CACHE[key] = plan
+        if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.popitem(last=False)
+    return plan
 
 
 def _c(a: np.ndarray) -> np.ndarray:

@@ -251,8 +251,7 @@ template <typename T>
 class DirectConv final : public ConvImpl {
  public:
   DirectConv(const ConvDesc& desc, int threads)
-      : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)),
-        threads_(threads) {
+      : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
@@ -277,7 +276,7 @@ class DirectConv final : public ConvImpl {
 
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     run_gemm<T>(backward_weights_problem(x, dy, dw), bwd_weights_, static_cast<T*>(align_workspace(ws)));
-    if (db) bias_gradient(g_, static_cast<const T*>(dy), static_cast<T*>(db), threads_);
+    if (db) bias_gradient(g_, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
   }
 
  private:
@@ -293,7 +292,6 @@ class DirectConv final : public ConvImpl {
 
   Geometry g_;
   std::vector<Taps> rows_, cols_;
-  int threads_;
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
 };

@@ -40,7 +40,7 @@ struct GemmLayout {
   std::int64_t a_prepacked = 0;         // elements of the prepacked area
   std::int64_t per_thread = 0;          // elements of one thread's scratch
   std::int64_t partials = 0;            // elements of the split partial results
-  int threads = 1;
+  int threads = 1;                      // 1 when the work is too small to pay for a parallel region
 
   std::int64_t mp() const { return round_up(max_m, mr); }
   std::int64_t ncp() const { return round_up(nc, nr); }
@@ -50,7 +50,7 @@ struct GemmLayout {
 template <typename Problem>
 GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, int threads) {
   GemmLayout L;
-  L.mr = mr, L.nr = nr, L.threads = threads;
+  L.mr = mr, L.nr = nr;
   L.batches = prob.batches();
   std::int64_t operands = 0;
   for (std::int64_t b = 0; b < L.batches; ++b) {
@@ -59,6 +59,10 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     L.max_k = std::max(L.max_k, prob.k(b));
     operands = std::max(operands, prob.a_operand(b) + 1);
   }
+  // Below ~64k multiply-adds, waking a thread team costs more than it saves.
+  const double work = double(L.batches) * double(L.max_m) * double(L.max_n) * double(L.max_k);
+  L.threads = work < 65536.0 ? 1 : threads;
+  threads = L.threads;
   const std::int64_t kc_max = elem == 4 ? 256 : 128;  // B micro-panel (kc x nr) stays in L1
   L.kc = std::max<std::int64_t>(1, std::min(L.max_k, kc_max));
   L.mc = std::min(round_up(L.max_m, mr), round_up(96, mr));  // A block (mc x kc) stays in L2
