@@ -20,5 +20,6 @@ def test_bench_runs_and_reports(tmp_path):
     assert "lenet.conv2" in out
     data = json.loads(path.read_text())
     rows = data["results"]
-    assert {r["direction"] for r in rows} == {"forward", "backward"}
+    assert {r["direction"] for r in rows} == {"forward", "backward_data", "backward_weights"}
+    assert all(0 < r["peak_percent"] and r["kernel"].startswith("direct/") for r in rows)
     assert all(r["fastconv_ms"] > 0 and r["gflops"] > 0 for r in rows)

@@ -15,11 +15,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench = sub.add_parser("bench", help="time the standard layers, against PyTorch when installed")
     bench.add_argument("--quick", action="store_true", help="a short subset of the layers")
     bench.add_argument("--layers", nargs="+", metavar="NAME", help="only layers whose name contains NAME")
-    bench.add_argument("--direction", choices=["forward", "backward", "both"], default="both")
-    bench.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: all cores)")
+    bench.add_argument("--direction", choices=["forward", "backward_data", "backward_weights", "all"], default="all")
+    bench.add_argument("--threads", type=int, nargs="+", default=None,
+                       help="thread counts (default: 1 and all cores)")
     bench.add_argument("--repeat", type=int, default=5, help="timed repetitions per case; the median is kept")
     bench.add_argument("--no-torch", action="store_true", help="do not compare against PyTorch")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    bench.add_argument("--plot", metavar="PNG", help="also plot the speedups (needs matplotlib)")
     args = parser.parse_args(argv)
 
     import fastconv
@@ -30,7 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from . import bench as bench_module
 
     if args.threads is None:
-        args.threads = [fastconv.get_num_threads()]
+        args.threads = sorted({1, fastconv.get_num_threads()})
     if args.repeat < 1 or any(t < 1 for t in args.threads):
         parser.error("--repeat and --threads must be positive")
     return bench_module.main(args)

@@ -31,10 +31,12 @@ class Layer:
     stride: int = 1
     padding: int = 0
     groups: int = 1
+    dilation: int = 1
 
     @property
     def out_hw(self):
-        return tuple((size + 2 * self.padding - self.r) // self.stride + 1 for size in (self.h, self.w))
+        extent = self.dilation * (self.r - 1) + 1
+        return tuple((size + 2 * self.padding - extent) // self.stride + 1 for size in (self.h, self.w))
 
     @property
     def flops(self) -> float:
@@ -44,26 +46,36 @@ class Layer:
 
     def describe(self) -> str:
         g = f" g{self.groups}" if self.groups > 1 else ""
-        return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{g}"
+        d = f" d{self.dilation}" if self.dilation > 1 else ""
+        return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{d}{g}"
 
 
-# Layers from LeNet, VGG-16, ResNet-18/50 and MobileNet: dense 3x3, the shapes PyTorch
-# handles badly (depthwise, 3 channels, 1x1, stride 2) and tiny layers dominated by overhead.
+# Layers from LeNet, VGG-16, ResNet-18/50 and MobileNet-v2: dense 3x3 and 1x1 at batch 1 and 16,
+# the shapes PyTorch handles badly (depthwise, 3 channels, stride 2), a dilated 3x3, and tiny
+# layers where per-call overhead decides.
 LAYERS: List[Layer] = [
     Layer("lenet.conv1", 64, 1, 28, 28, 6, 5),
     Layer("lenet.conv2", 64, 6, 12, 12, 16, 5),
     Layer("vgg16.conv1_1", 8, 3, 224, 224, 64, 3, padding=1),
+    Layer("vgg16.conv3_2", 1, 256, 56, 56, 256, 3, padding=1),
     Layer("resnet18.conv1", 1, 3, 224, 224, 64, 7, stride=2, padding=3),
+    Layer("resnet18.conv1.b16", 16, 3, 224, 224, 64, 7, stride=2, padding=3),
     Layer("resnet18.layer1", 1, 64, 56, 56, 64, 3, padding=1),
     Layer("resnet18.layer1.b16", 16, 64, 56, 56, 64, 3, padding=1),
+    Layer("resnet18.layer2.down", 16, 64, 56, 56, 128, 3, stride=2, padding=1),
     Layer("resnet18.layer3", 16, 256, 14, 14, 256, 3, padding=1),
+    Layer("resnet18.layer4", 1, 512, 7, 7, 512, 3, padding=1),
     Layer("resnet18.layer4.down", 16, 256, 14, 14, 512, 3, stride=2, padding=1),
     Layer("resnet50.1x1.reduce", 16, 256, 56, 56, 64, 1),
     Layer("resnet50.1x1.expand", 16, 64, 56, 56, 256, 1),
-    Layer("mobilenet.dw3x3", 16, 32, 112, 112, 32, 3, padding=1, groups=32),
-    Layer("mobilenet.dw3x3.s2", 16, 64, 112, 112, 64, 3, stride=2, padding=1, groups=64),
+    Layer("resnet50.1x1.b1", 1, 1024, 14, 14, 256, 1),
+    Layer("dilated3x3.d2", 4, 128, 28, 28, 128, 3, padding=2, dilation=2),
+    Layer("mobilenetv2.dw3x3", 16, 96, 56, 56, 96, 3, padding=1, groups=96),
+    Layer("mobilenetv2.dw3x3.s2", 16, 144, 56, 56, 144, 3, stride=2, padding=1, groups=144),
+    Layer("mobilenetv2.dw3x3.b1", 1, 384, 14, 14, 384, 3, padding=1, groups=384),
 ]
-QUICK = ["lenet.conv2", "resnet18.layer1", "resnet18.layer3", "resnet50.1x1.expand", "mobilenet.dw3x3"]
+QUICK = ["lenet.conv2", "vgg16.conv1_1", "resnet18.layer3", "resnet50.1x1.expand", "mobilenetv2.dw3x3"]
+DIRECTIONS = ["forward", "backward_data", "backward_weights"]
 
 
 @dataclass
@@ -75,6 +87,8 @@ class Result:
     fastconv_ms: float
     torch_ms: Optional[float]
     gflops: float
+    peak_percent: float
+    kernel: str
 
     @property
     def speedup(self) -> Optional[float]:
@@ -100,33 +114,36 @@ def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object
     x = rng.standard_normal((layer.n, layer.c, layer.h, layer.w), dtype=np.float32)
     w = rng.standard_normal((layer.k, layer.c // layer.groups, layer.r, layer.r), dtype=np.float32)
     b = rng.standard_normal(layer.k, dtype=np.float32)
-    kw = dict(stride=layer.stride, padding=layer.padding, groups=layer.groups)
-    cases: Dict[str, Callable[[], object]] = {}
-    if direction == "forward":
-        y = np.empty((layer.n, layer.k, *layer.out_hw), np.float32)
-        cases["fastconv"] = lambda: F.conv2d(x, w, b, out=y, **kw)
-    else:
-        dy = rng.standard_normal((layer.n, layer.k, *layer.out_hw), dtype=np.float32)
-        cases["fastconv"] = lambda: F.conv2d_backward(x, w, dy, **kw)
+    y = np.empty((layer.n, layer.k, *layer.out_hw), np.float32)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    kw = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups)
+    cases: Dict[str, Callable[[], object]] = {
+        "forward": lambda: F.conv2d(x, w, b, out=y, **kw),
+        "backward_data": lambda: F.conv2d_input(x.shape, w, dy, **kw),
+        "backward_weights": lambda: F.conv2d_weight(x, w.shape, dy, **kw),
+    }
+    out = {"fastconv": cases[direction]}
     if torch is not None:
-        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
-        if direction == "forward":
-            ty = torch.from_numpy(y)
+        tx, tw, tb, tdy, ty = (torch.from_numpy(a) for a in (x, w, b, dy, y))
+        theirs = {  # what a PyTorch user calls for each
+            "forward": lambda: ty.copy_(torch.nn.functional.conv2d(tx, tw, tb, **kw)),
+            "backward_data": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tdy, **kw),
+            "backward_weights": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, **kw),
+        }
 
-            def run_torch():
-                with torch.no_grad():
-                    return ty.copy_(torch.nn.functional.conv2d(tx, tw, tb, **kw))
-        else:
-            tdy = torch.from_numpy(dy)
-            s, p = [layer.stride] * 2, [layer.padding] * 2
+        def run_torch():
+            with torch.no_grad():
+                return theirs[direction]()
 
-            def run_torch():
-                return torch.ops.aten.convolution_backward(
-                    tdy, tx, tw, [layer.k], s, p, [1, 1], False, [0, 0], layer.groups, [True, True, True]
-                )
+        out["torch"] = run_torch
+    return out
 
-        cases["torch"] = run_torch
-    return cases
+
+def _kernel(layer: Layer) -> str:
+    plan = F._plan("bench", (layer.n, layer.c, layer.h, layer.w, layer.k), (layer.r, layer.r),
+                   (layer.stride,) * 2, ((layer.padding,) * 2,) * 2, (layer.dilation,) * 2, layer.groups,
+                   np.float32, "auto")
+    return plan.implementation
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -147,12 +164,15 @@ def run(
     repeat: int,
     use_torch: bool = True,
 ) -> List[Result]:
+    from . import _core
+
     torch = _torch() if use_torch else None
     results: List[Result] = []
     total = len(layers) * len(directions) * len(threads)
     step = 0
-    _progress(0, total, "")
+    _progress(0, total, "measuring the FMA peak")
     for nt in threads:
+        peak = _core.measure_peak_gflops(nt)
         set_num_threads(nt)
         if torch is not None:
             torch.set_num_threads(nt)
@@ -163,36 +183,69 @@ def run(
                 times: Dict[str, List[float]] = {name: [] for name in cases}
                 for fn in cases.values():  # warm-up: plans, page faults, thread pools
                     fn()
-                for _ in range(repeat):
+                for _ in range(repeat):  # alternate, so that machine noise hits both alike
                     for name, fn in cases.items():
                         times[name].append(_time(fn))
                 med = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
-                work = layer.flops * (1 if direction == "forward" else 2)
+                gflops = layer.flops / (med["fastconv"] * 1e-3) / 1e9
                 results.append(
                     Result(layer.name, layer.describe(), direction, nt, med["fastconv"], med.get("torch"),
-                           work / (med["fastconv"] * 1e-3) / 1e9)
+                           gflops, 100.0 * gflops / peak, _kernel(layer))
                 )
                 step += 1
     _progress(total, total, "done")
     return results
 
 
+def _geomean(values: List[float]) -> float:
+    return float(np.exp(np.mean(np.log(values))))
+
+
 def table(results: List[Result]) -> str:
-    head = f"{'layer':<22} {'shape':<34} {'dir':<8} {'thr':>3} {'fastconv ms':>11} {'GFLOP/s':>8} {'torch ms':>9} {'speedup':>8}"
-    lines = [head, "-" * len(head)]
+    """A Markdown table, one row per case, then the geometric mean speedup per direction."""
+    head = ("| layer | shape | direction | threads | fastconv ms | GFLOP/s | % peak | torch ms | speedup | kernel |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+    lines = [head]
     for r in results:
-        torch_ms = f"{r.torch_ms:9.3f}" if r.torch_ms is not None else f"{'-':>9}"
-        speed = f"{r.speedup:7.2f}x" if r.speedup is not None else f"{'-':>8}"
-        lines.append(
-            f"{r.layer:<22} {r.shape:<34} {r.direction:<8} {r.threads:>3} {r.fastconv_ms:11.3f} "
-            f"{r.gflops:8.1f} {torch_ms} {speed}"
-        )
-    ratios = [r.speedup for r in results if r.speedup is not None]
-    if ratios:
-        geo = float(np.exp(np.mean(np.log(ratios))))
-        lines.append(f"geometric mean speedup over PyTorch: {geo:.2f}x  "
-                     f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x, {len(ratios)} cases)")
+        torch_ms = f"{r.torch_ms:.3f}" if r.torch_ms is not None else "-"
+        speed = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
+        lines.append(f"| {r.layer} | {r.shape} | {r.direction} | {r.threads} | {r.fastconv_ms:.3f} | "
+                     f"{r.gflops:.1f} | {r.peak_percent:.0f}% | {torch_ms} | {speed} | {r.kernel} |")
+    lines.append("")
+    for nt in sorted({r.threads for r in results}):
+        for direction in DIRECTIONS:
+            ratios = [r.speedup for r in results if r.threads == nt and r.direction == direction and r.speedup]
+            if ratios:
+                lines.append(f"- {direction}, {nt} thread(s): geometric mean speedup over PyTorch "
+                             f"{_geomean(ratios):.2f}x (min {min(ratios):.2f}x, max {max(ratios):.2f}x, "
+                             f"{len(ratios)} layers)")
     return "\n".join(lines)
+
+
+def plot(results: List[Result], path: str) -> None:
+    """Speedup over PyTorch per layer and direction, as a PNG (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.speedup is not None]
+    labels = sorted({r.layer for r in rows}, key=[r.layer for r in rows].index)
+    series = sorted({(r.direction, r.threads) for r in rows})
+    fig, ax = plt.subplots(figsize=(12, 0.35 * len(labels) * max(1, len(series)) / 2 + 2))
+    height = 0.8 / max(1, len(series))
+    for i, (direction, nt) in enumerate(series):
+        vals = {r.layer: r.speedup for r in rows if r.direction == direction and r.threads == nt}
+        ys = [j + i * height for j in range(len(labels))]
+        ax.barh(ys, [vals.get(l, 0) for l in labels], height=height, label=f"{direction}, {nt} thr")
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(labels))])
+    ax.set_yticklabels(labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("speedup over PyTorch (PyTorch time / fastconv time)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main(args) -> int:
@@ -202,13 +255,17 @@ def main(args) -> int:
         if not layers:
             print(f"no layer matches {args.layers}; choose from {[l.name for l in LAYERS]}", file=sys.stderr)
             return 2
-    directions = ["forward", "backward"] if args.direction == "both" else [args.direction]
+    directions = DIRECTIONS if args.direction == "all" else [args.direction]
     torch = None if args.no_torch else _torch()
     c = config()
-    print(f"fastconv {c['version']}, isa {c['isa']}, kernels {c['float32_kernel']}; "
-          f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")
+    print(f"fastconv {c['version']}, isa {c['isa']} ({c['cpu_features']}); "
+          f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}; "
+          f"float32, medians of {args.repeat}")
     results = run(layers, directions, args.threads, args.repeat, use_torch=torch is not None)
     print(table(results))
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": c, "results": [asdict(r) | {"speedup": r.speedup} for r in results]}, f, indent=1)

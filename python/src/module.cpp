@@ -200,6 +200,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("active_isa", [] { return std::string(fastconv::to_string(fastconv::active_isa())); });
   m.def("detected_isa", [] { return std::string(fastconv::to_string(fastconv::detected_isa())); });
   m.def("cpu_features", &fastconv::cpu_features);
+  m.def("measure_peak_gflops", [](int threads, double seconds) {
+    py::gil_scoped_release release;
+    return fastconv::measure_peak_gflops(threads, seconds);
+  }, py::arg("threads"), py::arg("seconds") = 0.2);
 #ifdef _OPENMP
   m.attr("openmp") = true;
 #else

@@ -14,4 +14,8 @@ Isa detected_isa() noexcept;
 Isa active_isa() noexcept;
 std::string cpu_features();  // e.g. "sse2 avx avx2 fma"
 
+// The float32 multiply-add ceiling of the active kernels on `threads` threads, in GFLOP/s,
+// the best of three runs of independent FMA chains for about `seconds` each.
+double measure_peak_gflops(int threads, double seconds = 0.2);
+
 }  // namespace fastconv

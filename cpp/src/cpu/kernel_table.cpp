@@ -37,10 +37,12 @@ KernelTable fill() noexcept {
   t.isa = choose();
   t.sgemm = kernels::generic::sgemm();
   t.dgemm = kernels::generic::dgemm();
+  t.peak = kernels::generic::peak();
 #if defined(FASTCONV_HAVE_AVX2)
   if (t.isa >= Isa::Avx2) {
     t.sgemm = kernels::avx2::sgemm();
     t.dgemm = kernels::avx2::dgemm();
+    t.peak = kernels::avx2::peak();
   }
 #endif
   return t;

@@ -19,10 +19,17 @@ struct GemmMicrokernel {
   const char* name = "";
 };
 
+// A float32 multiply-add loop of independent chains, to measure the machine's ceiling.
+struct PeakKernel {
+  float (*run)(std::int64_t iterations, float seed) noexcept = nullptr;
+  int flops_per_iteration = 0;
+};
+
 struct KernelTable {
   Isa isa = Isa::Generic;
   GemmMicrokernel<float> sgemm;
   GemmMicrokernel<double> dgemm;
+  PeakKernel peak;
 
   const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
   const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }

@@ -8,11 +8,13 @@ namespace fastconv::kernels {
 namespace generic {
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
+PeakKernel peak();
 }  // namespace generic
 
 namespace avx2 {
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
+PeakKernel peak();
 }  // namespace avx2
 
 }  // namespace fastconv::kernels
