@@ -82,3 +82,18 @@ def test_threads_give_identical_bits(rng):
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
             assert np.array_equal(a, b_)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_path(rng, dtype):
+    """One input channel per group (depthwise, channel multipliers, single-channel images) runs
+    on its own row kernels; swept over strides, dilations and asymmetric padding."""
+    for _ in range(40):
+        c = int(rng.integers(1, 6))
+        cfg = sweep.random_config(rng)
+        cfg.update(c=c, groups=c, k=c * int(rng.integers(1, 4)), dtype=dtype)
+        plan = fastconv.plan_conv2d((cfg["n"], c, cfg["h"], cfg["w"]), (cfg["k"], 1, cfg["r"], cfg["s"]),
+                                    cfg["stride"], cfg["pads"], cfg["dilation"], c, dtype=dtype)
+        assert plan.implementation.startswith("direct/depthwise"), plan.implementation
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)

@@ -22,7 +22,9 @@ class ConvImpl {
 };
 
 std::unique_ptr<ConvImpl> make_reference(const ConvDesc& desc, int threads);
-std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads);
+std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads);     // implicit GEMM
+bool depthwise_accepts(const ConvDesc& desc);                                  // one channel per group
+std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // row kernels
 
 // Rounds a workspace pointer up to a cache line; workspace sizes include the slack for it.
 constexpr std::size_t kWorkspaceAlign = 64;

@@ -26,13 +26,17 @@ Algorithm algorithm_from_string(const std::string& name) {
 
 namespace {
 
-// Candidates in order of preference; the reference closes the list and accepts everything.
-// Auto takes the first that accepts. Winograd joins this list ahead of direct.
+// Candidates in order of preference; the first that accepts the shape wins. Direct has two
+// implementations: row kernels when each group has one input channel (depthwise), where a GEMM
+// would have nothing to block, and the implicit GEMM for everything else. Winograd joins this
+// list ahead of direct.
 std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int threads) {
   switch (algorithm) {
     case Algorithm::Reference: return make_reference(desc, threads);
     case Algorithm::Direct:
-    case Algorithm::Auto: return make_direct(desc, threads);
+    case Algorithm::Auto:
+      if (depthwise_accepts(desc)) return make_depthwise(desc, threads);
+      return make_direct(desc, threads);
   }
   throw InvalidArgument("unknown algorithm");
 }

@@ -8,6 +8,7 @@ The functions mirror ``torch.nn.functional`` and ``torch.nn.grad`` on NumPy arra
 
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._core import __version__
+from .plan import Conv2dPlan, plan_conv2d
 from .functional import (
     conv1d,
     conv2d,
@@ -27,6 +28,8 @@ __all__ = [
     "conv2d_input",
     "conv2d_weight",
     "conv2d_backward",
+    "plan_conv2d",
+    "Conv2dPlan",
     "set_num_threads",
     "get_num_threads",
     "show_config",

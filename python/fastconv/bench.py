@@ -1,7 +1,7 @@
 """The standard benchmark: fastconv against PyTorch's CPU convolution, side by side.
 
-Both libraries run the same layer, with the same thread count, in the same process, alternating
-repetitions so that machine noise hits both alike. Figures are medians; the ratio
+Both libraries run the same layer, with the same thread count, in the same process, in
+alternating blocks of back-to-back calls so that machine noise hits both alike. Figures are medians; the ratio
 (PyTorch time / fastconv time) is what to quote, as absolute times vary from run to run.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from . import functional as F
 from ._config import config, set_num_threads
+from .plan import plan_conv2d
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,13 @@ def _torch():
     return torch
 
 
+# Each library runs blocks of back-to-back calls, as in a training loop. Both libraries' OpenMP
+# threads spin for a while after a call, so a pause between blocks keeps one library's spinning
+# threads from holding the cores while the other is timed.
+_BLOCKS = 3
+_SETTLE_SECONDS = 0.02
+
+
 def _time(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -140,10 +148,8 @@ def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object
 
 
 def _kernel(layer: Layer) -> str:
-    plan = F._plan("bench", (layer.n, layer.c, layer.h, layer.w, layer.k), (layer.r, layer.r),
-                   (layer.stride,) * 2, ((layer.padding,) * 2,) * 2, (layer.dilation,) * 2, layer.groups,
-                   np.float32, "auto")
-    return plan.implementation
+    return plan_conv2d((layer.n, layer.c, layer.h, layer.w), (layer.k, layer.c // layer.groups, layer.r, layer.r),
+                       layer.stride, layer.padding, layer.dilation, layer.groups).implementation
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -181,11 +187,11 @@ def run(
                 _progress(step, total, f"{layer.name} {direction} t{nt}")
                 cases = _cases(layer, direction, torch)
                 times: Dict[str, List[float]] = {name: [] for name in cases}
-                for fn in cases.values():  # warm-up: plans, page faults, thread pools
-                    fn()
-                for _ in range(repeat):  # alternate, so that machine noise hits both alike
+                for _ in range(_BLOCKS):  # alternate blocks, so that machine noise hits both alike
                     for name, fn in cases.items():
-                        times[name].append(_time(fn))
+                        time.sleep(_SETTLE_SECONDS)
+                        fn()  # warm-up: plans, page faults, thread pools
+                        times[name].extend(_time(fn) for _ in range(repeat))
                 med = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
                 gflops = layer.flops / (med["fastconv"] * 1e-3) / 1e9
                 results.append(

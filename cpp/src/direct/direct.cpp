@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "bias.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
 
@@ -232,21 +233,6 @@ struct BackwardWeightsProblem {
   }
 };
 
-// db[k] = sum over images and pixels of dY[n, k, :], in double, one channel per thread.
-template <typename T>
-void bias_gradient(const Geometry& g, const T* dy, T* db, int threads) noexcept {
-  const std::int64_t pq = g.P * g.Q;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (std::int64_t k = 0; k < g.K; ++k) {
-    double sum = 0;
-    for (std::int64_t img = 0; img < g.N; ++img) {
-      const T* p = dy + (img * g.K + k) * pq;
-      for (std::int64_t i = 0; i < pq; ++i) sum += p[i];
-    }
-    db[k] = static_cast<T>(sum);
-  }
-}
-
 template <typename T>
 class DirectConv final : public ConvImpl {
  public:
@@ -276,7 +262,7 @@ class DirectConv final : public ConvImpl {
 
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     run_gemm<T>(backward_weights_problem(x, dy, dw), bwd_weights_, static_cast<T*>(align_workspace(ws)));
-    if (db) bias_gradient(g_, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
+    if (db) bias_gradient(g_.N, g_.K, g_.P * g_.Q, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
   }
 
  private:

@@ -1,0 +1,106 @@
+"""Plans: a convolution described once and run many times, as a layer does in training.
+
+A plan fixes the shapes, the parameters, the dtype and the algorithm; making it validates
+everything and chooses the implementation, so each call only checks its arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import functional as F
+
+__all__ = ["Conv2dPlan", "plan_conv2d"]
+
+
+class Conv2dPlan:
+    """A planned 2-D convolution for inputs of ``input_shape`` (N, C, H, W) and weights of
+    ``weight_shape`` (K, C/groups, R, S); arguments as in :func:`fastconv.conv2d`."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        weight_shape: Sequence[int],
+        stride: F.IntOrTuple = 1,
+        padding: F.Padding = 0,
+        dilation: F.IntOrTuple = 1,
+        groups: int = 1,
+        *,
+        dtype: Any = np.float32,
+        algorithm: str = "auto",
+    ) -> None:
+        fname = "plan_conv2d"
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in F._DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        x_shape = F._size(input_shape, "input_shape", (4,))
+        w_shape = F._size(weight_shape, "weight_shape", (4,))
+        g = F._groups(groups)
+        F._check_weight(fname, _Shape(w_shape), 2, x_shape[1], g)
+        stride_t = F._positive(F._ints(stride, 2, "stride"), "stride")
+        dilation_t = F._positive(F._ints(dilation, 2, "dilation"), "dilation")
+        pads = F._padding(padding, w_shape[2:], stride_t, dilation_t)
+        self._plan = F._plan(fname, (*x_shape, w_shape[0]), w_shape[2:], stride_t, pads, dilation_t, g,
+                             self.dtype, algorithm)
+        self.input_shape: Tuple[int, ...] = x_shape
+        self.weight_shape: Tuple[int, ...] = w_shape
+        self.output_shape: Tuple[int, ...] = tuple(self._plan.output_shape)
+
+    @property
+    def implementation(self) -> str:
+        """The implementation that runs, e.g. 'direct/gemm-avx2-fma-6x16'."""
+        return self._plan.implementation
+
+    @property
+    def algorithm(self) -> str:
+        return self._plan.algorithm
+
+    @property
+    def num_threads(self) -> int:
+        return self._plan.num_threads
+
+    def _take(self, a: Any, name: str) -> np.ndarray:
+        a = F._array(a, name)
+        if a.dtype != self.dtype:
+            raise TypeError(f"{name} must have dtype {self.dtype}, got {a.dtype}")
+        return np.ascontiguousarray(a)
+
+    def forward(self, input: Any, weight: Any, bias: Any = None, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        x, w = self._take(input, "input"), self._take(weight, "weight")
+        b = None if bias is None else self._take(bias, "bias")
+        return F._into(out, self.output_shape, self.dtype, (input, weight, bias),
+                       lambda y: self._plan.forward(x, w, b, y))
+
+    def backward_input(self, grad_output: Any, weight: Any) -> np.ndarray:
+        dy, w = self._take(grad_output, "grad_output"), self._take(weight, "weight")
+        grad_input = np.empty(self.input_shape, self.dtype)
+        self._plan.backward_data(dy, w, grad_input)
+        return grad_input
+
+    def backward_weight(self, input: Any, grad_output: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """(grad_weight, grad_bias)."""
+        x, dy = self._take(input, "input"), self._take(grad_output, "grad_output")
+        grad_weight = np.empty(self.weight_shape, self.dtype)
+        grad_bias = np.empty(self.weight_shape[0], self.dtype)
+        self._plan.backward_weights(x, dy, grad_weight, grad_bias)
+        return grad_weight, grad_bias
+
+    def __repr__(self) -> str:
+        return (f"Conv2dPlan(input_shape={self.input_shape}, weight_shape={self.weight_shape}, "
+                f"dtype={self.dtype.name}, implementation={self.implementation!r})")
+
+
+class _Shape:
+    """Just enough of an array for the weight checks of functional.py."""
+
+    def __init__(self, shape: Tuple[int, ...]) -> None:
+        self.shape, self.ndim = shape, len(shape)
+
+
+def plan_conv2d(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=np.float32,
+                algorithm="auto") -> Conv2dPlan:
+    """Plans a 2-D convolution once, to run ``forward``, ``backward_input`` and
+    ``backward_weight`` many times."""
+    return Conv2dPlan(input_shape, weight_shape, stride, padding, dilation, groups, dtype=dtype, algorithm=algorithm)
