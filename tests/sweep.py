@@ -19,13 +19,14 @@ def seed() -> int:
     return int(os.environ.get("FASTCONV_TEST_SEED", DEFAULT_SEED))
 
 
-def random_config(rng):
-    """A valid configuration, every parameter drawn independently; padding may be asymmetric."""
+def random_config(rng, channels=(1, 5)):
+    """A valid configuration, every parameter drawn independently; padding may be asymmetric.
+    `channels` bounds the input channels per group (low inclusive, high exclusive)."""
     while True:
         groups = int(rng.choice([1, 1, 2, 3]))
         cfg = dict(
             n=int(rng.integers(1, 4)),
-            c=groups * int(rng.integers(1, 5)),
+            c=groups * int(rng.integers(*channels)),
             k=groups * int(rng.integers(1, 5)),
             h=int(rng.integers(1, 13)),
             w=int(rng.integers(1, 13)),

@@ -37,6 +37,8 @@ def test_larger_layers_float32(rng):
         dict(n=1, c=300, k=7, h=9, w=9, r=1, s=1, stride=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))),
         # a long weight-gradient reduction over few filters: split into partial sums
         dict(n=5, c=3, k=8, h=24, w=23, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+        # col2im over images in several chunks (its workspace is bounded)
+        dict(n=3, c=2, k=4, h=200, w=190, r=7, s=7, stride=(1, 1), dilation=(1, 1), pads=((3, 3), (3, 2))),
     ]:
         cfg.update(groups=1, dtype="float32", bias=True)
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
@@ -97,3 +99,19 @@ def test_depthwise_path(rng, dtype):
         assert plan.implementation.startswith("direct/depthwise"), plan.implementation
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
+def test_backward_data_paths(rng):
+    """Backward data has two GEMM formulations, by input channels per group: stride phases for
+    many channels, GEMM + col2im for few. Sweep each on its own."""
+    seen = set()
+    for channels in ((9, 13), (2, 9)):
+        for _ in range(60):
+            cfg = sweep.random_config(rng, channels)
+            plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]),
+                                        (cfg["k"], cfg["c"] // cfg["groups"], cfg["r"], cfg["s"]),
+                                        cfg["stride"], cfg["pads"], cfg["dilation"], cfg["groups"], dtype=cfg["dtype"])
+            seen.add(plan.implementation.endswith("+col2im"))
+            errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+            assert errs["grad_input"] <= TOL[cfg["dtype"]], (cfg, errs)
+    assert seen == {True, False}

@@ -171,6 +171,77 @@ struct BackwardDataProblem {
   }
 };
 
+// Backward data for few input channels per group, where the phase GEMM above would reuse each
+// gathered dY value only Cg times: T[(c,r,s), pix] = W^T[(c,r,s), k] * dY[k, pix] is a plain GEMM
+// over contiguous dY rows, and col2im then adds each T row into dX, in a fixed (r, s) order.
+// Images are processed in chunks so that T stays a bounded workspace.
+template <typename T>
+struct BackwardDataCol2imProblem {
+  static constexpr bool kPrepackA = true;
+  const Geometry& g;
+  std::int64_t img0, images;  // the chunk
+  const T *dy, *w;
+  T* t;  // images * G rows blocks of (Cg*R*S) x (P*Q)
+
+  std::int64_t batches() const { return images * g.G; }
+  std::int64_t m(std::int64_t) const { return g.Cg * g.R * g.S; }
+  std::int64_t n(std::int64_t) const { return g.P * g.Q; }
+  std::int64_t k(std::int64_t) const { return g.Kg; }
+  std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
+
+  // A[(c,r,s), k] = W[k, (c,r,s)]
+  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+    const std::int64_t crs = m(0);
+    for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr) {
+      const std::int64_t count = std::min<std::int64_t>(mr, crs - ir);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* wk = w + (grp * g.Kg + k0 + p) * crs + ir;
+        for (std::int64_t i = 0; i < mr; ++i) dst[p * mr + i] = i < count ? wk[i] : T(0);
+      }
+    }
+  }
+
+  void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+              T* dst, int nr) const {
+    const T* dyg = dy + ((img0 + b / g.G) * g.K + b % g.G * g.Kg) * g.P * g.Q;
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
+      for (std::int64_t p = 0; p < kc; ++p)
+        gather(dyg + (k0 + p) * g.P * g.Q, g.P, g.Q, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
+      zero_tail(dst, kc, count, nr);
+    }
+  }
+
+  void store(std::int64_t b, std::int64_t j0, std::int64_t nc, const T* c, std::int64_t ldc) const {
+    const std::int64_t crs = m(0), pq = n(0);
+    for (std::int64_t i = 0; i < crs; ++i) std::copy(c + i * ldc, c + i * ldc + nc, t + (b * crs + i) * pq + j0);
+  }
+
+  // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
+  void col2im(T* dx, int threads) const {
+    const RowKernels<T>& rk = row_kernels<T>();
+    const std::int64_t planes = images * g.G * g.Cg, pq = g.P * g.Q;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t pl = 0; pl < planes; ++pl) {  // pl = (image in chunk, group, c)
+      T* dxp = dx + (img0 * g.C + pl) * g.H * g.W;
+      const T* tc = t + pl * g.R * g.S * pq;
+      std::fill(dxp, dxp + g.H * g.W, T(0));
+      for (std::int64_t r = 0; r < g.R; ++r)
+        for (std::int64_t s = 0; s < g.S; ++s) {
+          const std::int64_t off = s * g.dw - g.pl;  // iw = ow * sw + off
+          const std::int64_t lo = std::min(off >= 0 ? 0 : (-off + g.sw - 1) / g.sw, g.Q);
+          const std::int64_t hi = std::max(lo, std::min(g.W - 1 - off < 0 ? 0 : (g.W - 1 - off) / g.sw + 1, g.Q));
+          const T* trs = tc + (r * g.S + s) * pq;
+          for (std::int64_t oh = 0; oh < g.P; ++oh) {
+            const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
+            if (ih < 0 || ih >= g.H || hi == lo) continue;
+            rk.axpy_scatter(hi - lo, T(1), trs + oh * g.Q + lo, dxp + ih * g.W + lo * g.sw + off, g.sw);
+          }
+        }
+    }
+  }
+};
+
 // Computed transposed, dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k], so that
 // the im2col side is gathered along pixel rows (contiguous runs) and swept by every k.
 template <typename T>
@@ -241,15 +312,26 @@ class DirectConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
-    bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+    if (use_col2im()) {
+      const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
+      chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
+      bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+      col2im_elements_ = chunk_ * t_per_image;
+    } else {
+      bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+    }
+    threads_ = threads;
     bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
   }
 
-  std::string name() const override { return std::string("direct/") + kernel_name_; }
+  std::string name() const override {
+    return std::string("direct/") + kernel_name_ + (use_col2im() ? "+col2im" : "");
+  }
 
   std::size_t workspace_size(Direction d) const noexcept override {
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
-    return std::size_t(L.workspace_elements()) * sizeof(T) + kWorkspaceAlign;
+    const std::int64_t extra = d == Direction::BackwardData ? col2im_elements_ : 0;
+    return std::size_t(L.workspace_elements() + extra) * sizeof(T) + kWorkspaceAlign;
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
@@ -257,7 +339,14 @@ class DirectConv final : public ConvImpl {
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
-    run_gemm<T>(backward_data_problem(dy, w, dx), bwd_data_, static_cast<T*>(align_workspace(ws)));
+    T* work = static_cast<T*>(align_workspace(ws));
+    if (!use_col2im()) return run_gemm<T>(backward_data_problem(dy, w, dx), bwd_data_, work);
+    T* t = work + bwd_data_.workspace_elements();
+    for (std::int64_t img = 0; img < g_.N; img += chunk_) {
+      const auto prob = col2im_problem(img, std::min(chunk_, g_.N - img), dy, w, t);
+      run_gemm<T>(prob, bwd_data_, work);
+      prob.col2im(static_cast<T*>(dx), threads_);
+    }
   }
 
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
@@ -272,14 +361,24 @@ class DirectConv final : public ConvImpl {
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx)};
   }
+  // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
+  bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
+  BackwardDataCol2imProblem<T> col2im_problem(std::int64_t img0, std::int64_t images, const void* dy, const void* w,
+                                              T* t) const {
+    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t};
+  }
   BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw) const {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw)};
   }
 
   Geometry g_;
   std::vector<Taps> rows_, cols_;
+  static constexpr std::int64_t kCol2imMaxChannels = 8;
+  static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
+  std::int64_t chunk_ = 0, col2im_elements_ = 0;
+  int threads_ = 1;
 };
 
 }  // namespace
