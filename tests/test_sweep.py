@@ -37,6 +37,9 @@ def test_larger_layers_float32(rng):
         dict(n=1, c=300, k=7, h=9, w=9, r=1, s=1, stride=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))),
         # a long weight-gradient reduction over few filters: split into partial sums
         dict(n=5, c=3, k=8, h=24, w=23, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+        # batch 1 with few pixels: rows are split among threads (forward, then backward data)
+        dict(n=1, c=32, k=128, h=5, w=5, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+        dict(n=1, c=128, k=32, h=6, w=7, r=3, s=3, stride=(2, 2), dilation=(1, 1), pads=((1, 1), (1, 1))),
         # col2im over images in several chunks (its workspace is bounded)
         dict(n=3, c=2, k=4, h=200, w=190, r=7, s=7, stride=(1, 1), dilation=(1, 1), pads=((3, 3), (3, 2))),
     ]:
@@ -67,16 +70,24 @@ def test_every_isa_path(isa):
         assert err <= TOL[key.split("/")[0]], (isa, key, err)
 
 
-def test_threads_give_identical_bits(rng):
+@pytest.mark.parametrize("cfg", [
+    # the weight-gradient reduction is split into partial sums
+    dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), pads=((1, 1), (1, 0)), groups=2),
+    # batch 1, few pixels: rows are split among threads
+    dict(n=1, c=96, k=128, h=6, w=5, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1),
+    # depthwise, and few channels per group (col2im)
+    dict(n=3, c=8, k=8, h=20, w=21, r=3, s=3, stride=(2, 1), pads=((1, 1), (1, 1)), groups=8),
+    dict(n=3, c=3, k=16, h=20, w=21, r=5, s=5, stride=(1, 1), pads=((2, 2), (2, 2)), groups=1),
+])
+def test_threads_give_identical_bits(rng, cfg):
     """The same inputs give the same bits whatever the thread count."""
-    cfg = dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), dilation=(1, 1),
-               pads=((1, 1), (1, 0)), groups=2, dtype="float32", bias=True)  # splits the dW reduction
+    cfg = dict(cfg, dilation=(1, 1), dtype="float32", bias=True)
     x, w, b, dy = sweep.make_arrays(cfg, rng)
-    kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=2)
+    kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=cfg["groups"])
     before = fastconv.get_num_threads()
     results = []
     try:
-        for threads in (1, 2, 3):
+        for threads in (1, 2, 3, 4):
             fastconv.set_num_threads(threads)
             results.append((fastconv.conv2d(x, w, b, **kw), *fastconv.conv2d_backward(x, w, dy, **kw)))
     finally:

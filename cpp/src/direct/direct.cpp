@@ -71,10 +71,11 @@ struct ForwardProblem {
     }
   }
 
-  void store(std::int64_t b, std::int64_t j0, std::int64_t nc, const T* c, std::int64_t ldc) const {
+  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
     const std::int64_t img = b / g.G, grp = b % g.G, pq = g.P * g.Q;
-    for (std::int64_t i = 0; i < g.Kg; ++i) {
-      const std::int64_t kout = grp * g.Kg + i;
+    for (std::int64_t i = 0; i < mc; ++i) {
+      const std::int64_t kout = grp * g.Kg + i0 + i;
       const T add = bias ? bias[kout] : T(0);
       T* yr = y + (img * g.K + kout) * pq + j0;
       for (std::int64_t j = 0; j < nc; ++j) yr[j] = c[i * ldc + j] + add;
@@ -158,10 +159,11 @@ struct BackwardDataProblem {
     }
   }
 
-  void store(std::int64_t b, std::int64_t j0, std::int64_t nc, const T* c, std::int64_t ldc) const {
+  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
     const std::int64_t wph = phase_w(b);
-    for (std::int64_t i = 0; i < g.Cg; ++i) {
-      T* dxc = dx + (image(b) * g.C + group(b) * g.Cg + i) * g.H * g.W + ph(b) * g.W + pw(b);
+    for (std::int64_t i = 0; i < mc; ++i) {
+      T* dxc = dx + (image(b) * g.C + group(b) * g.Cg + i0 + i) * g.H * g.W + ph(b) * g.W + pw(b);
       std::int64_t a = j0 / wph, e = j0 % wph;
       for (std::int64_t j = 0; j < nc; ++j) {
         dxc[a * g.sh * g.W + e * g.sw] = c[i * ldc + j];
@@ -212,9 +214,11 @@ struct BackwardDataCol2imProblem {
     }
   }
 
-  void store(std::int64_t b, std::int64_t j0, std::int64_t nc, const T* c, std::int64_t ldc) const {
+  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
     const std::int64_t crs = m(0), pq = n(0);
-    for (std::int64_t i = 0; i < crs; ++i) std::copy(c + i * ldc, c + i * ldc + nc, t + (b * crs + i) * pq + j0);
+    for (std::int64_t i = 0; i < mc; ++i)
+      std::copy(c + i * ldc, c + i * ldc + nc, t + (b * crs + i0 + i) * pq + j0);
   }
 
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
@@ -295,11 +299,12 @@ struct BackwardWeightsProblem {
     }
   }
 
-  void store(std::int64_t grp, std::int64_t j0, std::int64_t nc, const T* c, std::int64_t ldc) const {
+  void store(std::int64_t grp, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
     const std::int64_t crs = m(grp);
     for (std::int64_t j = 0; j < nc; ++j) {
-      T* dwk = dw + (grp * g.Kg + j0 + j) * crs;
-      for (std::int64_t i = 0; i < crs; ++i) dwk[i] = c[i * ldc + j];
+      T* dwk = dw + (grp * g.Kg + j0 + j) * crs + i0;
+      for (std::int64_t i = 0; i < mc; ++i) dwk[i] = c[i * ldc + j];
     }
   }
 };

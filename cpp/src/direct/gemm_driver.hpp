@@ -11,10 +11,11 @@
 //   void pack_a(op_or_b, k0, kc, T* dst, int mr) const;  // all m rows of columns k0..k0+kc, in
 //                                                        // mr-row panels, zero-padded
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
-//   void store(b, j0, nc, const T* c, std::int64_t ldc) const;  // all m rows of columns j0..j0+nc
+//   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
 //
-// A tile is (batch entry, column block, reduction split). Each packs its B panel once per
-// reduction block and sweeps all rows of A over it. Every C element is reduced in a fixed
+// A tile is (batch entry, column block, row block, reduction split). Each packs its B panel once
+// per reduction block and sweeps its rows of A over it; rows are split only when there are too
+// few tiles otherwise (and only with prepacked A, which row blocks then share). Every C element is reduced in a fixed
 // order that no thread count changes (k blocks in order, then splits in order), so results
 // are bit-identical for any number of threads.
 #include <algorithm>
@@ -36,6 +37,7 @@ struct GemmLayout {
   std::int64_t mc = 0, nc = 0, kc = 0;  // block sizes
   std::int64_t ksplit = 1;              // reduction splits (shape-derived, never thread-derived)
   std::int64_t ntiles = 0;              // column blocks per entry
+  std::int64_t mtiles = 1, mrows = 0;   // row blocks per entry, and rows in each (multiple of mr)
   std::vector<std::int64_t> a_offset;   // per A operand, into the prepacked area (elements)
   std::int64_t a_prepacked = 0;         // elements of the prepacked area
   std::int64_t per_thread = 0;          // elements of one thread's scratch
@@ -74,16 +76,26 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   L.nc = std::min(round_up(std::max<std::int64_t>(L.max_n, 1), nr), nc);
   L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
 
-  // Few tiles and a long reduction (weight gradients of small filters): split the reduction.
+  // Few tiles and a long reduction, with A packed per tile (weight gradients): split the
+  // reduction. Problems with prepacked A split rows instead, below.
   const std::int64_t kTilesWanted = 16;
   const std::int64_t tiles = L.batches * L.ntiles;
-  if (tiles < kTilesWanted && L.max_k >= 4 * L.kc) {
+  if (!Problem::kPrepackA && tiles < kTilesWanted && L.max_k >= 4 * L.kc) {
     L.ksplit = std::min(ceil_div(kTilesWanted, tiles), L.max_k / (2 * L.kc));
     const std::int64_t cap = (64 << 20) / std::int64_t(elem);  // partial results stay modest
     while (L.ksplit > 1 && L.ksplit * tiles * L.mp() * L.ncp() > cap) --L.ksplit;
   }
-  // Then narrow the column blocks while threads would idle; this never changes the results.
-  while (L.nc > nr && L.batches * L.ntiles * L.ksplit < 2 * threads) {
+  // Then, while threads would idle, split rows (keeping blocks of at least 4 micro-tiles) and
+  // narrow the column blocks. Neither changes any result: each element is reduced the same way.
+  L.mrows = L.mp();
+  const std::int64_t want = 2 * std::int64_t(threads);
+  if (Problem::kPrepackA && L.batches * L.ntiles * L.ksplit < want) {
+    const std::int64_t most = std::max<std::int64_t>(1, L.max_m / (4 * mr));
+    L.mtiles = std::min(most, ceil_div(want, L.batches * L.ntiles * L.ksplit));
+    L.mrows = round_up(ceil_div(L.max_m, L.mtiles), mr);
+    L.mtiles = ceil_div(L.max_m, L.mrows);
+  }
+  while (L.nc > nr && L.batches * L.ntiles * L.mtiles * L.ksplit < want) {
     L.nc = std::max<std::int64_t>(nr, round_up(L.nc / 2, nr));
     L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
   }
@@ -125,21 +137,22 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
     }
   }
 
-  const std::int64_t tiles = L.batches * L.ntiles * L.ksplit;
+  const std::int64_t tiles = L.batches * L.ntiles * L.mtiles * L.ksplit;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tiles > 1)
   for (std::int64_t t = 0; t < tiles; ++t) {
-    const std::int64_t split = t % L.ksplit, jt = t / L.ksplit % L.ntiles, b = t / (L.ksplit * L.ntiles);
-    const std::int64_t m = prob.m(b), n = prob.n(b), k = prob.k(b), j0 = jt * L.nc;
-    if (j0 >= n) continue;
-    const std::int64_t nc = std::min(L.nc, n - j0);
+    const std::int64_t split = t % L.ksplit, mt = t / L.ksplit % L.mtiles;
+    const std::int64_t jt = t / (L.ksplit * L.mtiles) % L.ntiles, b = t / (L.ksplit * L.mtiles * L.ntiles);
+    const std::int64_t m = prob.m(b), n = prob.n(b), k = prob.k(b), j0 = jt * L.nc, ibeg = mt * L.mrows;
+    if (j0 >= n || ibeg >= m) continue;
+    const std::int64_t nc = std::min(L.nc, n - j0), iend = std::min(m, ibeg + L.mrows);
     const std::int64_t chunk = round_up(ceil_div(k, L.ksplit), kc_max);
     const std::int64_t kbeg = std::min(k, split * chunk), kend = std::min(k, kbeg + chunk);
 
     T* b_pack = scratch + thread_index() * L.per_thread;
-    T* c_buf = b_pack + kc_max * ncp;
+    T* c_buf = b_pack + kc_max * ncp;  // rows ibeg.. of the block, from row 0 of the buffer
     T* a_pack = c_buf + mp * ncp;
-    const std::int64_t mpb = round_up(m, mr);
-    if (kbeg == kend) std::fill(c_buf, c_buf + mpb * ncp, T(0));  // no terms: the block is zero
+    const std::int64_t mpb = round_up(m, mr), rows = round_up(iend - ibeg, mr);
+    if (kbeg == kend) std::fill(c_buf, c_buf + rows * ncp, T(0));  // no terms: the block is zero
 
     for (std::int64_t k0 = kbeg; k0 < kend; k0 += kc_max) {
       const std::int64_t kc = std::min(kc_max, kend - k0);
@@ -151,14 +164,14 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
         prob.pack_a(b, k0, kc, a_pack, mr);
         a = a_pack;
       }
-      for (std::int64_t i0 = 0; i0 < m; i0 += L.mc)
+      for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
         for (std::int64_t jr = 0; jr < nc; jr += nr)
-          for (std::int64_t ir = i0; ir < std::min(m, i0 + L.mc); ir += mr)
-            uk.run(kc, a + ir * kc, b_pack + jr * kc, c_buf + ir * ncp + jr, ncp, k0 > kbeg);
+          for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
+            uk.run(kc, a + ir * kc, b_pack + jr * kc, c_buf + (ir - ibeg) * ncp + jr, ncp, k0 > kbeg);
     }
     if (L.ksplit == 1) {
-      prob.store(b, j0, nc, c_buf, ncp);
-    } else {
+      prob.store(b, ibeg, iend - ibeg, j0, nc, c_buf, ncp);
+    } else {  // only problems without prepacked A split the reduction, and their rows are whole
       T* part = partials + ((split * L.batches + b) * L.ntiles + jt) * mp * ncp;
       std::copy(c_buf, c_buf + mpb * ncp, part);
     }
@@ -176,7 +189,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
       const T* part = partials + (s * blocks + t) * mp * ncp;
       for (std::int64_t i = 0; i < size; ++i) sum[i] += part[i];
     }
-    prob.store(b, j0, std::min(L.nc, prob.n(b) - j0), sum, ncp);
+    prob.store(b, 0, prob.m(b), j0, std::min(L.nc, prob.n(b) - j0), sum, ncp);
   }
 }
 
