@@ -37,15 +37,15 @@ KernelTable fill() noexcept {
   t.isa = choose();
   t.sgemm = kernels::generic::sgemm();
   t.dgemm = kernels::generic::dgemm();
-  t.srows = kernels::generic::srows();
-  t.drows = kernels::generic::drows();
+  t.sdepthwise = kernels::generic::sdepthwise();
+  t.ddepthwise = kernels::generic::ddepthwise();
   t.peak = kernels::generic::peak();
 #if defined(FASTCONV_HAVE_AVX2)
   if (t.isa >= Isa::Avx2) {
     t.sgemm = kernels::avx2::sgemm();
     t.dgemm = kernels::avx2::dgemm();
-    t.srows = kernels::avx2::srows();
-    t.drows = kernels::avx2::drows();
+    t.sdepthwise = kernels::avx2::sdepthwise();
+    t.ddepthwise = kernels::avx2::ddepthwise();
     t.peak = kernels::avx2::peak();
   }
 #endif

@@ -19,12 +19,18 @@ struct GemmMicrokernel {
   const char* name = "";
 };
 
-// Row operations of the depthwise path: y[i] += a*x[i*incx]; y[i*incy] += a*x[i]; a dot product.
+// One plane of a depthwise convolution: input H x W, output P x Q, kernel R x S. Output column
+// ow of tap s reads input column ow*sw + off[s], and is inside the input for lo[s] <= ow < hi[s].
+struct DepthwisePlane {
+  std::int64_t H, W, P, Q, R, S, sh, sw, dh, pt;
+  const std::int64_t *lo, *hi, *off;
+};
+
 template <typename T>
-struct RowKernels {
-  void (*axpy)(std::int64_t n, T a, const T* x, std::int64_t incx, T* y) noexcept = nullptr;
-  void (*axpy_scatter)(std::int64_t n, T a, const T* x, T* y, std::int64_t incy) noexcept = nullptr;
-  T (*dot)(std::int64_t n, const T* x, std::int64_t incx, const T* y) noexcept = nullptr;
+struct DepthwiseKernels {
+  void (*forward)(const DepthwisePlane&, const T* x, const T* w, T bias, bool accumulate, T* y) noexcept = nullptr;
+  void (*scatter)(const DepthwisePlane&, const T* dy, const T* w, T* dx) noexcept = nullptr;
+  void (*weights)(const DepthwisePlane&, const T* x, const T* dy, double* acc) noexcept = nullptr;
   const char* name = "";
 };
 
@@ -38,14 +44,14 @@ struct KernelTable {
   Isa isa = Isa::Generic;
   GemmMicrokernel<float> sgemm;
   GemmMicrokernel<double> dgemm;
-  RowKernels<float> srows;
-  RowKernels<double> drows;
+  DepthwiseKernels<float> sdepthwise;
+  DepthwiseKernels<double> ddepthwise;
   PeakKernel peak;
 
   const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
   const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }
-  const RowKernels<float>& rows(float*) const noexcept { return srows; }
-  const RowKernels<double>& rows(double*) const noexcept { return drows; }
+  const DepthwiseKernels<float>& depthwise(float*) const noexcept { return sdepthwise; }
+  const DepthwiseKernels<double>& depthwise(double*) const noexcept { return ddepthwise; }
 };
 
 const KernelTable& kernel_table() noexcept;
@@ -56,8 +62,8 @@ const GemmMicrokernel<T>& gemm_microkernel() noexcept {
 }
 
 template <typename T>
-const RowKernels<T>& row_kernels() noexcept {
-  return kernel_table().rows(static_cast<T*>(nullptr));
+const DepthwiseKernels<T>& depthwise_kernels() noexcept {
+  return kernel_table().depthwise(static_cast<T*>(nullptr));
 }
 
 }  // namespace fastconv

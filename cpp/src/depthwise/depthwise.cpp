@@ -1,9 +1,10 @@
 // Convolution with one input channel per group (depthwise, and single-channel images): each
 // output channel reads one input plane, so there is no reduction over channels for a GEMM to
-// block. Computed plane by plane, one output row at a time, with the per-ISA row kernels:
-//   forward          y[n,k,oh,:]   += w[k,r,s] * x[n,g,ih(oh,r), iw(:,s)]     over (r, s)
-//   backward data    dx[n,g,ih,:]  += w[k,r,s] * dy[n,k,oh,:] scattered       over (k in g, r, s)
-//   backward weights dw[k,r,s]      = sum over (n, oh) of dot(x row, dy row), in double
+// block. Computed plane by plane with the per-ISA plane kernels:
+//   forward          y[n,k]  = bias + taps of w[k] over x[n, k's channel]
+//   backward data    dx[n,c] = sum over k of c's group: stride 1 as a forward pass of the
+//                    flipped kernel over dY, larger strides by scattering dY rows
+//   backward weights dw[k]   = sum over images of per-row dot products, in double
 // Each output plane (or filter) belongs to one thread and is summed in a fixed order.
 #include <algorithm>
 #include <vector>
@@ -16,30 +17,44 @@ namespace fastconv {
 namespace depthwise {
 namespace {
 
-struct Geometry {
-  std::int64_t N, C, H, W, K, R, S, P, Q, Kg;
-  std::int64_t sh, sw, dh, dw, pt, pl;
-  explicit Geometry(const ConvDesc& d)
-      : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), R(d.r), S(d.s), P(d.p()), Q(d.q()), Kg(d.k / d.groups),
-        sh(d.stride_h), sw(d.stride_w), dh(d.dilation_h), dw(d.dilation_w), pt(d.pad_top), pl(d.pad_left) {}
+// A plane geometry with its per-tap column ranges (DepthwisePlane points into `ranges`).
+struct Plane {
+  DepthwisePlane g;
+  std::vector<std::int64_t> ranges;
 
-  // Output columns [lo, hi) whose tap s lands inside the input row; first input column in *iw0.
-  void columns(std::int64_t s, std::int64_t* lo, std::int64_t* hi, std::int64_t* iw0) const {
-    const std::int64_t off = s * dw - pl;  // iw = ow * sw + off
-    std::int64_t a = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    std::int64_t b = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
-    *lo = std::min(a, Q);
-    *hi = std::max(*lo, std::min(b, Q));
-    *iw0 = *lo * sw + off;
+  // in_w: input columns, out_w: output columns; tap s reads column ow*sw + s*dw - pl.
+  Plane(std::int64_t H, std::int64_t W, std::int64_t P, std::int64_t Q, std::int64_t R, std::int64_t S,
+        std::int64_t sh, std::int64_t sw, std::int64_t dh, std::int64_t dw, std::int64_t pt, std::int64_t pl)
+      : g{H, W, P, Q, R, S, sh, sw, dh, pt, nullptr, nullptr, nullptr}, ranges(std::size_t(3 * S)) {
+    for (std::int64_t s = 0; s < S; ++s) {
+      const std::int64_t off = s * dw - pl;  // input column = ow * sw + off
+      const std::int64_t first = off >= 0 ? 0 : (-off + sw - 1) / sw;
+      const std::int64_t past = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+      ranges[std::size_t(s)] = std::min(first, Q);
+      ranges[std::size_t(S + s)] = std::max(ranges[std::size_t(s)], std::min(past, Q));
+      ranges[std::size_t(2 * S + s)] = off;
+    }
+    g.lo = ranges.data();
+    g.hi = ranges.data() + S;
+    g.off = ranges.data() + 2 * S;
   }
+  Plane(const Plane&) = delete;
+  Plane& operator=(const Plane&) = delete;
 };
 
 template <typename T>
 class DepthwiseConv final : public ConvImpl {
  public:
-  DepthwiseConv(const ConvDesc& desc, int threads) : g_(desc), threads_(threads) {}
+  DepthwiseConv(const ConvDesc& d, int threads)
+      : N_(d.n), C_(d.c), K_(d.k), Kg_(d.k / d.groups), threads_(threads),
+        fwd_(d.h, d.w, d.p(), d.q(), d.r, d.s, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w, d.pad_top,
+             d.pad_left),
+        // stride 1: dx = dY correlated with the flipped kernel, padded by (extent - 1 - pad)
+        flipped_(d.p(), d.q(), d.h, d.w, d.r, d.s, 1, 1, d.dilation_h, d.dilation_w,
+                 d.dilation_h * (d.r - 1) - d.pad_top, d.dilation_w * (d.s - 1) - d.pad_left),
+        stride1_(d.stride_h == 1 && d.stride_w == 1) {}
 
-  std::string name() const override { return std::string("direct/depthwise-") + row_kernels<T>().name; }
+  std::string name() const override { return std::string("direct/") + depthwise_kernels<T>().name; }
   std::size_t workspace_size(Direction) const noexcept override { return 0; }
 
   void forward(const void* xv, const void* wv, const void* bv, void* yv, void*) const noexcept override {
@@ -47,52 +62,36 @@ class DepthwiseConv final : public ConvImpl {
     const T* w = static_cast<const T*>(wv);
     const T* bias = static_cast<const T*>(bv);
     T* y = static_cast<T*>(yv);
-    const RowKernels<T>& rk = row_kernels<T>();
-    const Geometry& g = g_;
+    const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
+    const DepthwisePlane& g = fwd_.g;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
-    for (std::int64_t n = 0; n < g.N; ++n)
-      for (std::int64_t k = 0; k < g.K; ++k) {
-        const T* xp = x + (n * g.C + k / g.Kg) * g.H * g.W;
-        const T* wk = w + k * g.R * g.S;
-        T* yp = y + (n * g.K + k) * g.P * g.Q;
-        std::fill(yp, yp + g.P * g.Q, bias ? bias[k] : T(0));
-        for (std::int64_t oh = 0; oh < g.P; ++oh)
-          for (std::int64_t r = 0; r < g.R; ++r) {
-            const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (std::int64_t s = 0; s < g.S; ++s) {
-              std::int64_t lo, hi, iw0;
-              g.columns(s, &lo, &hi, &iw0);
-              rk.axpy(hi - lo, wk[r * g.S + s], xp + ih * g.W + iw0, g.sw, yp + oh * g.Q + lo);
-            }
-          }
-      }
+    for (std::int64_t n = 0; n < N_; ++n)
+      for (std::int64_t k = 0; k < K_; ++k)
+        dk.forward(g, x + (n * C_ + k / Kg_) * g.H * g.W, w + k * g.R * g.S, bias ? bias[k] : T(0), false,
+                   y + (n * K_ + k) * g.P * g.Q);
   }
 
   void backward_data(const void* dyv, const void* wv, void* dxv, void*) const noexcept override {
     const T* dy = static_cast<const T*>(dyv);
     const T* w = static_cast<const T*>(wv);
     T* dx = static_cast<T*>(dxv);
-    const RowKernels<T>& rk = row_kernels<T>();
-    const Geometry& g = g_;
+    const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
+    const DepthwisePlane& g = fwd_.g;
+    const std::int64_t taps = g.R * g.S;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
-    for (std::int64_t n = 0; n < g.N; ++n)
-      for (std::int64_t c = 0; c < g.C; ++c) {
-        T* dxp = dx + (n * g.C + c) * g.H * g.W;
-        std::fill(dxp, dxp + g.H * g.W, T(0));
-        for (std::int64_t k = c * g.Kg; k < (c + 1) * g.Kg; ++k) {
-          const T* dyp = dy + (n * g.K + k) * g.P * g.Q;
-          const T* wk = w + k * g.R * g.S;
-          for (std::int64_t oh = 0; oh < g.P; ++oh)
-            for (std::int64_t r = 0; r < g.R; ++r) {
-              const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
-              if (ih < 0 || ih >= g.H) continue;
-              for (std::int64_t s = 0; s < g.S; ++s) {
-                std::int64_t lo, hi, iw0;
-                g.columns(s, &lo, &hi, &iw0);
-                rk.axpy_scatter(hi - lo, wk[r * g.S + s], dyp + oh * g.Q + lo, dxp + ih * g.W + iw0, g.sw);
-              }
-            }
+    for (std::int64_t n = 0; n < N_; ++n)
+      for (std::int64_t c = 0; c < C_; ++c) {
+        T* dxp = dx + (n * C_ + c) * g.H * g.W;
+        if (!stride1_) std::fill(dxp, dxp + g.H * g.W, T(0));
+        for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k) {
+          const T* dyp = dy + (n * K_ + k) * g.P * g.Q;
+          if (!stride1_) {
+            dk.scatter(g, dyp, w + k * taps, dxp);
+            continue;
+          }
+          T flipped[kMaxFlipped];  // w[k] rotated by 180 degrees
+          for (std::int64_t i = 0; i < taps; ++i) flipped[i] = w[k * taps + taps - 1 - i];
+          dk.forward(flipped_.g, dyp, flipped, T(0), k > c * Kg_, dxp);
         }
       }
   }
@@ -101,39 +100,35 @@ class DepthwiseConv final : public ConvImpl {
     const T* x = static_cast<const T*>(xv);
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
-    const RowKernels<T>& rk = row_kernels<T>();
-    const Geometry& g = g_;
+    const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
+    const DepthwisePlane& g = fwd_.g;
+    const std::int64_t taps = g.R * g.S;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
-    for (std::int64_t k = 0; k < g.K; ++k) {
-      std::vector<double> acc(static_cast<std::size_t>(g.R * g.S), 0.0);
-      for (std::int64_t n = 0; n < g.N; ++n) {
-        const T* xp = x + (n * g.C + k / g.Kg) * g.H * g.W;
-        const T* dyp = dy + (n * g.K + k) * g.P * g.Q;
-        for (std::int64_t oh = 0; oh < g.P; ++oh)
-          for (std::int64_t r = 0; r < g.R; ++r) {
-            const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (std::int64_t s = 0; s < g.S; ++s) {
-              std::int64_t lo, hi, iw0;
-              g.columns(s, &lo, &hi, &iw0);
-              acc[std::size_t(r * g.S + s)] += rk.dot(hi - lo, xp + ih * g.W + iw0, g.sw, dyp + oh * g.Q + lo);
-            }
-          }
-      }
-      for (std::int64_t i = 0; i < g.R * g.S; ++i) dw[k * g.R * g.S + i] = T(acc[std::size_t(i)]);
+    for (std::int64_t k = 0; k < K_; ++k) {
+      std::vector<double> acc(static_cast<std::size_t>(taps), 0.0);
+      for (std::int64_t n = 0; n < N_; ++n)
+        dk.weights(g, x + (n * C_ + k / Kg_) * g.H * g.W, dy + (n * K_ + k) * g.P * g.Q, acc.data());
+      for (std::int64_t i = 0; i < taps; ++i) dw[k * taps + i] = T(acc[std::size_t(i)]);
     }
-    if (dbv) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(dbv), threads_);
+    if (dbv) bias_gradient(N_, K_, g.P * g.Q, dy, static_cast<T*>(dbv), threads_);
   }
 
+  // Stride-1 backward data keeps a rotated copy of one filter on the stack.
+  static constexpr std::int64_t kMaxFlipped = 1024;
+
  private:
-  Geometry g_;
+  std::int64_t N_, C_, K_, Kg_;
   int threads_;
+  Plane fwd_, flipped_;
+  bool stride1_;
 };
 
 }  // namespace
 }  // namespace depthwise
 
-bool depthwise_accepts(const ConvDesc& desc) { return desc.c == desc.groups; }
+bool depthwise_accepts(const ConvDesc& desc) {
+  return desc.c == desc.groups && desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped;
+}
 
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads) {
   if (desc.dtype == DType::Float32) return std::make_unique<depthwise::DepthwiseConv<float>>(desc, threads);

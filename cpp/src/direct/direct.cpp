@@ -223,7 +223,6 @@ struct BackwardDataCol2imProblem {
 
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
   void col2im(T* dx, int threads) const {
-    const RowKernels<T>& rk = row_kernels<T>();
     const std::int64_t planes = images * g.G * g.Cg, pq = g.P * g.Q;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (std::int64_t pl = 0; pl < planes; ++pl) {  // pl = (image in chunk, group, c)
@@ -239,7 +238,9 @@ struct BackwardDataCol2imProblem {
           for (std::int64_t oh = 0; oh < g.P; ++oh) {
             const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
             if (ih < 0 || ih >= g.H || hi == lo) continue;
-            rk.axpy_scatter(hi - lo, T(1), trs + oh * g.Q + lo, dxp + ih * g.W + lo * g.sw + off, g.sw);
+            const T* src = trs + oh * g.Q;
+            T* dst = dxp + ih * g.W + off;
+            for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
           }
         }
     }

@@ -8,16 +8,16 @@ namespace fastconv::kernels {
 namespace generic {
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
-RowKernels<float> srows();
-RowKernels<double> drows();
+DepthwiseKernels<float> sdepthwise();
+DepthwiseKernels<double> ddepthwise();
 PeakKernel peak();
 }  // namespace generic
 
 namespace avx2 {
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
-RowKernels<float> srows();
-RowKernels<double> drows();
+DepthwiseKernels<float> sdepthwise();
+DepthwiseKernels<double> ddepthwise();
 PeakKernel peak();
 }  // namespace avx2
 
