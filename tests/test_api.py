@@ -221,3 +221,43 @@ def test_version_matches_metadata():
 def test_all_is_the_public_api():
     for name in fastconv.__all__:
         assert hasattr(fastconv, name), name
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "reference"])
+def test_channels_last_input_is_read_in_place(rng, algorithm):
+    """An NHWC batch viewed as NCHW (x.transpose(0, 3, 1, 2)) gives the results of its NCHW copy,
+    forward and weight gradient, and is not copied."""
+    import tracemalloc
+
+    for c, k, groups, stride, pad in [(3, 8, 1, 1, 1), (4, 6, 2, 2, (1, 0)), (6, 6, 6, 1, 1), (1, 4, 1, 1, 2)]:
+        for dtype in ("float32", "float64"):
+            nhwc = rng.standard_normal((2, 9, 11, c)).astype(dtype)
+            x = nhwc.transpose(0, 3, 1, 2)
+            assert c == 1 or not x.flags.c_contiguous
+            w = rng.standard_normal((k, c // groups, 3, 3)).astype(dtype)
+            kw = dict(stride=stride, padding=pad, groups=groups, algorithm=algorithm)
+            y = fastconv.conv2d(x, w, **kw)
+            want = ref.conv2d(nhwc.transpose(0, 3, 1, 2), w, None, (stride, stride), fastconv_pads(pad), (1, 1), groups)
+            assert ref.rel_err(y, want) <= TOL[dtype]
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            gw = fastconv.conv2d_weight(x, w.shape, dy, **kw)
+            assert ref.rel_err(gw, ref.conv2d_weight(x, w.shape, dy, (stride, stride), fastconv_pads(pad), (1, 1), groups)) <= TOL[dtype]
+            _, gw2, _ = fastconv.conv2d_backward(x, w, dy, **kw)
+            np.testing.assert_array_equal(gw, gw2)
+            if groups == 1:  # same algorithm as the NCHW copy: the same bits
+                np.testing.assert_array_equal(y, fastconv.conv2d(np.ascontiguousarray(x), w, **kw))
+    # no copy of the input is made (NumPy allocations are traced; the output is preallocated)
+    big = rng.standard_normal((4, 64, 64, 3)).astype(np.float32).transpose(0, 3, 1, 2)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    out = np.empty((4, 8, 62, 62), np.float32)
+    fastconv.conv2d(big, w, out=out, algorithm=algorithm)  # plans the shape
+    tracemalloc.start()
+    fastconv.conv2d(big, w, out=out, algorithm=algorithm)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < big.nbytes // 4, peak
+
+
+def fastconv_pads(pad):
+    p = (pad, pad) if isinstance(pad, int) else pad
+    return ((p[0], p[0]), (p[1], p[1]))

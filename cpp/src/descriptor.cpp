@@ -91,6 +91,7 @@ void ConvDesc::validate() const {
   require_nonnegative("pad_right", pad_right);
   require_positive("groups", groups);
   if (dtype != DType::Float32 && dtype != DType::Float64) fail("dtype must be float32 or float64");
+  if (input_layout != Layout::NCHW && input_layout != Layout::NHWC) fail("input_layout must be NCHW or NHWC");
   if (c % groups != 0)
     fail("groups=" + std::to_string(groups) + " does not divide the input channels " + named("c", c));
   if (k % groups != 0)
@@ -115,7 +116,8 @@ std::string ConvDesc::to_string() const {
     << ", r=" << r << ", s=" << s << ", stride=(" << stride_h << ", " << stride_w
     << "), dilation=(" << dilation_h << ", " << dilation_w << "), padding=(" << pad_top << ", "
     << pad_bottom << ", " << pad_left << ", " << pad_right << "), groups=" << groups
-    << ", dtype=" << fastconv::to_string(dtype) << ")";
+    << ", dtype=" << fastconv::to_string(dtype)
+    << (input_layout == Layout::NHWC ? ", input_layout=NHWC" : "") << ")";
   return m.str();
 }
 

@@ -33,6 +33,7 @@ class Layer:
     padding: int = 0
     groups: int = 1
     dilation: int = 1
+    channels_last: bool = False  # input memory NHWC, viewed as NCHW (as images arrive)
 
     @property
     def out_hw(self):
@@ -48,7 +49,8 @@ class Layer:
     def describe(self) -> str:
         g = f" g{self.groups}" if self.groups > 1 else ""
         d = f" d{self.dilation}" if self.dilation > 1 else ""
-        return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{d}{g}"
+        cl = " nhwc" if self.channels_last else ""
+        return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{d}{g}{cl}"
 
 
 # Layers from LeNet, VGG-16, ResNet-18/50 and MobileNet-v2: dense 3x3 and 1x1 at batch 1 and 16,
@@ -58,6 +60,7 @@ LAYERS: List[Layer] = [
     Layer("lenet.conv1", 64, 1, 28, 28, 6, 5),
     Layer("lenet.conv2", 64, 6, 12, 12, 16, 5),
     Layer("vgg16.conv1_1", 8, 3, 224, 224, 64, 3, padding=1),
+    Layer("vgg16.conv1_1.nhwc", 8, 3, 224, 224, 64, 3, padding=1, channels_last=True),
     Layer("vgg16.conv3_2", 1, 256, 56, 56, 256, 3, padding=1),
     Layer("resnet18.conv1", 1, 3, 224, 224, 64, 7, stride=2, padding=3),
     Layer("resnet18.conv1.b16", 16, 3, 224, 224, 64, 7, stride=2, padding=3),
@@ -119,7 +122,10 @@ def _time(fn: Callable[[], object]) -> float:
 
 def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object]]:
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((layer.n, layer.c, layer.h, layer.w), dtype=np.float32)
+    if layer.channels_last:
+        x = rng.standard_normal((layer.n, layer.h, layer.w, layer.c), dtype=np.float32).transpose(0, 3, 1, 2)
+    else:
+        x = rng.standard_normal((layer.n, layer.c, layer.h, layer.w), dtype=np.float32)
     w = rng.standard_normal((layer.k, layer.c // layer.groups, layer.r, layer.r), dtype=np.float32)
     b = rng.standard_normal(layer.k, dtype=np.float32)
     y = np.empty((layer.n, layer.k, *layer.out_hw), np.float32)

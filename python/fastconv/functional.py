@@ -197,7 +197,7 @@ _PLAN_CACHE_SIZE = 64
 _PLAN_LOCK = threading.Lock()
 
 
-def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm) -> "_core.Plan":
+def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw") -> "_core.Plan":
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
     Plans are cached per shape (and thread count), so repeated calls, as a training loop makes,
@@ -206,7 +206,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     if not isinstance(algorithm, str):
         raise TypeError(f"algorithm must be a string, got {algorithm!r}")
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
-           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads())
+           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout)
     with _PLAN_LOCK:
         plan = _PLAN_CACHE.get(key)
         if plan is not None:
@@ -217,7 +217,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
         plan = _core.Plan(
             n, c, h, w, k, kernel[0], kernel[1], stride,
             (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
-            dilation, groups, key[6], algorithm,
+            dilation, groups, key[6], algorithm, layout,
         )  # fmt: skip
     except ValueError as e:
         raise ValueError(f"{fname}: {e}") from None
@@ -230,6 +230,16 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
 
 def _c(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
+
+
+def _input(x: np.ndarray) -> Tuple[np.ndarray, str]:
+    """An (N, C, H, W) input as the core reads it: NCHW memory, or channels-last (NHWC) memory in
+    place, as x.transpose(0, 3, 1, 2) of an image batch gives; anything else is copied to NCHW."""
+    if x.flags.c_contiguous:
+        return x, "nchw"
+    if x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return x, "nhwc"
+    return np.ascontiguousarray(x), "nchw"
 
 
 def _into(out: Any, shape: Tuple[int, ...], dtype: np.dtype, inputs: Sequence[np.ndarray],
@@ -301,13 +311,14 @@ def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, gro
         stride_t, dilation_t, pads = (1,) + stride_t, (1,) + dilation_t, ((0, 0),) + pads
     if spatial == 3:
         return _conv3d(fname, x4, unbatched, w, b, stride_t, pads, dilation_t, g, algorithm, out)
+    xin, layout = _input(x4)
     plan = _plan(fname, (*x4.shape[:2], *x4.shape[2:], w.shape[0]), w.shape[2:], stride_t, pads,
-                 dilation_t, g, x.dtype, algorithm)
+                 dilation_t, g, x.dtype, algorithm, layout)
     shape = tuple(plan.output_shape)
     user_shape = shape[unbatched:] if spatial == 2 else (shape[0], shape[1], shape[3])[unbatched:]
 
     def compute(y):
-        plan.forward(_c(x4), _c(w), None if b is None else _c(b), y.reshape(shape))
+        plan.forward(xin, _c(w), None if b is None else _c(b), y.reshape(shape))
 
     return _into(out, user_shape, x.dtype, (x, w, b), compute)
 
@@ -482,7 +493,7 @@ def _size(value: Any, name: str, lengths: Tuple[int, ...]) -> Tuple[int, ...]:
     return size
 
 
-def _backward_plan(fname, x_shape, w_shape, dy, stride, padding, dilation, groups, dtype, algorithm):
+def _backward_plan(fname, x_shape, w_shape, dy, stride, padding, dilation, groups, dtype, algorithm, layout="nchw"):
     """Checks a (input shape, weight shape, grad_output) triple and returns its plan and 4-D grad_output."""
     dy4, unbatched = _batched(fname, dy, "grad_output", 2)
     if len(x_shape) == 3:
@@ -498,7 +509,7 @@ def _backward_plan(fname, x_shape, w_shape, dy, stride, padding, dilation, group
     stride_t = _positive(_ints(stride, 2, "stride"), "stride")
     dilation_t = _positive(_ints(dilation, 2, "dilation"), "dilation")
     pads = _padding(padding, (r, s), stride_t, dilation_t)
-    plan = _plan(fname, (n, c, h, wid, k), (r, s), stride_t, pads, dilation_t, g, dtype, algorithm)
+    plan = _plan(fname, (n, c, h, wid, k), (r, s), stride_t, pads, dilation_t, g, dtype, algorithm, layout)
     if tuple(dy4.shape) != tuple(plan.output_shape):
         want = tuple(plan.output_shape)
         raise ValueError(f"{fname}: grad_output must have shape {want[unbatched:]}, got {dy.shape}")
@@ -552,9 +563,11 @@ def conv2d_weight(
     x4, unbatched = _batched(fname, x, "input", 2)
     if unbatched != (dy.ndim == 3):
         raise ValueError(f"{fname}: input of shape {x.shape} and grad_output of shape {dy.shape} disagree on batching")
-    plan, dy4, _ = _backward_plan(fname, x4.shape, size, dy, stride, padding, dilation, groups, x.dtype, algorithm)
+    xin, layout = _input(x4)
+    plan, dy4, _ = _backward_plan(fname, x4.shape, size, dy, stride, padding, dilation, groups, x.dtype, algorithm,
+                                  layout)
     grad_weight = np.empty(size, x.dtype)
-    plan.backward_weights(_c(x4), _c(dy4), grad_weight, None)
+    plan.backward_weights(xin, _c(dy4), grad_weight, None)
     return grad_weight
 
 
@@ -587,7 +600,9 @@ def conv2d_backward(
     if unbatched != (dy.ndim == 3):
         raise ValueError(f"{fname}: input of shape {x.shape} and grad_output of shape {dy.shape} disagree on batching")
     _check_weight(fname, w, 2, x4.shape[1], _groups(groups))
-    plan, dy4, _ = _backward_plan(fname, x4.shape, w.shape, dy, stride, padding, dilation, groups, x.dtype, algorithm)
+    xin, layout = _input(x4)
+    plan, dy4, _ = _backward_plan(fname, x4.shape, w.shape, dy, stride, padding, dilation, groups, x.dtype, algorithm,
+                                  layout)
     grad_input = grad_weight = grad_bias = None
     if mask[0]:
         grad_input = np.empty(x4.shape, x.dtype)
@@ -596,7 +611,7 @@ def conv2d_backward(
     if mask[1] or mask[2]:
         gw = np.empty(w.shape, x.dtype)
         gb = np.empty(w.shape[0], x.dtype) if mask[2] else None
-        plan.backward_weights(_c(x4), _c(dy4), gw, gb)
+        plan.backward_weights(xin, _c(dy4), gw, gb)
         grad_weight = gw if mask[1] else None
         grad_bias = gb
     return grad_input, grad_weight, grad_bias

@@ -52,6 +52,25 @@ Checked check(const py::array& a, const char* name, const Shape& shape, DType dt
   return {static_cast<char*>(const_cast<void*>(a.data())), static_cast<std::size_t>(a.nbytes())};
 }
 
+// The input of a plan made for NHWC: an (N, C, H, W) view of NHWC memory, as x.transpose(0, 3, 1, 2)
+// of a C-contiguous (N, H, W, C) array gives.
+Checked check_nhwc(const py::array& a, const char* name, const Shape& shape, DType dtype) {
+  const py::dtype want = dtype == DType::Float32 ? py::dtype::of<float>() : py::dtype::of<double>();
+  if (!a.dtype().equal(want))
+    throw py::type_error(std::string(name) + " must have dtype " + fastconv::to_string(dtype) + ", got " +
+                         std::string(py::str(a.dtype())));
+  Shape got(a.shape(), a.shape() + a.ndim());
+  if (got != shape)
+    throw py::value_error(std::string(name) + " must have shape " + shape_str(shape) + ", got " + shape_str(got));
+  const std::int64_t e = static_cast<std::int64_t>(a.itemsize());
+  const std::int64_t want_strides[4] = {shape[1] * shape[2] * shape[3] * e, e, shape[3] * shape[1] * e, shape[1] * e};
+  for (int i = 0; i < 4; ++i)
+    if (shape[i] > 1 && a.strides(i) != want_strides[i])
+      throw py::value_error(std::string(name) + " must be a channels-last (NHWC) view for this plan");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) throw py::value_error(std::string(name) + " must be aligned");
+  return {static_cast<char*>(const_cast<void*>(a.data())), static_cast<std::size_t>(a.nbytes())};
+}
+
 void require_disjoint(const Checked& out, const char* out_name, const Checked& in, const char* in_name) {
   if (out.bytes == 0 || in.bytes == 0) return;
   if (out.begin < in.begin + in.bytes && in.begin < out.begin + out.bytes)
@@ -68,8 +87,13 @@ class PyPlan {
   Shape weight_shape() const { return {d().k, d().c / d().groups, d().r, d().s}; }
   Shape output_shape() const { return {d().n, d().k, d().p(), d().q()}; }
 
+  Checked check_input(const py::array& x) const {
+    if (d().input_layout == fastconv::Layout::NHWC) return check_nhwc(x, "input", input_shape(), d().dtype);
+    return check(x, "input", input_shape(), d().dtype, false);
+  }
+
   void forward(const py::array& x, const py::array& w, const py::object& bias, const py::array& y) {
-    const Checked cx = check(x, "input", input_shape(), d().dtype, false);
+    const Checked cx = check_input(x);
     const Checked cw = check(w, "weight", weight_shape(), d().dtype, false);
     const Checked cy = check(y, "out", output_shape(), d().dtype, true);
     require_disjoint(cy, "out", cx, "input");
@@ -104,7 +128,7 @@ class PyPlan {
   }
 
   void backward_weights(const py::array& x, const py::array& dy, const py::array& dw, const py::object& db) {
-    const Checked cx = check(x, "input", input_shape(), d().dtype, false);
+    const Checked cx = check_input(x);
     const Checked cdy = check(dy, "grad_output", output_shape(), d().dtype, false);
     const Checked cdw = check(dw, "grad_weight", weight_shape(), d().dtype, true);
     require_disjoint(cdw, "grad_weight", cx, "input");
@@ -130,6 +154,7 @@ class PyPlan {
   std::string algorithm() const { return fastconv::to_string(plan_.algorithm()); }
   int num_threads() const { return plan_.num_threads(); }
   std::string dtype() const { return fastconv::to_string(d().dtype); }
+  std::string input_layout() const { return d().input_layout == fastconv::Layout::NHWC ? "nhwc" : "nchw"; }
   std::string repr() const { return "<fastconv plan " + d().to_string() + " implementation='" + implementation() + "'>"; }
 
   std::size_t workspace_size(const std::string& direction) const {
@@ -152,8 +177,10 @@ class PyPlan {
 ConvDesc make_desc(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
                    std::int64_t r, std::int64_t s, std::array<std::int64_t, 2> stride,
                    std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation,
-                   std::int64_t groups, const std::string& dtype) {
+                   std::int64_t groups, const std::string& dtype, const std::string& layout) {
   ConvDesc d;
+  if (layout == "nhwc") d.input_layout = fastconv::Layout::NHWC;
+  else if (layout != "nchw") throw py::value_error("input_layout must be 'nchw' or 'nhwc', got '" + layout + "'");
   d.n = n, d.c = c, d.h = h, d.w = w, d.k = k, d.r = r, d.s = s;
   d.stride_h = stride[0], d.stride_w = stride[1];
   d.pad_top = padding[0], d.pad_bottom = padding[1], d.pad_left = padding[2], d.pad_right = padding[3];
@@ -173,12 +200,14 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
                        std::int64_t r, std::int64_t s, std::array<std::int64_t, 2> stride,
                        std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation,
-                       std::int64_t groups, const std::string& dtype, const std::string& algorithm) {
-             return new PyPlan(make_desc(n, c, h, w, k, r, s, stride, padding, dilation, groups, dtype), algorithm);
+                       std::int64_t groups, const std::string& dtype, const std::string& algorithm,
+                       const std::string& layout) {
+             return new PyPlan(make_desc(n, c, h, w, k, r, s, stride, padding, dilation, groups, dtype, layout),
+                               algorithm);
            }),
            py::arg("n"), py::arg("c"), py::arg("h"), py::arg("w"), py::arg("k"), py::arg("r"), py::arg("s"),
            py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("dtype"),
-           py::arg("algorithm"))
+           py::arg("algorithm"), py::arg("input_layout") = "nchw")
       .def("forward", &PyPlan::forward, py::arg("input"), py::arg("weight"), py::arg("bias").none(true),
            py::arg("out"))
       .def("backward_data", &PyPlan::backward_data, py::arg("grad_output"), py::arg("weight"),
@@ -190,6 +219,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("algorithm", &PyPlan::algorithm)
       .def_property_readonly("num_threads", &PyPlan::num_threads)
       .def_property_readonly("dtype", &PyPlan::dtype)
+      .def_property_readonly("input_layout", &PyPlan::input_layout)
       .def_property_readonly("input_shape", &PyPlan::input_shape)
       .def_property_readonly("weight_shape", &PyPlan::weight_shape)
       .def_property_readonly("output_shape", &PyPlan::output_shape)

@@ -6,6 +6,10 @@ namespace fastconv {
 
 enum class DType { Float32, Float64 };
 
+// Memory order of the input x. NHWC is how images arrive from PIL, OpenCV and friends; it is
+// read in place (every other tensor, and the input gradient, stay NCHW).
+enum class Layout { NCHW, NHWC };
+
 const char* to_string(DType dtype) noexcept;
 std::size_t size_of(DType dtype) noexcept;
 
@@ -20,6 +24,7 @@ struct ConvDesc {
   std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
   std::int64_t groups = 1;
   DType dtype = DType::Float32;
+  Layout input_layout = Layout::NCHW;
 
   // Output height and width: (H + pad_top + pad_bottom - dilation*(R-1) - 1) / stride + 1.
   std::int64_t p() const noexcept;

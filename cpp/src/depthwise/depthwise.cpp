@@ -127,7 +127,8 @@ class DepthwiseConv final : public ConvImpl {
 }  // namespace depthwise
 
 bool depthwise_accepts(const ConvDesc& desc) {
-  return desc.c == desc.groups && desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped;
+  return desc.c == desc.groups && desc.input_layout == Layout::NCHW &&
+         desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped;
 }
 
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads) {

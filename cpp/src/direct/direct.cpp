@@ -17,14 +17,22 @@ namespace fastconv {
 namespace direct {
 namespace {
 
-// Geometry shared by the problems, in int64 throughout.
+// Geometry shared by the problems, in int64 throughout. The input x may be NCHW or NHWC
+// (element strides xn, xc, xh, xw); every other tensor is dense NCHW.
 struct Geometry {
   std::int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
   std::int64_t sh, sw, dh, dw, pt, pl;
+  std::int64_t xn, xc, xh, xw;
   explicit Geometry(const ConvDesc& d)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), R(d.r), S(d.s), P(d.p()), Q(d.q()), G(d.groups),
         Cg(d.c / d.groups), Kg(d.k / d.groups), sh(d.stride_h), sw(d.stride_w),
-        dh(d.dilation_h), dw(d.dilation_w), pt(d.pad_top), pl(d.pad_left) {}
+        dh(d.dilation_h), dw(d.dilation_w), pt(d.pad_top), pl(d.pad_left) {
+    const bool nhwc = d.input_layout == Layout::NHWC;
+    xn = C * H * W;
+    xc = nhwc ? 1 : H * W;
+    xh = nhwc ? W * C : W;
+    xw = nhwc ? C : 1;
+  }
 };
 
 // Zeroes columns count..nr of a kc x nr panel (the ragged edge of the last panel).
@@ -55,12 +63,12 @@ struct ForwardProblem {
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
     const std::int64_t img = b / g.G, grp = b % g.G;
-    const T* xg = x + (img * g.C + grp * g.Cg) * g.H * g.W;
+    const T* xg = x + img * g.xn + grp * g.Cg * g.xc;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       std::int64_t c = k0 / (g.R * g.S), r = k0 / g.S % g.R, s = k0 % g.S;
       for (std::int64_t p = 0; p < kc; ++p) {
-        gather(xg + c * g.H * g.W, g.H, g.W, g.Q, j / g.Q, j % g.Q, count, g.sh, r * g.dh - g.pt, g.sw,
+        gather(xg + c * g.xc, g.H, g.W, g.xh, g.xw, g.Q, j / g.Q, j % g.Q, count, g.sh, r * g.dh - g.pt, g.sw,
                s * g.dw - g.pl, dst + p * nr, 1);
         if (++s == g.S) {
           s = 0;
@@ -152,7 +160,7 @@ struct BackwardDataProblem {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       for (std::int64_t p = 0; p < kc; ++p) {
         const std::int64_t kk = k0 + p, kout = kk / (ntr * nts);
-        gather(dyg + kout * g.P * g.Q, g.P, g.Q, wph, j / wph, j % wph, count, 1, tr.offset[kk / nts % ntr], 1,
+        gather(dyg + kout * g.P * g.Q, g.P, g.Q, g.Q, 1, wph, j / wph, j % wph, count, 1, tr.offset[kk / nts % ntr], 1,
                ts.offset[kk % nts], dst + p * nr, 1);
       }
       zero_tail(dst, kc, count, nr);
@@ -209,7 +217,7 @@ struct BackwardDataCol2imProblem {
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       for (std::int64_t p = 0; p < kc; ++p)
-        gather(dyg + (k0 + p) * g.P * g.Q, g.P, g.Q, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
+        gather(dyg + (k0 + p) * g.P * g.Q, g.P, g.Q, g.Q, 1, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
       zero_tail(dst, kc, count, nr);
     }
   }
@@ -274,7 +282,7 @@ struct BackwardWeightsProblem {
         const std::int64_t row = ir + i, c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
         for (std::int64_t p = 0; p < kc;) {  // one run per image
           const std::int64_t kk = k0 + p, img = kk / pq, pix = kk % pq, run = std::min(kc - p, pq - pix);
-          gather(x + (img * g.C + grp * g.Cg + c) * g.H * g.W, g.H, g.W, g.Q, pix / g.Q, pix % g.Q, run, g.sh,
+          gather(x + img * g.xn + (grp * g.Cg + c) * g.xc, g.H, g.W, g.xh, g.xw, g.Q, pix / g.Q, pix % g.Q, run, g.sh,
                  r * g.dh - g.pt, g.sw, s * g.dw - g.pl, dst + p * mr + i, mr);
           p += run;
         }

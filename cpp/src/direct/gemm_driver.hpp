@@ -210,27 +210,29 @@ void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, s
   }
 }
 
-// out[i * stride], i < count: the values of a sampling grid laid over a plane (rows x cols),
-// starting at grid position (a, e) of a grid `grid_w` wide and walking row-major. Grid point
-// (a, e) reads plane[a*sa + ra][e*se + ce]; points outside the plane read zero.
+// out[i * stride], i < count: the values of a sampling grid laid over a plane (rows x cols,
+// element (y, x) at plane[y * row_stride + x * col_stride]), starting at grid position (a, e)
+// of a grid `grid_w` wide and walking row-major. Grid point (a, e) reads plane element
+// (a*sa + ra, e*se + ce); points outside the plane read zero.
 template <typename T>
-inline void gather(const T* plane, std::int64_t rows, std::int64_t cols, std::int64_t grid_w, std::int64_t a,
-                   std::int64_t e, std::int64_t count, std::int64_t sa, std::int64_t ra, std::int64_t se,
-                   std::int64_t ce, T* out, std::int64_t stride) noexcept {
+inline void gather(const T* plane, std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
+                   std::int64_t col_stride, std::int64_t grid_w, std::int64_t a, std::int64_t e, std::int64_t count,
+                   std::int64_t sa, std::int64_t ra, std::int64_t se, std::int64_t ce, T* out,
+                   std::int64_t stride) noexcept {
   while (count > 0) {
     const std::int64_t run = std::min(count, grid_w - e);  // the rest of this grid row
     const std::int64_t row = a * sa + ra;
     if (row < 0 || row >= rows) {
       for (std::int64_t i = 0; i < run; ++i) out[i * stride] = T(0);
     } else {
-      const T* src = plane + row * cols;
+      const T* src = plane + row * row_stride;
       const std::int64_t c0 = e * se + ce;
-      if (se == 1 && c0 >= 0 && c0 + run <= cols) {  // the common case: a contiguous run
+      if (se == 1 && col_stride == 1 && c0 >= 0 && c0 + run <= cols) {  // the common case: a contiguous run
         for (std::int64_t i = 0; i < run; ++i) out[i * stride] = src[c0 + i];
       } else {
         for (std::int64_t i = 0; i < run; ++i) {
           const std::int64_t col = c0 + i * se;
-          out[i * stride] = col >= 0 && col < cols ? src[col] : T(0);
+          out[i * stride] = col >= 0 && col < cols ? src[col * col_stride] : T(0);
         }
       }
     }

@@ -11,6 +11,12 @@ class ReferenceConv final : public ConvImpl {
  public:
   ReferenceConv(const ConvDesc& d, int threads) : d_(d), threads_(threads) {}
 
+  // Element offset of x[n, c, h, w] in the descriptor's input layout.
+  std::int64_t xi(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) const {
+    if (d_.input_layout == Layout::NHWC) return ((n * d_.h + h) * d_.w + w) * d_.c + c;
+    return ((n * d_.c + c) * d_.h + h) * d_.w + w;
+  }
+
   std::string name() const override { return "reference/scalar-double-accumulation"; }
   std::size_t workspace_size(Direction) const noexcept override { return 0; }
 
@@ -34,8 +40,7 @@ class ReferenceConv final : public ConvImpl {
                   const std::int64_t ih = oh * d_.stride_h - d_.pad_top + r * d_.dilation_h;
                   const std::int64_t iw = ow * d_.stride_w - d_.pad_left + s * d_.dilation_w;
                   if (ih < 0 || ih >= d_.h || iw < 0 || iw >= d_.w) continue;
-                  sum += double(x[((n * d_.c + g * Cg + c) * d_.h + ih) * d_.w + iw]) *
-                         double(w[((k * Cg + c) * d_.r + r) * d_.s + s]);
+                  sum += double(x[xi(n, g * Cg + c, ih, iw)]) * double(w[((k * Cg + c) * d_.r + r) * d_.s + s]);
                 }
             y[((n * d_.k + k) * P + oh) * Q + ow] = T(sum);
           }
@@ -91,8 +96,7 @@ class ReferenceConv final : public ConvImpl {
                   const std::int64_t ih = oh * d_.stride_h - d_.pad_top + r * d_.dilation_h;
                   const std::int64_t iw = ow * d_.stride_w - d_.pad_left + s * d_.dilation_w;
                   if (ih < 0 || ih >= d_.h || iw < 0 || iw >= d_.w) continue;
-                  sum += double(dy[((n * d_.k + k) * P + oh) * Q + ow]) *
-                         double(x[((n * d_.c + g * Cg + c) * d_.h + ih) * d_.w + iw]);
+                  sum += double(dy[((n * d_.k + k) * P + oh) * Q + ow]) * double(x[xi(n, g * Cg + c, ih, iw)]);
                 }
             dw[((k * Cg + c) * d_.r + r) * d_.s + s] = T(sum);
           }
