@@ -27,8 +27,8 @@ Algorithm algorithm_from_string(const std::string& name) {
 namespace {
 
 // Candidates in order of preference; the first that accepts the shape wins. Direct has two
-// implementations: row kernels when each group has one input channel (depthwise), where a GEMM
-// would have nothing to block, and the implicit GEMM for everything else. Winograd joins this
+// implementations: plane kernels when each of several groups has one input channel (depthwise),
+// where a GEMM would have nothing to block, and the implicit GEMM for everything else. Winograd joins this
 // list ahead of direct.
 std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int threads) {
   switch (algorithm) {

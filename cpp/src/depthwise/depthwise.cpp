@@ -1,4 +1,4 @@
-// Convolution with one input channel per group (depthwise, and single-channel images): each
+// Convolution with one input channel per group, in several groups (depthwise): each
 // output channel reads one input plane, so there is no reduction over channels for a GEMM to
 // block. Computed plane by plane with the per-ISA plane kernels:
 //   forward          y[n,k]  = bias + taps of w[k] over x[n, k's channel]
@@ -127,7 +127,7 @@ class DepthwiseConv final : public ConvImpl {
 }  // namespace depthwise
 
 bool depthwise_accepts(const ConvDesc& desc) {
-  return desc.c == desc.groups && desc.input_layout == Layout::NCHW &&
+  return desc.c == desc.groups && desc.groups > 1 && desc.input_layout == Layout::NCHW &&
          desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped;
 }
 
