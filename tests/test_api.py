@@ -261,3 +261,20 @@ def test_channels_last_input_is_read_in_place(rng, algorithm):
 def fastconv_pads(pad):
     p = (pad, pad) if isinstance(pad, int) else pad
     return ((p[0], p[0]), (p[1], p[1]))
+
+
+def test_repeated_calls_take_the_planned_path_correctly(rng):
+    """The second call with the same shapes and arguments skips parsing; it must still compute
+    from the new data, and arguments that differ only in type are still checked."""
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    for _ in range(3):
+        x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+        y = fastconv.conv2d(x, w, b, padding=1)
+        assert ref.rel_err(y, ref.conv2d(x, w, b, (1, 1), ((1, 1), (1, 1)))) <= TOL["float32"]
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w, b, padding=True)
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w.astype(np.float64), b, padding=1)
+    xt = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # same shape, NHWC memory
+    np.testing.assert_array_equal(fastconv.conv2d(xt, w, b, padding=1), y)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -273,6 +273,13 @@ def _into(out: Any, shape: Tuple[int, ...], dtype: np.dtype, inputs: Sequence[np
 # --------------------------------------------------------------------------- 2-D convolution
 
 
+# Repeated conv2d calls (a training loop, a layer) skip argument parsing: once a combination of
+# array shapes, dtypes, memory layouts and arguments has been validated and planned, the same
+# combination goes straight to its plan. Unhashable arguments (lists) take the full path.
+_CALLS: Dict[tuple, tuple] = {}
+_CALLS_SIZE = 256
+
+
 def conv2d(
     input: Any,
     weight: Any,
@@ -292,10 +299,25 @@ def conv2d(
     (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct' or 'reference'.
     Output size per axis: (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1.
     """
-    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    key = None
+    if out is None and type(input) is np.ndarray and type(weight) is np.ndarray and (
+            bias is None or type(bias) is np.ndarray):
+        key = (input.shape, input.strides, input.dtype, input.flags.aligned, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation, groups, algorithm,
+               type(stride), type(padding), type(dilation), type(groups), _core.get_num_threads())
+        try:
+            hit = _CALLS.get(key)
+        except TypeError:  # an unhashable argument
+            key = hit = None
+        if hit is not None:
+            plan, shape, user_shape = hit
+            y = np.empty(user_shape, input.dtype)
+            plan.forward(input, _c(weight), None if bias is None else _c(bias), y.reshape(shape))
+            return y
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, algorithm, out, key)
 
 
-def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, groups, algorithm, out):
+def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, groups, algorithm, out, key=None):
     x = _array(input, "input")
     w = _array(weight, "weight")
     _same_dtype(fname, x, weight=w)
@@ -320,6 +342,11 @@ def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, gro
     def compute(y):
         plan.forward(xin, _c(w), None if b is None else _c(b), y.reshape(shape))
 
+    # The fast path of conv2d passes the input as is: only for inputs the core reads in place.
+    if key is not None and xin is x4 and not unbatched:
+        if len(_CALLS) >= _CALLS_SIZE:
+            _CALLS.clear()
+        _CALLS[key] = (plan, shape, user_shape)
     return _into(out, user_shape, x.dtype, (x, w, b), compute)
 
 

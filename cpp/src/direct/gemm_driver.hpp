@@ -39,6 +39,7 @@ struct GemmLayout {
   std::int64_t ntiles = 0;              // column blocks per entry
   std::int64_t mtiles = 1, mrows = 0;   // row blocks per entry, and rows in each (multiple of mr)
   std::vector<std::int64_t> a_offset;   // per A operand, into the prepacked area (elements)
+  std::vector<std::int64_t> a_first;    // per A operand, the first batch entry that uses it
   std::int64_t a_prepacked = 0;         // elements of the prepacked area
   std::int64_t per_thread = 0;          // elements of one thread's scratch
   std::int64_t partials = 0;            // elements of the split partial results
@@ -102,10 +103,12 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
 
   if (Problem::kPrepackA) {
     L.a_offset.assign(std::size_t(operands), -1);
+    L.a_first.assign(std::size_t(operands), -1);
     for (std::int64_t b = 0; b < L.batches; ++b) {
-      std::int64_t& off = L.a_offset[std::size_t(prob.a_operand(b))];
-      if (off >= 0) continue;
-      off = L.a_prepacked;
+      const std::size_t op = std::size_t(prob.a_operand(b));
+      if (L.a_offset[op] >= 0) continue;
+      L.a_offset[op] = L.a_prepacked;
+      L.a_first[op] = b;
       L.a_prepacked += round_up(prob.m(b), mr) * prob.k(b);
     }
   }
@@ -124,13 +127,10 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
   T* partials = scratch + L.per_thread * L.threads;
 
   if (Problem::kPrepackA) {  // every shared A, one (operand, k block) per task
-    std::vector<std::int64_t> first(L.a_offset.size(), -1);
-    for (std::int64_t b = 0; b < L.batches; ++b)
-      if (first[std::size_t(prob.a_operand(b))] < 0) first[std::size_t(prob.a_operand(b))] = b;
-    const std::int64_t ops = std::int64_t(first.size()), kblocks = ceil_div(L.max_k, kc_max);
+    const std::int64_t ops = std::int64_t(L.a_first.size()), kblocks = ceil_div(L.max_k, kc_max);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && ops * kblocks > 1)
     for (std::int64_t t = 0; t < ops * kblocks; ++t) {
-      const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = first[std::size_t(op)];
+      const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = L.a_first[std::size_t(op)];
       if (b < 0 || k0 >= prob.k(b)) continue;
       prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0),
                   prepacked + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), mr), mr);
