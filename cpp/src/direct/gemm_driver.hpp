@@ -117,8 +117,11 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   return L;
 }
 
+// Runs a problem on a layout made for it, or for a problem of the same shape with more batch
+// entries (a shorter last chunk of images runs on the layout of a full chunk).
 template <typename T, typename Problem>
 void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
+  const std::int64_t batches = std::min(prob.batches(), L.batches);
   const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
   const int mr = L.mr, nr = L.nr;
   const std::int64_t mp = L.mp(), ncp = L.ncp(), kc_max = L.kc;
@@ -137,7 +140,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
     }
   }
 
-  const std::int64_t tiles = L.batches * L.ntiles * L.mtiles * L.ksplit;
+  const std::int64_t tiles = batches * L.ntiles * L.mtiles * L.ksplit;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tiles > 1)
   for (std::int64_t t = 0; t < tiles; ++t) {
     const std::int64_t split = t % L.ksplit, mt = t / L.ksplit % L.mtiles;
@@ -172,13 +175,13 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
     if (L.ksplit == 1) {
       prob.store(b, ibeg, iend - ibeg, j0, nc, c_buf, ncp);
     } else {  // only problems without prepacked A split the reduction, and their rows are whole
-      T* part = partials + ((split * L.batches + b) * L.ntiles + jt) * mp * ncp;
+      T* part = partials + ((split * batches + b) * L.ntiles + jt) * mp * ncp;
       std::copy(c_buf, c_buf + mpb * ncp, part);
     }
   }
 
   if (L.ksplit == 1) return;
-  const std::int64_t blocks = L.batches * L.ntiles;  // add the splits in order, then store
+  const std::int64_t blocks = batches * L.ntiles;  // add the splits in order, then store
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && blocks > 1)
   for (std::int64_t t = 0; t < blocks; ++t) {
     const std::int64_t b = t / L.ntiles, jt = t % L.ntiles, j0 = jt * L.nc;
