@@ -24,7 +24,9 @@ class ConvImpl {
 std::unique_ptr<ConvImpl> make_reference(const ConvDesc& desc, int threads);
 std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads);     // implicit GEMM
 bool depthwise_accepts(const ConvDesc& desc);                                  // one channel per group
-std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // row kernels
+std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // plane kernels
+bool winograd_accepts(const ConvDesc& desc, std::string* why);                 // 3x3, stride 1, ...
+std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads);   // F(4x4, 3x3)
 
 // Rounds a workspace pointer up to a cache line; workspace sizes include the slack for it.
 constexpr std::size_t kWorkspaceAlign = 64;

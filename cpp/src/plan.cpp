@@ -12,29 +12,42 @@ namespace fastconv {
 const char* to_string(Algorithm algorithm) noexcept {
   switch (algorithm) {
     case Algorithm::Direct: return "direct";
+    case Algorithm::Winograd: return "winograd";
     case Algorithm::Reference: return "reference";
     default: return "auto";
   }
 }
 
 Algorithm algorithm_from_string(const std::string& name) {
-  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Reference})
+  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Winograd, Algorithm::Reference})
     if (name == to_string(a)) return a;
-  throw InvalidArgument("algorithm must be one of 'auto', 'direct', 'reference', got algorithm='" +
+  throw InvalidArgument("algorithm must be one of 'auto', 'direct', 'winograd', 'reference', got algorithm='" +
                         name + "'");
 }
 
 namespace {
 
+// Where this machine's benchmark (bench/RESULTS.md) shows Winograd F(4x4, 3x3) ahead of direct:
+// float32 (float64 keeps direct's accuracy) with enough channels per group for the tuple GEMM
+// to run at speed. The one table of the automatic choice.
+bool winograd_wins(const ConvDesc& d) {
+  return d.dtype == DType::Float32 && d.c / d.groups >= 16 && d.k / d.groups >= 16 && d.p() * d.q() >= 16;
+}
+
 // Candidates in order of preference; the first that accepts the shape wins. Direct has two
 // implementations: plane kernels when each of several groups has one input channel (depthwise),
-// where a GEMM would have nothing to block, and the implicit GEMM for everything else. Winograd joins this
-// list ahead of direct.
+// where a GEMM would have nothing to block, and the implicit GEMM for everything else.
 std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int threads) {
+  std::string why;
   switch (algorithm) {
     case Algorithm::Reference: return make_reference(desc, threads);
-    case Algorithm::Direct:
+    case Algorithm::Winograd:
+      if (!winograd_accepts(desc, &why)) throw InvalidArgument("algorithm='winograd' does not apply: " + why);
+      return make_winograd(desc, threads);
     case Algorithm::Auto:
+      if (winograd_accepts(desc, nullptr) && winograd_wins(desc)) return make_winograd(desc, threads);
+      [[fallthrough]];
+    case Algorithm::Direct:
       if (depthwise_accepts(desc)) return make_depthwise(desc, threads);
       return make_direct(desc, threads);
   }
@@ -78,7 +91,10 @@ Plan::Plan(const ConvDesc& desc, Algorithm algorithm) : state_(std::make_unique<
   state_->desc = desc;
   state_->threads = get_num_threads();
   state_->impl = choose(desc, algorithm, state_->threads);
-  state_->algorithm = algorithm == Algorithm::Reference ? Algorithm::Reference : Algorithm::Direct;
+  const std::string name = state_->impl->name();
+  state_->algorithm = algorithm == Algorithm::Reference ? Algorithm::Reference
+                      : name.rfind("winograd", 0) == 0 ? Algorithm::Winograd
+                                                       : Algorithm::Direct;
 }
 
 Plan::~Plan() = default;

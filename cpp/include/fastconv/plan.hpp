@@ -9,7 +9,8 @@ namespace fastconv {
 
 enum class Algorithm {
   Auto,       // the planner chooses
-  Direct,     // blocked direct convolution (implicit GEMM)
+  Direct,     // blocked direct convolution (implicit GEMM; plane kernels for depthwise)
+  Winograd,   // F(4x4, 3x3) for 3x3, stride-1, undilated convolution
   Reference,  // scalar loops accumulating in double: slow, the oracle of the tests
 };
 

@@ -1,0 +1,289 @@
+// Winograd F(4x4, 3x3) for 3x3, stride-1, undilated convolution (Lavin & Gray): each 4x4 output
+// tile is computed from a 6x6 input tile with 36 multiplications per channel pair instead of
+// 144. Three steps:
+//   input transform   V[xi][c][tile] = (B^T d B)[xi]    for every 6x6 input tile d (zero padded)
+//   tuple GEMM        M[xi][k][tile] = sum_c U[xi][k][c] V[xi][c][tile]   36 GEMMs per group, on
+//                     the blocked GEMM driver and the per-ISA microkernels of the direct path
+//   output transform  y tile = A^T M A (+ bias), clipped at the right and bottom edges
+// with U[xi][k][c] = (G g G^T)[xi] the weight transform, computed once per weights.
+// The input gradient is the same computation on dY with the kernel rotated by 180 degrees and
+// its channel axes swapped; the weight gradient is left to the direct algorithm.
+#include <algorithm>
+#include <vector>
+
+#include "direct/gemm_driver.hpp"
+#include "impl.hpp"
+#include "threads.hpp"
+
+namespace fastconv {
+namespace winograd {
+namespace {
+
+using direct::ceil_div;
+using direct::GemmLayout;
+using direct::round_up;
+
+constexpr int kTile = 4;             // output tile (m)
+constexpr int kAlpha = kTile + 2;    // input tile (m + r - 1)
+constexpr int kXi = kAlpha * kAlpha; // transform-domain points
+
+// The transforms, one 1-D pass each; 2-D transforms apply them to rows, then to columns.
+// Interpolation points 0, 1, -1, 2, -2 and infinity.
+template <typename T>
+inline void input_1d(const T* d, int stride, T* out, int ostride) {
+  // out = B^T d
+  out[0 * ostride] = 4 * d[0] - 5 * d[2 * stride] + d[4 * stride];
+  out[1 * ostride] = -4 * d[1 * stride] - 4 * d[2 * stride] + d[3 * stride] + d[4 * stride];
+  out[2 * ostride] = 4 * d[1 * stride] - 4 * d[2 * stride] - d[3 * stride] + d[4 * stride];
+  out[3 * ostride] = -2 * d[1 * stride] - d[2 * stride] + 2 * d[3 * stride] + d[4 * stride];
+  out[4 * ostride] = 2 * d[1 * stride] - d[2 * stride] - 2 * d[3 * stride] + d[4 * stride];
+  out[5 * ostride] = 4 * d[1 * stride] - 5 * d[3 * stride] + d[5 * stride];
+}
+
+template <typename T>
+inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
+  // out = G g
+  const T g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
+  out[0 * ostride] = g0 / 4;
+  out[1 * ostride] = -(g0 + g1 + g2) / 6;
+  out[2 * ostride] = -(g0 - g1 + g2) / 6;
+  out[3 * ostride] = g0 / 24 + g1 / 12 + g2 / 6;
+  out[4 * ostride] = g0 / 24 - g1 / 12 + g2 / 6;
+  out[5 * ostride] = g2;
+}
+
+template <typename T>
+inline void output_1d(const T* m, int stride, T* out, int ostride) {
+  // out = A^T m
+  const T a = m[1 * stride] + m[2 * stride], b = m[1 * stride] - m[2 * stride];
+  const T c = m[3 * stride] + m[4 * stride], e = m[3 * stride] - m[4 * stride];
+  out[0 * ostride] = m[0] + a + c;
+  out[1 * ostride] = b + 2 * e;
+  out[2 * ostride] = a + 4 * c;
+  out[3 * ostride] = b + 8 * e + m[5 * stride];
+}
+
+struct Geometry {
+  std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
+  std::int64_t th, tw, tiles;  // tiles per image: th x tw; tiles in all images
+  explicit Geometry(const ConvDesc& d)
+      : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), G(d.groups), Cg(d.c / d.groups), Kg(d.k / d.groups), P(d.p()),
+        Q(d.q()), pt(d.pad_top), pl(d.pad_left), th(ceil_div(P, kTile)), tw(ceil_div(Q, kTile)),
+        tiles(N * th * tw) {}
+};
+
+// The tuple GEMM as a problem of the direct path's driver: entry b = (point xi, group).
+template <typename T>
+struct TupleGemm {
+  static constexpr bool kPrepackA = true;
+  const Geometry& g;
+  const T* u;  // [xi][k][c]: K x Cg per group, groups stacked along k
+  const T* v;  // [xi][c][tile]
+  T* prod;     // [xi][k][tile]
+
+  std::int64_t batches() const { return kXi * g.G; }
+  std::int64_t m(std::int64_t) const { return g.Kg; }
+  std::int64_t n(std::int64_t) const { return g.tiles; }
+  std::int64_t k(std::int64_t) const { return g.Cg; }
+  std::int64_t a_operand(std::int64_t b) const { return b; }
+
+  void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    direct::pack_rows(u + (xi * g.K + grp * g.Kg) * g.Cg, g.Cg, g.Kg, k0, kc, dst, mr);
+  }
+
+  void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
+              int nr) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    const T* src = v + (xi * g.C + grp * g.Cg + k0) * g.tiles + j0;
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* row = src + p * g.tiles + jj;
+        T* out = dst + p * nr;
+        std::int64_t i = 0;
+        for (; i < count; ++i) out[i] = row[i];
+        for (; i < nr; ++i) out[i] = T(0);
+      }
+    }
+  }
+
+  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    for (std::int64_t i = 0; i < mc; ++i)
+      std::copy(c + i * ldc, c + i * ldc + nc, prod + (xi * g.K + grp * g.Kg + i0 + i) * g.tiles + j0);
+  }
+};
+
+template <typename T>
+class WinogradConv final : public ConvImpl {
+ public:
+  WinogradConv(const ConvDesc& desc, int threads)
+      : d_(desc), g_(desc), threads_(threads), bwd_(make_backward_desc(desc)), direct_(make_direct(desc, threads)) {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    kernel_name_ = uk.name;
+    layout_ = direct::make_layout(TupleGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
+    if (bwd_ok_) {
+      gb_ = std::make_unique<Geometry>(bwd_);
+      bwd_layout_ = direct::make_layout(TupleGemm<T>{*gb_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T),
+                                        threads);
+    }
+  }
+
+  std::string name() const override { return std::string("winograd/f4x4-3x3-") + kernel_name_; }
+
+  std::size_t workspace_size(Direction d) const noexcept override {
+    if (d == Direction::BackwardWeights) return direct_->workspace_size(d);
+    if (d == Direction::BackwardData && !bwd_ok_) return direct_->workspace_size(d);
+    const Geometry& g = d == Direction::Forward ? g_ : *gb_;
+    const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
+    return std::size_t(elements(g) + L.workspace_elements()) * sizeof(T) + kWorkspaceAlign;
+  }
+
+  void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
+    T* work = static_cast<T*>(align_workspace(ws));
+    T* u = work;
+    transform_weights(g_, static_cast<const T*>(w), false, u);
+    run(g_, layout_, static_cast<const T*>(x), u, static_cast<const T*>(bias), static_cast<T*>(y), work);
+  }
+
+  void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
+    if (!bwd_ok_) return direct_->backward_data(dy, w, dx, ws);
+    T* work = static_cast<T*>(align_workspace(ws));
+    T* u = work;
+    transform_weights(*gb_, static_cast<const T*>(w), true, u);
+    run(*gb_, bwd_layout_, static_cast<const T*>(dy), u, nullptr, static_cast<T*>(dx), work);
+  }
+
+  void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
+    direct_->backward_weights(x, dy, dw, db, ws);
+  }
+
+ private:
+  // Workspace: U (36 x K x Cg), V (36 x C x tiles), M (36 x K x tiles), then the GEMM's own.
+  static std::int64_t elements(const Geometry& g) {
+    return kXi * g.K * g.Cg + kXi * g.C * g.tiles + kXi * g.K * g.tiles;
+  }
+
+  // The input gradient as a forward convolution over dY: channels K -> C, kernel rotated,
+  // padding 2 - pad (valid while pad <= 2, the usual case).
+  ConvDesc make_backward_desc(const ConvDesc& d) {
+    ConvDesc b = d;
+    b.c = d.k;
+    b.k = d.c;
+    b.h = d.p();
+    b.w = d.q();
+    b.pad_top = 2 - d.pad_top;
+    b.pad_left = 2 - d.pad_left;
+    b.pad_bottom = d.h - b.h + 2 - b.pad_top;
+    b.pad_right = d.w - b.w + 2 - b.pad_left;
+    bwd_ok_ = b.pad_top >= 0 && b.pad_left >= 0 && b.pad_bottom >= 0 && b.pad_right >= 0;
+    return b;
+  }
+
+  // U[xi][k][c] = G g[k][c] G^T. For the input gradient, g[k][c] = rot180(w[c][k]) per group.
+  void transform_weights(const Geometry& g, const T* w, bool rotate, T* u) const noexcept {
+    const std::int64_t pairs = g.K * g.Cg;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && pairs > 64)
+    for (std::int64_t kc = 0; kc < pairs; ++kc) {
+      const std::int64_t k = kc / g.Cg, c = kc % g.Cg;
+      T f[9];
+      if (!rotate) {
+        std::copy(w + kc * 9, w + kc * 9 + 9, f);
+      } else {  // forward weights are [C][K/groups][3][3] from this problem's view
+        const std::int64_t grp = k / g.Kg, kin = k % g.Kg;
+        const T* src = w + ((grp * g.Cg + c) * g.Kg + kin) * 9;
+        for (int i = 0; i < 9; ++i) f[i] = src[8 - i];
+      }
+      T tmp[kAlpha * 3], out[kXi];
+      for (int col = 0; col < 3; ++col) kernel_1d(f + col, 3, tmp + col, 3);      // G g: 6 x 3
+      for (int row = 0; row < kAlpha; ++row) kernel_1d(tmp + row * 3, 1, out + row * kAlpha, 1);  // (G g) G^T
+      for (int xi = 0; xi < kXi; ++xi) u[(xi * g.K + k) * g.Cg + c] = out[xi];
+    }
+  }
+
+  void run(const Geometry& g, const GemmLayout& L, const T* x, const T* u, const T* bias, T* y,
+           T* work) const noexcept {
+    T* v = work + kXi * g.K * g.Cg;
+    T* m = v + kXi * g.C * g.tiles;
+    T* gemm_ws = m + kXi * g.K * g.tiles;
+
+    // Input transform, one (image, channel) plane per task.
+    const std::int64_t planes = g.N * g.C;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
+    for (std::int64_t pc = 0; pc < planes; ++pc) {
+      const std::int64_t img = pc / g.C, c = pc % g.C;
+      const T* xp = x + pc * g.H * g.W;
+      for (std::int64_t ty = 0; ty < g.th; ++ty)
+        for (std::int64_t tx = 0; tx < g.tw; ++tx) {
+          T d[kXi], tmp[kXi], out[kXi];
+          const std::int64_t y0 = ty * kTile - g.pt, x0 = tx * kTile - g.pl;
+          for (int i = 0; i < kAlpha; ++i)
+            for (int j = 0; j < kAlpha; ++j) {
+              const std::int64_t yy = y0 + i, xx = x0 + j;
+              d[i * kAlpha + j] = yy >= 0 && yy < g.H && xx >= 0 && xx < g.W ? xp[yy * g.W + xx] : T(0);
+            }
+          for (int col = 0; col < kAlpha; ++col) input_1d(d + col, kAlpha, tmp + col, kAlpha);  // B^T d
+          for (int row = 0; row < kAlpha; ++row) input_1d(tmp + row * kAlpha, 1, out + row * kAlpha, 1);  // (B^T d) B
+          const std::int64_t tile = (img * g.th + ty) * g.tw + tx;
+          for (int xi = 0; xi < kXi; ++xi) v[(xi * g.C + c) * g.tiles + tile] = out[xi];
+        }
+    }
+
+    direct::run_gemm<T>(TupleGemm<T>{g, u, v, m}, L, gemm_ws);
+
+    // Output transform, one (image, output channel) plane per task.
+    const std::int64_t oplanes = g.N * g.K;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
+    for (std::int64_t pk = 0; pk < oplanes; ++pk) {
+      const std::int64_t img = pk / g.K, k = pk % g.K;
+      T* yp = y + pk * g.P * g.Q;
+      const T add = bias ? bias[k] : T(0);
+      for (std::int64_t ty = 0; ty < g.th; ++ty)
+        for (std::int64_t tx = 0; tx < g.tw; ++tx) {
+          const std::int64_t tile = (img * g.th + ty) * g.tw + tx;
+          T mm[kXi], tmp[kTile * kAlpha], out[kTile * kTile];
+          for (int xi = 0; xi < kXi; ++xi) mm[xi] = m[(xi * g.K + k) * g.tiles + tile];
+          for (int col = 0; col < kAlpha; ++col) output_1d(mm + col, kAlpha, tmp + col, kAlpha);  // A^T M: 4 x 6
+          for (int row = 0; row < kTile; ++row) output_1d(tmp + row * kAlpha, 1, out + row * kTile, 1);  // (A^T M) A
+          const std::int64_t rows = std::min<std::int64_t>(kTile, g.P - ty * kTile);
+          const std::int64_t cols = std::min<std::int64_t>(kTile, g.Q - tx * kTile);
+          for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < cols; ++j) yp[(ty * kTile + i) * g.Q + tx * kTile + j] = out[i * kTile + j] + add;
+        }
+    }
+  }
+
+  ConvDesc d_;
+  Geometry g_;
+  int threads_;
+  bool bwd_ok_ = false;
+  ConvDesc bwd_;
+  std::unique_ptr<Geometry> gb_;
+  std::unique_ptr<ConvImpl> direct_;
+  const char* kernel_name_ = "";
+  GemmLayout layout_, bwd_layout_;
+};
+
+}  // namespace
+}  // namespace winograd
+
+bool winograd_accepts(const ConvDesc& d, std::string* why) {
+  auto no = [why](const char* reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (d.r != 3 || d.s != 3) return no("Winograd F(4x4, 3x3) needs a 3x3 kernel");
+  if (d.stride_h != 1 || d.stride_w != 1) return no("Winograd needs stride 1");
+  if (d.dilation_h != 1 || d.dilation_w != 1) return no("Winograd needs dilation 1");
+  if (d.input_layout != Layout::NCHW) return no("Winograd reads NCHW input only");
+  return true;
+}
+
+std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads) {
+  if (desc.dtype == DType::Float32) return std::make_unique<winograd::WinogradConv<float>>(desc, threads);
+  return std::make_unique<winograd::WinogradConv<double>>(desc, threads);
+}
+
+}  // namespace fastconv

@@ -1,0 +1,64 @@
+"""Winograd F(4x4, 3x3): forward and input gradient against the float64 reference over a seeded
+sweep of eligible shapes (3x3, stride 1, undilated; any padding, groups, tile edges)."""
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference as ref
+import sweep
+
+# Largest error relative to the output's scale: the transforms amplify rounding (points up to
+# +-2, weights divided by 24), so float32 gets a looser bound than direct's 1e-5.
+WINOGRAD_TOL = {"float32": 2e-5, "float64": 1e-13}
+
+
+def _config(rng, dtype):
+    groups = int(rng.choice([1, 1, 2]))
+    return dict(n=int(rng.integers(1, 3)), c=groups * int(rng.integers(1, 7)), k=groups * int(rng.integers(1, 7)),
+                h=int(rng.integers(3, 19)), w=int(rng.integers(3, 19)), r=3, s=3, stride=(1, 1), dilation=(1, 1),
+                pads=tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(2)),
+                groups=groups, dtype=dtype, bias=bool(rng.integers(0, 2)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_sweep(rng, dtype):
+    worst = {}
+    for _ in range(80):
+        cfg = _config(rng, dtype)
+        plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]), (cfg["k"], cfg["c"] // cfg["groups"], 3, 3),
+                                    1, cfg["pads"], 1, cfg["groups"], dtype=dtype, algorithm="winograd")
+        assert plan.implementation.startswith("winograd/"), plan.implementation
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="winograd")
+        for key, e in errs.items():
+            worst[key] = max(worst.get(key, 0.0), e)
+            assert e <= WINOGRAD_TOL[dtype], (key, e, cfg)
+    print(dtype, {k: f"{v:.2g}" for k, v in worst.items()})
+
+
+def test_winograd_large_layer_accuracy(rng):
+    x = rng.standard_normal((2, 64, 20, 18)).astype(np.float32)
+    w = rng.standard_normal((48, 64, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+    err = ref.rel_err(y, ref.conv2d(x, w, None, (1, 1), ((1, 1), (1, 1))))
+    print("winograd 64->48 3x3 float32 relative error", err)
+    assert err <= WINOGRAD_TOL["float32"]
+
+
+@pytest.mark.parametrize("kwargs,reason", [
+    (dict(stride=2), "stride 1"),
+    (dict(dilation=2, padding=2), "dilation 1"),
+])
+def test_winograd_refuses_ineligible_shapes(kwargs, reason):
+    x = np.zeros((1, 4, 9, 9), np.float32)
+    with pytest.raises(ValueError, match=reason):
+        fastconv.conv2d(x, np.zeros((4, 4, 3, 3), np.float32), algorithm="winograd", **kwargs)
+    with pytest.raises(ValueError, match="3x3"):
+        fastconv.conv2d(x, np.zeros((4, 4, 5, 5), np.float32), algorithm="winograd")
+
+
+def test_auto_picks_winograd_for_dense_3x3_float32():
+    plan = fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), padding=1)
+    assert plan.algorithm == "winograd" and plan.implementation.startswith("winograd/")
+    assert fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), padding=1, dtype=np.float64).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), stride=2, padding=1).algorithm == "direct"
