@@ -57,8 +57,9 @@ def test_winograd_refuses_ineligible_shapes(kwargs, reason):
         fastconv.conv2d(x, np.zeros((4, 4, 5, 5), np.float32), algorithm="winograd")
 
 
-def test_auto_picks_winograd_for_dense_3x3_float32():
-    plan = fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), padding=1)
+def test_auto_picks_winograd_for_wide_3x3_float32_layers():
+    plan = fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), padding=1)
     assert plan.algorithm == "winograd" and plan.implementation.startswith("winograd/")
-    assert fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), padding=1, dtype=np.float64).algorithm == "direct"
-    assert fastconv.plan_conv2d((1, 64, 28, 28), (64, 64, 3, 3), stride=2, padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), padding=1, dtype=np.float64).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), stride=2, padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), padding=1).algorithm == "direct"

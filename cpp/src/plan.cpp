@@ -28,10 +28,12 @@ Algorithm algorithm_from_string(const std::string& name) {
 namespace {
 
 // Where this machine's benchmark (bench/RESULTS.md) shows Winograd F(4x4, 3x3) ahead of direct:
-// float32 (float64 keeps direct's accuracy) with enough channels per group for the tuple GEMM
-// to run at speed. The one table of the automatic choice.
+// float32 (float64 keeps direct's accuracy), wide layers over large images (VGG-16 conv3_2,
+// 256 channels at 56x56: 1.2x). Its transforms are still scalar and its weights transformed on
+// every call, so narrower layers (ResNet-18 at 64 channels) and small images (7x7) stay direct.
+// The one table of the automatic choice.
 bool winograd_wins(const ConvDesc& d) {
-  return d.dtype == DType::Float32 && d.c / d.groups >= 16 && d.k / d.groups >= 16 && d.p() * d.q() >= 16;
+  return d.dtype == DType::Float32 && d.c / d.groups >= 128 && d.k / d.groups >= 128 && d.p() * d.q() >= 28 * 28;
 }
 
 // Candidates in order of preference; the first that accepts the shape wins. Direct has two
