@@ -37,7 +37,8 @@ def test_winograd_sweep(rng, dtype):
 
 
 def test_winograd_large_layer_accuracy(rng):
-    x = rng.standard_normal((2, 64, 20, 18)).astype(np.float32)
+    """Several blocks of tiles per row (the transforms take 8 tiles at a time) and many channels."""
+    x = rng.standard_normal((2, 64, 20, 45)).astype(np.float32)
     w = rng.standard_normal((48, 64, 3, 3)).astype(np.float32)
     y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
     err = ref.rel_err(y, ref.conv2d(x, w, None, (1, 1), ((1, 1), (1, 1))))
@@ -63,3 +64,13 @@ def test_auto_picks_winograd_for_wide_3x3_float32_layers():
     assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), padding=1, dtype=np.float64).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), stride=2, padding=1).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((8, 3, 224, 224), (64, 3, 3, 3), padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 64, 56, 56), (64, 64, 3, 3), padding=1).algorithm == "winograd"
+
+
+def test_explicit_winograd_copies_a_channels_last_input(rng):
+    nhwc = rng.standard_normal((2, 10, 12, 4)).astype(np.float32)
+    w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(nhwc.transpose(0, 3, 1, 2), w, padding=1, algorithm="winograd")
+    want = ref.conv2d(nhwc.transpose(0, 3, 1, 2), w, None, (1, 1), ((1, 1), (1, 1)))
+    assert ref.rel_err(y, want) <= WINOGRAD_TOL["float32"]

@@ -28,12 +28,14 @@ Algorithm algorithm_from_string(const std::string& name) {
 namespace {
 
 // Where this machine's benchmark (bench/RESULTS.md) shows Winograd F(4x4, 3x3) ahead of direct:
-// float32 (float64 keeps direct's accuracy), wide layers over large images (VGG-16 conv3_2,
-// 256 channels at 56x56: 1.2x). Its transforms are still scalar and its weights transformed on
-// every call, so narrower layers (ResNet-18 at 64 channels) and small images (7x7) stay direct.
+// float32 (float64 keeps direct's accuracy) with at least 32 channels per group on both sides
+// and at least 64 output tiles (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at 14x14 batch 16,
+// 256 channels: 1.2x). With fewer tiles the per-call weight transform outweighs the saving
+// (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
 // The one table of the automatic choice.
 bool winograd_wins(const ConvDesc& d) {
-  return d.dtype == DType::Float32 && d.c / d.groups >= 128 && d.k / d.groups >= 128 && d.p() * d.q() >= 28 * 28;
+  const std::int64_t tiles = d.n * ((d.p() + 3) / 4) * ((d.q() + 3) / 4);
+  return d.dtype == DType::Float32 && d.c / d.groups >= 32 && d.k / d.groups >= 32 && tiles >= 64;
 }
 
 // Candidates in order of preference; the first that accepts the shape wins. Direct has two

@@ -39,6 +39,8 @@ KernelTable fill() noexcept {
   t.dgemm = kernels::generic::dgemm();
   t.sdepthwise = kernels::generic::sdepthwise();
   t.ddepthwise = kernels::generic::ddepthwise();
+  t.swinograd = kernels::generic::swinograd();
+  t.dwinograd = kernels::generic::dwinograd();
   t.peak = kernels::generic::peak();
 #if defined(FASTCONV_HAVE_AVX2)
   if (t.isa >= Isa::Avx2) {
@@ -46,6 +48,8 @@ KernelTable fill() noexcept {
     t.dgemm = kernels::avx2::dgemm();
     t.sdepthwise = kernels::avx2::sdepthwise();
     t.ddepthwise = kernels::avx2::ddepthwise();
+    t.swinograd = kernels::avx2::swinograd();
+    t.dwinograd = kernels::avx2::dwinograd();
     t.peak = kernels::avx2::peak();
   }
 #endif

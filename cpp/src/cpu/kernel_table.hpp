@@ -34,6 +34,19 @@ struct DepthwiseKernels {
   const char* name = "";
 };
 
+// Winograd F(4x4, 3x3) transforms of a block of up to `lanes` horizontally adjacent tiles.
+template <typename T>
+struct WinogradKernels {
+  // V[xi][t] at v + xi * xi_stride from 6x6 patches of plane (H x W) at (y0, x0 + 4t), zero outside.
+  void (*input)(const T* plane, std::int64_t H, std::int64_t W, std::int64_t y0, std::int64_t x0, int count, T* v,
+                std::int64_t xi_stride) noexcept = nullptr;
+  // 4x4 output tiles at (oy, ox + 4t) of plane (P x Q) from M[xi][t] at m + xi * xi_stride, plus bias.
+  void (*output)(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,
+                 std::int64_t oy, std::int64_t ox) noexcept = nullptr;
+  int lanes = 0;
+  const char* name = "";
+};
+
 // A float32 multiply-add loop of independent chains, to measure the machine's ceiling.
 struct PeakKernel {
   float (*run)(std::int64_t iterations, float seed) noexcept = nullptr;
@@ -46,12 +59,16 @@ struct KernelTable {
   GemmMicrokernel<double> dgemm;
   DepthwiseKernels<float> sdepthwise;
   DepthwiseKernels<double> ddepthwise;
+  WinogradKernels<float> swinograd;
+  WinogradKernels<double> dwinograd;
   PeakKernel peak;
 
   const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
   const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }
   const DepthwiseKernels<float>& depthwise(float*) const noexcept { return sdepthwise; }
   const DepthwiseKernels<double>& depthwise(double*) const noexcept { return ddepthwise; }
+  const WinogradKernels<float>& winograd(float*) const noexcept { return swinograd; }
+  const WinogradKernels<double>& winograd(double*) const noexcept { return dwinograd; }
 };
 
 const KernelTable& kernel_table() noexcept;
@@ -59,6 +76,11 @@ const KernelTable& kernel_table() noexcept;
 template <typename T>
 const GemmMicrokernel<T>& gemm_microkernel() noexcept {
   return kernel_table().gemm(static_cast<T*>(nullptr));
+}
+
+template <typename T>
+const WinogradKernels<T>& winograd_kernels() noexcept {
+  return kernel_table().winograd(static_cast<T*>(nullptr));
 }
 
 template <typename T>

@@ -10,6 +10,8 @@ GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
 DepthwiseKernels<double> ddepthwise();
+WinogradKernels<float> swinograd();
+WinogradKernels<double> dwinograd();
 PeakKernel peak();
 }  // namespace generic
 
@@ -18,6 +20,8 @@ GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
 DepthwiseKernels<double> ddepthwise();
+WinogradKernels<float> swinograd();
+WinogradKernels<double> dwinograd();
 PeakKernel peak();
 }  // namespace avx2
 

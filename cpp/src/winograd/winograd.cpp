@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "cpu/kernel_table.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
 #include "threads.hpp"
@@ -27,19 +28,9 @@ constexpr int kTile = 4;             // output tile (m)
 constexpr int kAlpha = kTile + 2;    // input tile (m + r - 1)
 constexpr int kXi = kAlpha * kAlpha; // transform-domain points
 
-// The transforms, one 1-D pass each; 2-D transforms apply them to rows, then to columns.
-// Interpolation points 0, 1, -1, 2, -2 and infinity.
-template <typename T>
-inline void input_1d(const T* d, int stride, T* out, int ostride) {
-  // out = B^T d
-  out[0 * ostride] = 4 * d[0] - 5 * d[2 * stride] + d[4 * stride];
-  out[1 * ostride] = -4 * d[1 * stride] - 4 * d[2 * stride] + d[3 * stride] + d[4 * stride];
-  out[2 * ostride] = 4 * d[1 * stride] - 4 * d[2 * stride] - d[3 * stride] + d[4 * stride];
-  out[3 * ostride] = -2 * d[1 * stride] - d[2 * stride] + 2 * d[3 * stride] + d[4 * stride];
-  out[4 * ostride] = 2 * d[1 * stride] - d[2 * stride] - 2 * d[3 * stride] + d[4 * stride];
-  out[5 * ostride] = 4 * d[1 * stride] - 5 * d[3 * stride] + d[5 * stride];
-}
-
+// The weight transform, one 1-D pass (applied to columns, then rows); interpolation points
+// 0, 1, -1, 2, -2 and infinity. The input and output transforms are per-ISA kernels
+// (kernels/winograd_f4.inl).
 template <typename T>
 inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
   // out = G g
@@ -50,17 +41,6 @@ inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
   out[3 * ostride] = g0 / 24 + g1 / 12 + g2 / 6;
   out[4 * ostride] = g0 / 24 - g1 / 12 + g2 / 6;
   out[5 * ostride] = g2;
-}
-
-template <typename T>
-inline void output_1d(const T* m, int stride, T* out, int ostride) {
-  // out = A^T m
-  const T a = m[1 * stride] + m[2 * stride], b = m[1 * stride] - m[2 * stride];
-  const T c = m[3 * stride] + m[4 * stride], e = m[3 * stride] - m[4 * stride];
-  out[0 * ostride] = m[0] + a + c;
-  out[1 * ostride] = b + 2 * e;
-  out[2 * ostride] = a + 4 * c;
-  out[3 * ostride] = b + 8 * e + m[5 * stride];
 }
 
 struct Geometry {
@@ -131,7 +111,9 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  std::string name() const override { return std::string("winograd/f4x4-3x3-") + kernel_name_; }
+  std::string name() const override {
+    return std::string("winograd/") + winograd_kernels<T>().name + "+" + kernel_name_;
+  }
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) return direct_->workspace_size(d);
@@ -209,50 +191,36 @@ class WinogradConv final : public ConvImpl {
     T* m = v + kXi * g.C * g.tiles;
     T* gemm_ws = m + kXi * g.K * g.tiles;
 
-    // Input transform, one (image, channel) plane per task.
-    const std::int64_t planes = g.N * g.C;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
-    for (std::int64_t pc = 0; pc < planes; ++pc) {
-      const std::int64_t img = pc / g.C, c = pc % g.C;
-      const T* xp = x + pc * g.H * g.W;
-      for (std::int64_t ty = 0; ty < g.th; ++ty)
-        for (std::int64_t tx = 0; tx < g.tw; ++tx) {
-          T d[kXi], tmp[kXi], out[kXi];
-          const std::int64_t y0 = ty * kTile - g.pt, x0 = tx * kTile - g.pl;
-          for (int i = 0; i < kAlpha; ++i)
-            for (int j = 0; j < kAlpha; ++j) {
-              const std::int64_t yy = y0 + i, xx = x0 + j;
-              d[i * kAlpha + j] = yy >= 0 && yy < g.H && xx >= 0 && xx < g.W ? xp[yy * g.W + xx] : T(0);
-            }
-          for (int col = 0; col < kAlpha; ++col) input_1d(d + col, kAlpha, tmp + col, kAlpha);  // B^T d
-          for (int row = 0; row < kAlpha; ++row) input_1d(tmp + row * kAlpha, 1, out + row * kAlpha, 1);  // (B^T d) B
-          const std::int64_t tile = (img * g.th + ty) * g.tw + tx;
-          for (int xi = 0; xi < kXi; ++xi) v[(xi * g.C + c) * g.tiles + tile] = out[xi];
+    // Input transform: blocks of adjacent tiles of one (image, channel) plane per task.
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+    for (std::int64_t pc = 0; pc < planes; ++pc)
+      for (std::int64_t ty = 0; ty < g.th; ++ty) {
+        const std::int64_t img = pc / g.C, c = pc % g.C;
+        for (std::int64_t bx = 0; bx < blocks; ++bx) {
+          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
+          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
+          wk.input(x + pc * g.H * g.W, g.H, g.W, ty * kTile - g.pt, tx * kTile - g.pl, count,
+                   v + c * g.tiles + tile, g.C * g.tiles);
         }
-    }
+      }
 
     direct::run_gemm<T>(TupleGemm<T>{g, u, v, m}, L, gemm_ws);
 
-    // Output transform, one (image, output channel) plane per task.
+    // Output transform: blocks of adjacent tiles of one (image, output channel) plane per task.
     const std::int64_t oplanes = g.N * g.K;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
-    for (std::int64_t pk = 0; pk < oplanes; ++pk) {
-      const std::int64_t img = pk / g.K, k = pk % g.K;
-      T* yp = y + pk * g.P * g.Q;
-      const T add = bias ? bias[k] : T(0);
-      for (std::int64_t ty = 0; ty < g.th; ++ty)
-        for (std::int64_t tx = 0; tx < g.tw; ++tx) {
-          const std::int64_t tile = (img * g.th + ty) * g.tw + tx;
-          T mm[kXi], tmp[kTile * kAlpha], out[kTile * kTile];
-          for (int xi = 0; xi < kXi; ++xi) mm[xi] = m[(xi * g.K + k) * g.tiles + tile];
-          for (int col = 0; col < kAlpha; ++col) output_1d(mm + col, kAlpha, tmp + col, kAlpha);  // A^T M: 4 x 6
-          for (int row = 0; row < kTile; ++row) output_1d(tmp + row * kAlpha, 1, out + row * kTile, 1);  // (A^T M) A
-          const std::int64_t rows = std::min<std::int64_t>(kTile, g.P - ty * kTile);
-          const std::int64_t cols = std::min<std::int64_t>(kTile, g.Q - tx * kTile);
-          for (std::int64_t i = 0; i < rows; ++i)
-            for (std::int64_t j = 0; j < cols; ++j) yp[(ty * kTile + i) * g.Q + tx * kTile + j] = out[i * kTile + j] + add;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+    for (std::int64_t pk = 0; pk < oplanes; ++pk)
+      for (std::int64_t ty = 0; ty < g.th; ++ty) {
+        const std::int64_t img = pk / g.K, k = pk % g.K;
+        for (std::int64_t bx = 0; bx < blocks; ++bx) {
+          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
+          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
+          wk.output(m + k * g.tiles + tile, g.K * g.tiles, count, bias ? bias[k] : T(0), y + pk * g.P * g.Q, g.P,
+                    g.Q, ty * kTile, tx * kTile);
         }
-    }
+      }
   }
 
   ConvDesc d_;

@@ -1,0 +1,90 @@
+// Winograd F(4x4, 3x3) input and output transforms, written once and compiled once per ISA
+// (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
+// transforms a block of up to 8 horizontally adjacent tiles: the lanes of every loop are tiles,
+// so the arithmetic vectorises at the ISA's width and reads and writes are contiguous.
+// The including file provides <algorithm> and the kernel table types before its namespace.
+
+namespace {
+
+constexpr int kLanes = 8, kA = 6, kM = 4;
+
+// out[xi] = B^T d for 6 lane vectors d[0..5] (each kLanes wide, `stride` apart).
+template <typename T>
+inline void bt_lanes(const T* d, int stride, T* out, int ostride) {
+  for (int t = 0; t < kLanes; ++t) {
+    const T d0 = d[t], d1 = d[stride + t], d2 = d[2 * stride + t], d3 = d[3 * stride + t], d4 = d[4 * stride + t],
+            d5 = d[5 * stride + t];
+    out[t] = 4 * d0 - 5 * d2 + d4;
+    out[ostride + t] = -4 * d1 - 4 * d2 + d3 + d4;
+    out[2 * ostride + t] = 4 * d1 - 4 * d2 - d3 + d4;
+    out[3 * ostride + t] = -2 * d1 - d2 + 2 * d3 + d4;
+    out[4 * ostride + t] = 2 * d1 - d2 - 2 * d3 + d4;
+    out[5 * ostride + t] = 4 * d1 - 5 * d3 + d5;
+  }
+}
+
+// out[i] = A^T m for 6 lane vectors m[0..5].
+template <typename T>
+inline void at_lanes(const T* m, int stride, T* out, int ostride) {
+  for (int t = 0; t < kLanes; ++t) {
+    const T m0 = m[t], m1 = m[stride + t], m2 = m[2 * stride + t], m3 = m[3 * stride + t], m4 = m[4 * stride + t],
+            m5 = m[5 * stride + t];
+    const T a = m1 + m2, b = m1 - m2, c = m3 + m4, e = m3 - m4;
+    out[t] = m0 + a + c;
+    out[ostride + t] = b + 2 * e;
+    out[2 * ostride + t] = a + 4 * c;
+    out[3 * ostride + t] = b + 8 * e + m5;
+  }
+}
+
+// Tiles (ty, tx0 + t), t < count, of one input plane: 6x6 patches from (4*ty - pt, 4*(tx0+t) - pl),
+// zero outside the plane. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
+template <typename T>
+void input_block(const T* plane, std::int64_t H, std::int64_t W, std::int64_t y0, std::int64_t x0, int count,
+                 T* v, std::int64_t xi_stride) noexcept {
+  T d[kA][kA][kLanes], tmp[kA][kA][kLanes], out[kA][kA][kLanes];
+  for (int i = 0; i < kA; ++i) {
+    const std::int64_t yy = y0 + i;
+    const bool row_in = yy >= 0 && yy < H;
+    const T* row = plane + yy * W;
+    for (int j = 0; j < kA; ++j)
+      for (int t = 0; t < kLanes; ++t) {
+        const std::int64_t xx = x0 + kM * t + j;
+        d[i][j][t] = row_in && t < count && xx >= 0 && xx < W ? row[xx] : T(0);
+      }
+  }
+  for (int j = 0; j < kA; ++j) bt_lanes(&d[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // B^T d
+  for (int xi = 0; xi < kA; ++xi) bt_lanes(&tmp[xi][0][0], kLanes, &out[xi][0][0], kLanes);     // (B^T d) B
+  for (int xi = 0; xi < kA; ++xi)
+    for (int nu = 0; nu < kA; ++nu) std::copy(&out[xi][nu][0], &out[xi][nu][0] + count, v + (xi * kA + nu) * xi_stride);
+}
+
+// Tiles (ty, tx0 + t), t < count, of one output plane from M[xi][tile0 + t] at m + xi * xi_stride:
+// y tile = A^T M A + bias, clipped to the P x Q plane.
+template <typename T>
+void output_block(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,
+                  std::int64_t oy, std::int64_t ox) noexcept {
+  T mm[kA][kA][kLanes], tmp[kM][kA][kLanes], out[kM][kM][kLanes];
+  for (int xi = 0; xi < kA * kA; ++xi) {
+    const T* src = m + xi * xi_stride;
+    T* dst = &mm[xi / kA][xi % kA][0];
+    for (int t = 0; t < kLanes; ++t) dst[t] = t < count ? src[t] : T(0);
+  }
+  for (int j = 0; j < kA; ++j) at_lanes(&mm[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // A^T M
+  for (int i = 0; i < kM; ++i) at_lanes(&tmp[i][0][0], kLanes, &out[i][0][0], kLanes);           // (A^T M) A
+  const std::int64_t rows = std::min<std::int64_t>(kM, P - oy);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    T* row = plane + (oy + i) * Q;
+    for (int t = 0; t < count; ++t) {
+      const std::int64_t x = ox + kM * t, cols = std::min<std::int64_t>(kM, Q - x);
+      for (std::int64_t j = 0; j < cols; ++j) row[x + j] = out[i][j][t] + bias;
+    }
+  }
+}
+
+template <typename T>
+WinogradKernels<T> winograd_kernels(const char* name) {
+  return {input_block<T>, output_block<T>, kLanes, name};
+}
+
+}  // namespace
