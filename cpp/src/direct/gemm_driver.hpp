@@ -41,13 +41,14 @@ struct GemmLayout {
   std::vector<std::int64_t> a_offset;   // per A operand, into the prepacked area (elements)
   std::vector<std::int64_t> a_first;    // per A operand, the first batch entry that uses it
   std::int64_t a_prepacked = 0;         // elements of the prepacked area
+  std::int64_t b_shared = 0;            // elements of B panels packed once for all row blocks
   std::int64_t per_thread = 0;          // elements of one thread's scratch
   std::int64_t partials = 0;            // elements of the split partial results
   int threads = 1;                      // 1 when the work is too small to pay for a parallel region
 
   std::int64_t mp() const { return round_up(max_m, mr); }
   std::int64_t ncp() const { return round_up(nc, nr); }
-  std::int64_t workspace_elements() const { return a_prepacked + per_thread * threads + partials; }
+  std::int64_t workspace_elements() const { return a_prepacked + b_shared + per_thread * threads + partials; }
 };
 
 template <typename Problem>
@@ -112,6 +113,8 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
       L.a_prepacked += round_up(prob.m(b), mr) * prob.k(b);
     }
   }
+  // Row blocks of one column block all need its B panels: pack them once, before the tiles.
+  if (L.mtiles > 1) L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
   L.per_thread = L.kc * L.ncp() + L.mp() * L.ncp() + (Problem::kPrepackA ? 0 : L.mp() * L.kc);
   L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
   return L;
@@ -121,13 +124,17 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
 // entries (a shorter last chunk of images runs on the layout of a full chunk).
 template <typename T, typename Problem>
 void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
-  const std::int64_t batches = std::min(prob.batches(), L.batches);
   const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
   const int mr = L.mr, nr = L.nr;
   const std::int64_t mp = L.mp(), ncp = L.ncp(), kc_max = L.kc;
   T* prepacked = ws;
-  T* scratch = ws + L.a_prepacked;
+  T* shared_b = ws + L.a_prepacked;
+  T* scratch = shared_b + L.b_shared;
   T* partials = scratch + L.per_thread * L.threads;
+  const std::int64_t batches = std::min(prob.batches(), L.batches);
+  auto b_panel = [&](std::int64_t b, std::int64_t jt, std::int64_t k0) {
+    return shared_b + ((b * L.ntiles + jt) * L.max_k + k0) * ncp;
+  };
 
   if (Problem::kPrepackA) {  // every shared A, one (operand, k block) per task
     const std::int64_t ops = std::int64_t(L.a_first.size()), kblocks = ceil_div(L.max_k, kc_max);
@@ -137,6 +144,17 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
       if (b < 0 || k0 >= prob.k(b)) continue;
       prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0),
                   prepacked + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), mr), mr);
+    }
+  }
+
+  if (L.b_shared > 0) {  // one (entry, column block, k block) per task
+    const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tasks > 1)
+    for (std::int64_t t = 0; t < tasks; ++t) {
+      const std::int64_t b = t / (L.ntiles * kblocks), jt = t / kblocks % L.ntiles, k0 = t % kblocks * kc_max;
+      const std::int64_t j0 = jt * L.nc;
+      if (j0 >= prob.n(b) || k0 >= prob.k(b)) continue;
+      prob.pack_b(b, k0, std::min(kc_max, prob.k(b) - k0), j0, std::min(L.nc, prob.n(b) - j0), b_panel(b, jt, k0), nr);
     }
   }
 
@@ -159,7 +177,12 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
 
     for (std::int64_t k0 = kbeg; k0 < kend; k0 += kc_max) {
       const std::int64_t kc = std::min(kc_max, kend - k0);
-      prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
+      const T* bp = b_pack;
+      if (L.b_shared > 0) {
+        bp = b_panel(b, jt, k0);
+      } else {
+        prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
+      }
       const T* a;
       if (Problem::kPrepackA) {
         a = prepacked + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
@@ -170,7 +193,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
       for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
         for (std::int64_t jr = 0; jr < nc; jr += nr)
           for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
-            uk.run(kc, a + ir * kc, b_pack + jr * kc, c_buf + (ir - ibeg) * ncp + jr, ncp, k0 > kbeg);
+            uk.run(kc, a + ir * kc, bp + jr * kc, c_buf + (ir - ibeg) * ncp + jr, ncp, k0 > kbeg);
     }
     if (L.ksplit == 1) {
       prob.store(b, ibeg, iend - ibeg, j0, nc, c_buf, ncp);
