@@ -1,8 +1,10 @@
 #pragma once
 // The internal interface every algorithm implements, and the makers plan.cpp chooses from.
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fastconv/descriptor.hpp"
 #include "fastconv/plan.hpp"
@@ -19,6 +21,19 @@ class ConvImpl {
   virtual void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept = 0;
   virtual void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept = 0;
   virtual void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept = 0;
+
+  // Keeps the weights (and whatever an algorithm derives from them) for runs that pass null
+  // weights. The base keeps a copy; algorithms that pack or transform weights also keep that.
+  virtual void prepare_weights(const void* w, std::size_t bytes) {
+    kept_.assign(static_cast<const unsigned char*>(w), static_cast<const unsigned char*>(w) + bytes);
+  }
+  bool prepared() const noexcept { return !kept_.empty(); }
+
+ protected:
+  const void* weights(const void* w) const noexcept { return w ? w : kept_.data(); }
+
+ private:
+  std::vector<unsigned char> kept_;
 };
 
 std::unique_ptr<ConvImpl> make_reference(const ConvDesc& desc, int threads);

@@ -83,6 +83,11 @@ struct Plan::State {
     fn(own_workspace.empty() ? nullptr : own_workspace.data());
   }
 
+  void require_weights(const void* w) const {
+    if (w == nullptr && !impl->prepared())
+      throw InvalidArgument("weights are null and none were prepared: pass them or call prepare_weights");
+  }
+
   void require_dtype(DType called_with) const {
     if (called_with != desc.dtype)
       throw InvalidArgument(std::string("plan was made for dtype=") + to_string(desc.dtype) +
@@ -110,6 +115,7 @@ Algorithm Plan::algorithm() const noexcept { return state_->algorithm; }
 std::string Plan::implementation() const { return state_->impl->name(); }
 int Plan::num_threads() const noexcept { return state_->threads; }
 std::size_t Plan::workspace_size(Direction d) const noexcept { return state_->impl->workspace_size(d); }
+bool Plan::weights_prepared() const noexcept { return state_->impl->prepared(); }
 
 namespace {
 template <typename T>
@@ -119,13 +125,20 @@ constexpr DType dtype_of() {
 }  // namespace
 
 #define FASTCONV_DEFINE_RUNS(T)                                                                   \
+  void Plan::prepare_weights(const T* w) {                                                        \
+    state_->require_dtype(dtype_of<T>());                                                         \
+    if (w == nullptr) throw InvalidArgument("prepare_weights needs weights, got a null pointer");  \
+    state_->impl->prepare_weights(w, std::size_t(state_->desc.weight_size()) * sizeof(T));        \
+  }                                                                                               \
   void Plan::forward(const T* x, const T* w, const T* bias, T* y, void* workspace) {              \
     state_->require_dtype(dtype_of<T>());                                                         \
+    state_->require_weights(w);                                                                   \
     state_->with_workspace(Direction::Forward, workspace,                                         \
                            [&](void* ws) { state_->impl->forward(x, w, bias, y, ws); });          \
   }                                                                                               \
   void Plan::backward_data(const T* dy, const T* w, T* dx, void* workspace) {                     \
     state_->require_dtype(dtype_of<T>());                                                         \
+    state_->require_weights(w);                                                                   \
     state_->with_workspace(Direction::BackwardData, workspace,                                    \
                            [&](void* ws) { state_->impl->backward_data(dy, w, dx, ws); });        \
   }                                                                                               \

@@ -67,14 +67,29 @@ class Conv2dPlan:
             raise TypeError(f"{name} must have dtype {self.dtype}, got {a.dtype}")
         return np.ascontiguousarray(a)
 
-    def forward(self, input: Any, weight: Any, bias: Any = None, *, out: Optional[np.ndarray] = None) -> np.ndarray:
-        x, w = self._take(input, "input"), self._take(weight, "weight")
+    def set_weight(self, weight: Any) -> None:
+        """Keeps ``weight``, packed or transformed once, for the calls that pass no weight
+        (a Winograd plan transforms its weights here instead of on every call). Call it again
+        whenever the weights change: the plan holds what they were when it was called."""
+        self._plan.prepare_weights(self._take(weight, "weight"))
+
+    @property
+    def weight_set(self) -> bool:
+        return self._plan.weights_prepared
+
+    def forward(self, input: Any, weight: Any = None, bias: Any = None, *,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The convolution; ``weight=None`` uses the weights given to :meth:`set_weight`."""
+        x = self._take(input, "input")
+        w = None if weight is None else self._take(weight, "weight")
         b = None if bias is None else self._take(bias, "bias")
         return F._into(out, self.output_shape, self.dtype, (input, weight, bias),
                        lambda y: self._plan.forward(x, w, b, y))
 
-    def backward_input(self, grad_output: Any, weight: Any) -> np.ndarray:
-        dy, w = self._take(grad_output, "grad_output"), self._take(weight, "weight")
+    def backward_input(self, grad_output: Any, weight: Any = None) -> np.ndarray:
+        """Gradient of the input; ``weight=None`` uses the weights given to :meth:`set_weight`."""
+        dy = self._take(grad_output, "grad_output")
+        w = None if weight is None else self._take(weight, "weight")
         grad_input = np.empty(self.input_shape, self.dtype)
         self._plan.backward_data(dy, w, grad_input)
         return grad_input

@@ -92,9 +92,25 @@ class PyPlan {
     return check(x, "input", input_shape(), d().dtype, false);
   }
 
-  void forward(const py::array& x, const py::array& w, const py::object& bias, const py::array& y) {
-    const Checked cx = check_input(x);
+  // The weights of a run: the given array, or the prepared ones when None.
+  Checked weights_arg(const py::object& w) const {
+    if (!w.is_none()) return check(w.cast<py::array>(), "weight", weight_shape(), d().dtype, false);
+    if (!plan_.weights_prepared()) throw py::value_error("weight is None and no weights were prepared");
+    return {nullptr, 0};
+  }
+
+  void prepare_weights(const py::array& w) {
     const Checked cw = check(w, "weight", weight_shape(), d().dtype, false);
+    py::gil_scoped_release release;
+    dispatch([&](auto t) {
+      using T = decltype(t);
+      plan_.prepare_weights(reinterpret_cast<const T*>(cw.begin));
+    });
+  }
+
+  void forward(const py::array& x, const py::object& w, const py::object& bias, const py::array& y) {
+    const Checked cx = check_input(x);
+    const Checked cw = weights_arg(w);
     const Checked cy = check(y, "out", output_shape(), d().dtype, true);
     require_disjoint(cy, "out", cx, "input");
     require_disjoint(cy, "out", cw, "weight");
@@ -113,9 +129,9 @@ class PyPlan {
     });
   }
 
-  void backward_data(const py::array& dy, const py::array& w, const py::array& dx) {
+  void backward_data(const py::array& dy, const py::object& w, const py::array& dx) {
     const Checked cdy = check(dy, "grad_output", output_shape(), d().dtype, false);
-    const Checked cw = check(w, "weight", weight_shape(), d().dtype, false);
+    const Checked cw = weights_arg(w);
     const Checked cdx = check(dx, "grad_input", input_shape(), d().dtype, true);
     require_disjoint(cdx, "grad_input", cdy, "grad_output");
     require_disjoint(cdx, "grad_input", cw, "weight");
@@ -151,6 +167,7 @@ class PyPlan {
   }
 
   std::string implementation() const { return plan_.implementation(); }
+  bool prepared() const { return plan_.weights_prepared(); }
   std::string algorithm() const { return fastconv::to_string(plan_.algorithm()); }
   int num_threads() const { return plan_.num_threads(); }
   std::string dtype() const { return fastconv::to_string(d().dtype); }
@@ -208,9 +225,11 @@ PYBIND11_MODULE(_core, m) {
            py::arg("n"), py::arg("c"), py::arg("h"), py::arg("w"), py::arg("k"), py::arg("r"), py::arg("s"),
            py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("dtype"),
            py::arg("algorithm"), py::arg("input_layout") = "nchw")
-      .def("forward", &PyPlan::forward, py::arg("input"), py::arg("weight"), py::arg("bias").none(true),
+      .def("prepare_weights", &PyPlan::prepare_weights, py::arg("weight"))
+      .def_property_readonly("weights_prepared", [](const PyPlan& p) { return p.prepared(); })
+      .def("forward", &PyPlan::forward, py::arg("input"), py::arg("weight").none(true), py::arg("bias").none(true),
            py::arg("out"))
-      .def("backward_data", &PyPlan::backward_data, py::arg("grad_output"), py::arg("weight"),
+      .def("backward_data", &PyPlan::backward_data, py::arg("grad_output"), py::arg("weight").none(true),
            py::arg("grad_input"))
       .def("backward_weights", &PyPlan::backward_weights, py::arg("input"), py::arg("grad_output"),
            py::arg("grad_weight"), py::arg("grad_bias").none(true))

@@ -38,11 +38,18 @@ class Plan {
   int num_threads() const noexcept;         // threads the plan runs on, fixed when made
   std::size_t workspace_size(Direction direction) const noexcept;
 
-  // y = conv(x, w) + bias; bias (K values) may be null.
+  // Keeps the weights (K x C/groups x R x S), packed or transformed as the algorithm needs them,
+  // so that runs given null weights skip that work: a plan run many times with the same weights
+  // (a layer) prepares them once. Call again when the weights change; not concurrently with runs.
+  void prepare_weights(const float* w);
+  void prepare_weights(const double* w);
+  bool weights_prepared() const noexcept;
+
+  // y = conv(x, w) + bias; bias (K values) may be null; w null uses the prepared weights.
   void forward(const float* x, const float* w, const float* bias, float* y, void* workspace = nullptr);
   void forward(const double* x, const double* w, const double* bias, double* y, void* workspace = nullptr);
 
-  // dx = gradient of the input, given dy (N x K x P x Q).
+  // dx = gradient of the input, given dy (N x K x P x Q); w null uses the prepared weights.
   void backward_data(const float* dy, const float* w, float* dx, void* workspace = nullptr);
   void backward_data(const double* dy, const double* w, double* dx, void* workspace = nullptr);
 

@@ -59,7 +59,7 @@ class DepthwiseConv final : public ConvImpl {
 
   void forward(const void* xv, const void* wv, const void* bv, void* yv, void*) const noexcept override {
     const T* x = static_cast<const T*>(xv);
-    const T* w = static_cast<const T*>(wv);
+    const T* w = static_cast<const T*>(weights(wv));
     const T* bias = static_cast<const T*>(bv);
     T* y = static_cast<T*>(yv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
@@ -73,7 +73,7 @@ class DepthwiseConv final : public ConvImpl {
 
   void backward_data(const void* dyv, const void* wv, void* dxv, void*) const noexcept override {
     const T* dy = static_cast<const T*>(dyv);
-    const T* w = static_cast<const T*>(wv);
+    const T* w = static_cast<const T*>(weights(wv));
     T* dx = static_cast<T*>(dxv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     const DepthwisePlane& g = fwd_.g;

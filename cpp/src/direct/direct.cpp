@@ -357,17 +357,33 @@ class DirectConv final : public ConvImpl {
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
-    run_gemm<T>(forward_problem(x, w, bias, y), fwd_, static_cast<T*>(align_workspace(ws)));
+    run_gemm<T>(forward_problem(x, weights(w), bias, y), fwd_, static_cast<T*>(align_workspace(ws)),
+                w ? nullptr : packed_fwd_.data());
+  }
+
+  // Packs the weights for forward and backward data once, as each call would.
+  void prepare_weights(const void* w, std::size_t bytes) override {
+    ConvImpl::prepare_weights(w, bytes);
+    packed_fwd_.resize(std::size_t(fwd_.a_prepacked));
+    prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr), fwd_, packed_fwd_.data());
+    packed_bwd_.resize(std::size_t(bwd_data_.a_prepacked));
+    if (use_col2im())
+      prepack_a<T>(col2im_problem(0, chunk_, nullptr, w, nullptr), bwd_data_, packed_bwd_.data());
+    else
+      prepack_a<T>(backward_data_problem(nullptr, w, nullptr), bwd_data_, packed_bwd_.data());
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
-    if (!use_col2im()) return run_gemm<T>(backward_data_problem(dy, w, dx), bwd_data_, work);
+    // The first chunk packs the weights (unless prepared); the others reuse its packing.
+    const T* ready = w ? nullptr : packed_bwd_.data();
+    if (!use_col2im()) return run_gemm<T>(backward_data_problem(dy, weights(w), dx), bwd_data_, work, ready);
     T* t = work + bwd_data_.workspace_elements();
     for (std::int64_t img = 0; img < g_.N; img += chunk_) {
-      const auto prob = col2im_problem(img, std::min(chunk_, g_.N - img), dy, w, t);
-      run_gemm<T>(prob, bwd_data_, work);
+      const auto prob = col2im_problem(img, std::min(chunk_, g_.N - img), dy, weights(w), t);
+      run_gemm<T>(prob, bwd_data_, work, ready);
       prob.col2im(static_cast<T*>(dx), threads_);
+      if (ready == nullptr) ready = work;  // the prepacked area leads the GEMM workspace
     }
   }
 
@@ -399,6 +415,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
+  std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   int threads_ = 1;
 };

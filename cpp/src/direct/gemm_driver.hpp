@@ -120,10 +120,25 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   return L;
 }
 
-// Runs a problem on a layout made for it, or for a problem of the same shape with more batch
-// entries (a shorter last chunk of images runs on the layout of a full chunk).
+// Packs every shared A operand of a problem (L.a_prepacked elements), one (operand, k block)
+// per task. Plans whose weights were prepared keep the result and pass it to run_gemm.
 template <typename T, typename Problem>
-void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
+void prepack_a(const Problem& prob, const GemmLayout& L, T* dst) noexcept {
+  const std::int64_t ops = std::int64_t(L.a_first.size()), kc_max = L.kc, kblocks = ceil_div(L.max_k, kc_max);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && ops * kblocks > 1)
+  for (std::int64_t t = 0; t < ops * kblocks; ++t) {
+    const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = L.a_first[std::size_t(op)];
+    if (b < 0 || k0 >= prob.k(b)) continue;
+    prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0), dst + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), L.mr),
+                L.mr);
+  }
+}
+
+// Runs a problem on a layout made for it, or for a problem of the same shape with more batch
+// entries (a shorter last chunk of images runs on the layout of a full chunk). With ready_a,
+// the shared A operands come packed already (prepared weights).
+template <typename T, typename Problem>
+void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a = nullptr) noexcept {
   const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
   const int mr = L.mr, nr = L.nr;
   const std::int64_t mp = L.mp(), ncp = L.ncp(), kc_max = L.kc;
@@ -136,16 +151,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
     return shared_b + ((b * L.ntiles + jt) * L.max_k + k0) * ncp;
   };
 
-  if (Problem::kPrepackA) {  // every shared A, one (operand, k block) per task
-    const std::int64_t ops = std::int64_t(L.a_first.size()), kblocks = ceil_div(L.max_k, kc_max);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && ops * kblocks > 1)
-    for (std::int64_t t = 0; t < ops * kblocks; ++t) {
-      const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = L.a_first[std::size_t(op)];
-      if (b < 0 || k0 >= prob.k(b)) continue;
-      prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0),
-                  prepacked + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), mr), mr);
-    }
-  }
+  if (Problem::kPrepackA && ready_a == nullptr) prepack_a<T>(prob, L, prepacked);
+  const T* a_area = ready_a != nullptr ? ready_a : prepacked;
 
   if (L.b_shared > 0) {  // one (entry, column block, k block) per task
     const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
@@ -185,7 +192,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws) noexcept {
       }
       const T* a;
       if (Problem::kPrepackA) {
-        a = prepacked + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
+        a = a_area + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
       } else {
         prob.pack_a(b, k0, kc, a_pack, mr);
         a = a_pack;

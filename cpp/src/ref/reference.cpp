@@ -23,7 +23,7 @@ class ReferenceConv final : public ConvImpl {
   // y[n,k,oh,ow] = bias[k] + sum_{c,r,s} x[n, g*Cg+c, oh*sh-pt+r*dh, ow*sw-pl+s*dw] * w[k,c,r,s]
   void forward(const void* xv, const void* wv, const void* bv, void* yv, void*) const noexcept override {
     const T* x = static_cast<const T*>(xv);
-    const T* w = static_cast<const T*>(wv);
+    const T* w = static_cast<const T*>(weights(wv));
     const T* bias = static_cast<const T*>(bv);
     T* y = static_cast<T*>(yv);
     const std::int64_t P = d_.p(), Q = d_.q(), Cg = d_.c / d_.groups, Kg = d_.k / d_.groups;
@@ -50,7 +50,7 @@ class ReferenceConv final : public ConvImpl {
   // dx[n,c,ih,iw] = sum over (k, r, s) whose output position (oh, ow) lands on (ih, iw)
   void backward_data(const void* dyv, const void* wv, void* dxv, void*) const noexcept override {
     const T* dy = static_cast<const T*>(dyv);
-    const T* w = static_cast<const T*>(wv);
+    const T* w = static_cast<const T*>(weights(wv));
     T* dx = static_cast<T*>(dxv);
     const std::int64_t P = d_.p(), Q = d_.q(), Cg = d_.c / d_.groups, Kg = d_.k / d_.groups;
 #pragma omp parallel for collapse(2) num_threads(threads_)

@@ -126,21 +126,33 @@ class WinogradConv final : public ConvImpl {
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
-    T* u = work;
-    transform_weights(g_, static_cast<const T*>(w), false, u);
+    const T* u = w ? work : u_fwd_.data();
+    if (w) transform_weights(g_, static_cast<const T*>(w), false, work);
     run(g_, layout_, static_cast<const T*>(x), u, static_cast<const T*>(bias), static_cast<T*>(y), work);
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
     if (!bwd_ok_) return direct_->backward_data(dy, w, dx, ws);
     T* work = static_cast<T*>(align_workspace(ws));
-    T* u = work;
-    transform_weights(*gb_, static_cast<const T*>(w), true, u);
+    const T* u = w ? work : u_bwd_.data();
+    if (w) transform_weights(*gb_, static_cast<const T*>(w), true, work);
     run(*gb_, bwd_layout_, static_cast<const T*>(dy), u, nullptr, static_cast<T*>(dx), work);
   }
 
+  // Transforms the weights once for forward and backward data (the cache of a plan run many times).
+  void prepare_weights(const void* w, std::size_t bytes) override {
+    ConvImpl::prepare_weights(w, bytes);
+    direct_->prepare_weights(w, bytes);
+    u_fwd_.resize(std::size_t(kXi * g_.K * g_.Cg));
+    transform_weights(g_, static_cast<const T*>(w), false, u_fwd_.data());
+    if (bwd_ok_) {
+      u_bwd_.resize(std::size_t(kXi * gb_->K * gb_->Cg));
+      transform_weights(*gb_, static_cast<const T*>(w), true, u_bwd_.data());
+    }
+  }
+
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
-    direct_->backward_weights(x, dy, dw, db, ws);
+    direct_->backward_weights(x, dy, dw, db, ws);  // needs no weights
   }
 
  private:
@@ -233,6 +245,7 @@ class WinogradConv final : public ConvImpl {
   std::unique_ptr<ConvImpl> direct_;
   const char* kernel_name_ = "";
   GemmLayout layout_, bwd_layout_;
+  std::vector<T> u_fwd_, u_bwd_;  // prepared weights, transformed
 };
 
 }  // namespace
