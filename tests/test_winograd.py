@@ -74,3 +74,16 @@ def test_explicit_winograd_copies_a_channels_last_input(rng):
     y = fastconv.conv2d(nhwc.transpose(0, 3, 1, 2), w, padding=1, algorithm="winograd")
     want = ref.conv2d(nhwc.transpose(0, 3, 1, 2), w, None, (1, 1), ((1, 1), (1, 1)))
     assert ref.rel_err(y, want) <= WINOGRAD_TOL["float32"]
+
+
+def test_measure_times_the_candidates_once_per_shape(rng):
+    x = rng.standard_normal((1, 32, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w, padding=1, algorithm="measure")
+    assert ref.rel_err(y, ref.conv2d(x, w, None, (1, 1), ((1, 1), (1, 1)))) <= WINOGRAD_TOL["float32"]
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure")
+    assert plan.algorithm in ("direct", "winograd")
+    # the choice is kept: the same shape gets the same plan
+    assert fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure").implementation == plan.implementation
+    # shapes Winograd cannot take are measured among what applies
+    assert fastconv.plan_conv2d(x.shape, w.shape, stride=2, padding=1, algorithm="measure").algorithm == "direct"

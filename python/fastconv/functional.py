@@ -32,6 +32,7 @@ Padding = Union[str, int, Sequence[Union[int, Sequence[int]]]]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
+_ALGORITHMS = ("auto", "direct", "winograd", "measure", "reference")
 _INT64_MAX = 2**63 - 1
 
 
@@ -201,10 +202,13 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
     Plans are cached per shape (and thread count), so repeated calls, as a training loop makes,
-    skip planning: a tiny layer's call then costs microseconds.
+    skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
+    candidates once per shape and keeps the fastest for the process, as FFTW does.
     """
     if not isinstance(algorithm, str):
         raise TypeError(f"algorithm must be a string, got {algorithm!r}")
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"{fname}: algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got {algorithm!r}")
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
            _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout)
     with _PLAN_LOCK:
@@ -213,12 +217,10 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
             _PLAN_CACHE.move_to_end(key)
             return plan
     n, c, h, w, k = dims
+    args = (n, c, h, w, k, kernel[0], kernel[1], stride, (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
+            dilation, groups, key[6])
     try:
-        plan = _core.Plan(
-            n, c, h, w, k, kernel[0], kernel[1], stride,
-            (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
-            dilation, groups, key[6], algorithm, layout,
-        )  # fmt: skip
+        plan = _measure(args, layout) if algorithm == "measure" else _core.Plan(*args, algorithm, layout)
     except ValueError as e:
         raise ValueError(f"{fname}: {e}") from None
     with _PLAN_LOCK:
@@ -226,6 +228,35 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
         if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
             _PLAN_CACHE.popitem(last=False)
     return plan
+
+
+def _measure(args, layout) -> "_core.Plan":
+    """Times a forward pass of each algorithm that applies (Winograd for float32 only, where its
+    accuracy is within the documented bound) on synthetic data and returns the fastest plan."""
+    import time
+
+    candidates = [_core.Plan(*args, "direct", layout)]
+    if args[-1] == "float32" and layout == "nchw":
+        try:
+            candidates.append(_core.Plan(*args, "winograd", layout))
+        except ValueError:
+            pass
+    if len(candidates) == 1:
+        return candidates[0]
+    dt = np.dtype(args[-1])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(tuple(candidates[0].input_shape)).astype(dt)
+    w = rng.standard_normal(tuple(candidates[0].weight_shape)).astype(dt)
+    y = np.empty(tuple(candidates[0].output_shape), dt)
+    best, best_time = candidates[0], float("inf")
+    for plan in candidates:
+        plan.forward(x, w, None, y)  # warm-up: workspace, page faults
+        t0 = time.perf_counter()
+        plan.forward(x, w, None, y)
+        elapsed = time.perf_counter() - t0
+        if elapsed < best_time:
+            best, best_time = plan, elapsed
+    return best
 
 
 def _c(a: np.ndarray) -> np.ndarray:
@@ -297,7 +328,8 @@ def conv2d(
     (K, C/groups, R, S), as ``torch.nn.functional.conv2d``.
 
     ``padding`` is an int, an (h, w) pair, 'valid', 'same' (stride 1 only), or ((top, bottom),
-    (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct' or 'reference'.
+    (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct', 'winograd', 'measure'
+    (time the candidates once per shape, keep the fastest) or 'reference'.
     Output size per axis: (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1.
     """
     key = None
