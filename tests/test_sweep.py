@@ -52,12 +52,15 @@ def test_larger_layers_float32(rng):
     # depthwise, and few channels per group (col2im)
     dict(n=3, c=8, k=8, h=20, w=21, r=3, s=3, stride=(2, 1), pads=((1, 1), (1, 1)), groups=8),
     dict(n=3, c=3, k=16, h=20, w=21, r=5, s=5, stride=(1, 1), pads=((2, 2), (2, 2)), groups=1),
+    # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
+    dict(n=4, c=16, k=24, h=64, w=63, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
+         algorithm="winograd"),
 ])
 def test_threads_give_identical_bits(rng, cfg):
     """The same inputs give the same bits whatever the thread count."""
     cfg = dict(cfg, dilation=(1, 1), dtype="float32", bias=True)
     x, w, b, dy = sweep.make_arrays(cfg, rng)
-    kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=cfg["groups"])
+    kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=cfg["groups"], algorithm=cfg.get("algorithm", "auto"))
     before = fastconv.get_num_threads()
     results = []
     try:

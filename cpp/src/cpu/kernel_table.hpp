@@ -43,6 +43,9 @@ struct WinogradKernels {
   // 4x4 output tiles at (oy, ox + 4t) of plane (P x Q) from M[xi][t] at m + xi * xi_stride, plus bias.
   void (*output)(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,
                  std::int64_t oy, std::int64_t ox) noexcept = nullptr;
+  // Z[xi][t] at z + xi * xi_stride from 4x4 patches of a gradient plane (P x Q) at (oy, ox + 4t).
+  void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count, T* z,
+                   std::int64_t xi_stride) noexcept = nullptr;
   int lanes = 0;
   const char* name = "";
 };

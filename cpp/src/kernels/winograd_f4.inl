@@ -37,6 +37,43 @@ inline void at_lanes(const T* m, int stride, T* out, int ostride) {
   }
 }
 
+// out[xi] = A m for 4 lane vectors m[0..3] (the transpose of at_lanes: dY tiles into the
+// transform domain, for the weight gradient).
+template <typename T>
+inline void a_lanes(const T* m, int stride, T* out, int ostride) {
+  for (int t = 0; t < kLanes; ++t) {
+    const T m0 = m[t], m1 = m[stride + t], m2 = m[2 * stride + t], m3 = m[3 * stride + t];
+    out[t] = m0;
+    out[ostride + t] = m0 + m1 + m2 + m3;
+    out[2 * ostride + t] = m0 - m1 + m2 - m3;
+    out[3 * ostride + t] = m0 + 2 * m1 + 4 * m2 + 8 * m3;
+    out[4 * ostride + t] = m0 - 2 * m1 + 4 * m2 - 8 * m3;
+    out[5 * ostride + t] = m3;
+  }
+}
+
+// Tiles (ty, tx0 + t), t < count, of one gradient plane (P x Q): Z = A dy A^T of the 4x4 patch at
+// (oy, ox + 4t), zero outside the plane. Writes Z[xi][tile0 + t] at z + xi * xi_stride + t.
+template <typename T>
+void gradient_block(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
+                    T* z, std::int64_t xi_stride) noexcept {
+  T d[kM][kM][kLanes], tmp[kA][kM][kLanes], out[kA][kA][kLanes];
+  for (int i = 0; i < kM; ++i) {
+    const std::int64_t yy = oy + i;
+    const bool row_in = yy < P;
+    const T* row = plane + yy * Q;
+    for (int j = 0; j < kM; ++j)
+      for (int t = 0; t < kLanes; ++t) {
+        const std::int64_t xx = ox + kM * t + j;
+        d[i][j][t] = row_in && t < count && xx < Q ? row[xx] : T(0);
+      }
+  }
+  for (int j = 0; j < kM; ++j) a_lanes(&d[0][j][0], kM * kLanes, &tmp[0][j][0], kM * kLanes);  // A dy: 6 x 4
+  for (int xi = 0; xi < kA; ++xi) a_lanes(&tmp[xi][0][0], kLanes, &out[xi][0][0], kLanes);     // (A dy) A^T
+  for (int xi = 0; xi < kA; ++xi)
+    for (int nu = 0; nu < kA; ++nu) std::copy(&out[xi][nu][0], &out[xi][nu][0] + count, z + (xi * kA + nu) * xi_stride);
+}
+
 // Tiles (ty, tx0 + t), t < count, of one input plane: 6x6 patches from (4*ty - pt, 4*(tx0+t) - pl),
 // zero outside the plane. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
 template <typename T>
@@ -84,7 +121,7 @@ void output_block(const T* m, std::int64_t xi_stride, int count, T bias, T* plan
 
 template <typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
-  return {input_block<T>, output_block<T>, kLanes, name};
+  return {input_block<T>, output_block<T>, gradient_block<T>, kLanes, name};
 }
 
 }  // namespace

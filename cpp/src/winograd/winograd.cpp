@@ -7,10 +7,13 @@
 //   output transform  y tile = A^T M A (+ bias), clipped at the right and bottom edges
 // with U[xi][k][c] = (G g G^T)[xi] the weight transform, computed once per weights.
 // The input gradient is the same computation on dY with the kernel rotated by 180 degrees and
-// its channel axes swapped; the weight gradient is left to the direct algorithm.
+// its channel axes swapped. The weight gradient is the adjoint of the forward map in g: per tile,
+// dW += G^T [(A dY A^T) * (B^T d B)] G, so the transform-domain products are summed over all
+// tiles of all images (36 GEMMs contracting over tiles) before one inverse weight transform.
 #include <algorithm>
 #include <vector>
 
+#include "bias.hpp"
 #include "cpu/kernel_table.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
@@ -41,6 +44,15 @@ inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
   out[3 * ostride] = g0 / 24 + g1 / 12 + g2 / 6;
   out[4 * ostride] = g0 / 24 - g1 / 12 + g2 / 6;
   out[5 * ostride] = g2;
+}
+
+template <typename T>
+inline void kernel_t_1d(const T* s, int stride, T* out, int ostride) {
+  // out = G^T s: 3 values from 6
+  const T s0 = s[0], s1 = s[stride], s2 = s[2 * stride], s3 = s[3 * stride], s4 = s[4 * stride], s5 = s[5 * stride];
+  out[0] = s0 / 4 - (s1 + s2) / 6 + (s3 + s4) / 24;
+  out[ostride] = (s2 - s1) / 6 + (s3 - s4) / 12;
+  out[2 * ostride] = (s3 + s4 - s1 - s2) / 6 + s5;
 }
 
 struct Geometry {
@@ -96,6 +108,52 @@ struct TupleGemm {
   }
 };
 
+// The weight gradient's GEMMs: S[xi][k][c] = sum over tiles of Z[xi][k][tile] * V[xi][c][tile],
+// entry b = (point xi, group). The reduction over tiles is long, so the driver splits it.
+template <typename T>
+struct WeightGemm {
+  static constexpr bool kPrepackA = false;
+  const Geometry& g;
+  const T* z;  // [xi][k][tile]
+  const T* v;  // [xi][c][tile]
+  T* out;      // [xi][k][c]
+
+  std::int64_t batches() const { return kXi * g.G; }
+  std::int64_t m(std::int64_t) const { return g.Kg; }
+  std::int64_t n(std::int64_t) const { return g.Cg; }
+  std::int64_t k(std::int64_t) const { return g.tiles; }
+  std::int64_t a_operand(std::int64_t b) const { return b; }
+
+  void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    direct::pack_rows(z + (xi * g.K + grp * g.Kg) * g.tiles, g.tiles, g.Kg, k0, kc, dst, mr);
+  }
+
+  // B[tile][c] = V[xi][c][tile]
+  void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
+              int nr) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
+      for (std::int64_t j = 0; j < nr; ++j) {
+        if (j >= count) {
+          for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = T(0);
+          continue;
+        }
+        const T* row = v + (xi * g.C + grp * g.Cg + j0 + jj + j) * g.tiles + k0;
+        for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = row[p];
+      }
+    }
+  }
+
+  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+             std::int64_t ldc) const {
+    const std::int64_t xi = b / g.G, grp = b % g.G;
+    for (std::int64_t i = 0; i < mc; ++i)
+      std::copy(c + i * ldc, c + i * ldc + nc, out + (xi * g.K + grp * g.Kg + i0 + i) * g.Cg + j0);
+  }
+};
+
 template <typename T>
 class WinogradConv final : public ConvImpl {
  public:
@@ -104,6 +162,7 @@ class WinogradConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(TupleGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
+    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_);
       bwd_layout_ = direct::make_layout(TupleGemm<T>{*gb_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T),
@@ -112,12 +171,14 @@ class WinogradConv final : public ConvImpl {
   }
 
   std::string name() const override {
-    // the weight gradient runs on direct: say so, since benchmarks report the name per direction
-    return std::string("winograd/") + winograd_kernels<T>().name + "+" + kernel_name_ + " (dW: direct)";
+    return std::string("winograd/") + winograd_kernels<T>().name + "+" + kernel_name_;
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
-    if (d == Direction::BackwardWeights) return direct_->workspace_size(d);
+    if (d == Direction::BackwardWeights) {
+      const std::int64_t e = kXi * g_.C * g_.tiles + kXi * g_.K * g_.tiles + kXi * g_.K * g_.Cg;
+      return std::size_t(e + wgrad_layout_.workspace_elements()) * sizeof(T) + kWorkspaceAlign;
+    }
     if (d == Direction::BackwardData && !bwd_ok_) return direct_->workspace_size(d);
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
     const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
@@ -151,8 +212,37 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
-    direct_->backward_weights(x, dy, dw, db, ws);  // needs no weights
+  void backward_weights(const void* xv, const void* dyv, void* dwv, void* db, void* ws) const noexcept override {
+    const Geometry& g = g_;
+    const T* dy = static_cast<const T*>(dyv);
+    T* dw = static_cast<T*>(dwv);
+    T* v = static_cast<T*>(align_workspace(ws));
+    T* z = v + kXi * g.C * g.tiles;
+    T* sum = z + kXi * g.K * g.tiles;
+    transform_input(g, static_cast<const T*>(xv), v);
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.K;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+    for (std::int64_t pk = 0; pk < planes; ++pk)
+      for (std::int64_t ty = 0; ty < g.th; ++ty) {
+        const std::int64_t img = pk / g.K, k = pk % g.K;
+        for (std::int64_t bx = 0; bx < blocks; ++bx) {
+          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
+          wk.gradient(dy + pk * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile,
+                      int(std::min<std::int64_t>(wk.lanes, g.tw - tx)), z + k * g.tiles + tile, g.K * g.tiles);
+        }
+      }
+    direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum}, wgrad_layout_, sum + kXi * g.K * g.Cg);
+    // dW[k][c] = G^T S[k][c] G
+    const std::int64_t pairs = g.K * g.Cg;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && pairs > 64)
+    for (std::int64_t kc = 0; kc < pairs; ++kc) {
+      T s6[kXi], tmp[3 * kAlpha];
+      for (int xi = 0; xi < kXi; ++xi) s6[xi] = sum[xi * pairs + kc];
+      for (int col = 0; col < kAlpha; ++col) kernel_t_1d(s6 + col, kAlpha, tmp + col, kAlpha);  // G^T S: 3 x 6
+      for (int row = 0; row < 3; ++row) kernel_t_1d(tmp + row * kAlpha, 1, dw + kc * 9 + row * 3, 1);  // (G^T S) G
+    }
+    if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
   }
 
  private:
@@ -198,13 +288,8 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  void run(const Geometry& g, const GemmLayout& L, const T* x, const T* u, const T* bias, T* y,
-           T* work) const noexcept {
-    T* v = work + kXi * g.K * g.Cg;
-    T* m = v + kXi * g.C * g.tiles;
-    T* gemm_ws = m + kXi * g.K * g.tiles;
-
-    // Input transform: blocks of adjacent tiles of one (image, channel) plane per task.
+  // V[xi][c][tile] = B^T d B: blocks of adjacent tiles of one (image, channel) plane per task.
+  void transform_input(const Geometry& g, const T* x, T* v) const noexcept {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
@@ -218,11 +303,21 @@ class WinogradConv final : public ConvImpl {
                    v + c * g.tiles + tile, g.C * g.tiles);
         }
       }
+  }
+
+  void run(const Geometry& g, const GemmLayout& L, const T* x, const T* u, const T* bias, T* y,
+           T* work) const noexcept {
+    T* v = work + kXi * g.K * g.Cg;
+    T* m = v + kXi * g.C * g.tiles;
+    T* gemm_ws = m + kXi * g.K * g.tiles;
+
+    transform_input(g, x, v);
 
     direct::run_gemm<T>(TupleGemm<T>{g, u, v, m}, L, gemm_ws);
 
     // Output transform: blocks of adjacent tiles of one (image, output channel) plane per task.
-    const std::int64_t oplanes = g.N * g.K;
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), oplanes = g.N * g.K;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
     for (std::int64_t pk = 0; pk < oplanes; ++pk)
       for (std::int64_t ty = 0; ty < g.th; ++ty) {
@@ -244,7 +339,7 @@ class WinogradConv final : public ConvImpl {
   std::unique_ptr<Geometry> gb_;
   std::unique_ptr<ConvImpl> direct_;
   const char* kernel_name_ = "";
-  GemmLayout layout_, bwd_layout_;
+  GemmLayout layout_, bwd_layout_, wgrad_layout_;
   std::vector<T> u_fwd_, u_bwd_;  // prepared weights, transformed
 };
 
