@@ -161,25 +161,26 @@ def _batched(fname: str, x: np.ndarray, name: str, spatial: int) -> Tuple[np.nda
     return x, unbatched
 
 
-def _check_weight(fname: str, w: np.ndarray, spatial: int, channels: int, groups: int, transposed=False) -> None:
-    if w.ndim != spatial + 2:
-        raise ValueError(f"{fname}: weight must be {spatial + 2}-D, got shape {w.shape}")
-    if 0 in w.shape:
-        raise ValueError(f"{fname}: weight has an empty dimension, shape {w.shape}")
+def _check_weight(fname: str, shape: Tuple[int, ...], spatial: int, channels: int, groups: int,
+                  transposed: bool = False) -> None:
+    """Checks a weight shape against the input channels and groups."""
+    shape = tuple(shape)
+    if len(shape) != spatial + 2:
+        raise ValueError(f"{fname}: weight must be {spatial + 2}-D, got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"{fname}: weight has an empty dimension, shape {shape}")
     if channels % groups:
         raise ValueError(f"{fname}: groups={groups} does not divide the {channels} input channels")
     if transposed:
-        if w.shape[0] != channels:
-            raise ValueError(
-                f"{fname}: weight of shape {w.shape} expects {w.shape[0]} input channels, got {channels}"
-            )
+        if shape[0] != channels:
+            raise ValueError(f"{fname}: weight of shape {shape} expects {shape[0]} input channels, got {channels}")
         return
-    if w.shape[0] % groups:
-        raise ValueError(f"{fname}: groups={groups} does not divide the {w.shape[0]} output channels")
-    if w.shape[1] * groups != channels:
+    if shape[0] % groups:
+        raise ValueError(f"{fname}: groups={groups} does not divide the {shape[0]} output channels")
+    if shape[1] * groups != channels:
         raise ValueError(
-            f"{fname}: weight of shape {w.shape} with groups={groups} expects "
-            f"{w.shape[1] * groups} input channels, got {channels}"
+            f"{fname}: weight of shape {shape} with groups={groups} expects "
+            f"{shape[1] * groups} input channels, got {channels}"
         )
 
 
@@ -356,7 +357,7 @@ def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, gro
     _same_dtype(fname, x, weight=w)
     x4, unbatched = _batched(fname, x, "input", spatial)
     g = _groups(groups)
-    _check_weight(fname, w, spatial, x4.shape[1], g)
+    _check_weight(fname, w.shape, spatial, x4.shape[1], g)
     b = _check_bias(fname, bias, w.shape[0], x)
     stride_t = _positive(_ints(stride, spatial, "stride"), "stride")
     dilation_t = _positive(_ints(dilation, spatial, "dilation"), "dilation")
@@ -487,7 +488,7 @@ def conv_transpose2d(
     x4, unbatched = _batched(fname, x, "input", 2)
     g = _groups(groups)
     n, cin, h, wid = x4.shape
-    _check_weight(fname, w, 2, cin, g, transposed=True)
+    _check_weight(fname, w.shape, 2, cin, g, transposed=True)
     cout = w.shape[1] * g
     b = _check_bias(fname, bias, cout, x)
     stride_t = _positive(_ints(stride, 2, "stride"), "stride")
@@ -560,12 +561,8 @@ def _backward_plan(fname, x_shape, w_shape, dy, stride, padding, dilation, group
         x_shape = (1, *x_shape)
     g = _groups(groups)
     n, c, h, wid = x_shape
-    k, cg, r, s = w_shape
-    if c % g or k % g:
-        raise ValueError(f"{fname}: groups={g} must divide the input ({c}) and output ({k}) channels")
-    if cg * g != c:
-        raise ValueError(f"{fname}: weight of shape {tuple(w_shape)} with groups={g} expects {cg * g} "
-                         f"input channels, got {c}")
+    _check_weight(fname, w_shape, 2, c, g)
+    k, _, r, s = w_shape
     stride_t = _positive(_ints(stride, 2, "stride"), "stride")
     dilation_t = _positive(_ints(dilation, 2, "dilation"), "dilation")
     pads = _padding(padding, (r, s), stride_t, dilation_t)
@@ -593,8 +590,6 @@ def conv2d_input(
     dy = _array(grad_output, "grad_output")
     _same_dtype(fname, dy, weight=w)
     size = _size(input_size, "input_size", (3, 4))
-    if w.ndim != 4 or 0 in w.shape:
-        raise ValueError(f"{fname}: weight must be 4-D and non-empty, got shape {w.shape}")
     if (len(size) == 3) != (dy.ndim == 3):
         raise ValueError(f"{fname}: input_size {size} and grad_output of shape {dy.shape} disagree on batching")
     plan, dy4, _ = _backward_plan(fname, size, w.shape, dy, stride, padding, dilation, groups, dy.dtype, algorithm)
@@ -659,7 +654,6 @@ def conv2d_backward(
     x4, unbatched = _batched(fname, x, "input", 2)
     if unbatched != (dy.ndim == 3):
         raise ValueError(f"{fname}: input of shape {x.shape} and grad_output of shape {dy.shape} disagree on batching")
-    _check_weight(fname, w, 2, x4.shape[1], _groups(groups))
     xin, layout = _input(x4, algorithm)
     plan, dy4, _ = _backward_plan(fname, x4.shape, w.shape, dy, stride, padding, dilation, groups, x.dtype, algorithm,
                                   layout)

@@ -38,7 +38,7 @@ class Conv2dPlan:
         x_shape = F._size(input_shape, "input_shape", (4,))
         w_shape = F._size(weight_shape, "weight_shape", (4,))
         g = F._groups(groups)
-        F._check_weight(fname, _Shape(w_shape), 2, x_shape[1], g)
+        F._check_weight(fname, w_shape, 2, x_shape[1], g)
         stride_t = F._positive(F._ints(stride, 2, "stride"), "stride")
         dilation_t = F._positive(F._ints(dilation, 2, "dilation"), "dilation")
         pads = F._padding(padding, w_shape[2:], stride_t, dilation_t)
@@ -105,13 +105,6 @@ class Conv2dPlan:
     def __repr__(self) -> str:
         return (f"Conv2dPlan(input_shape={self.input_shape}, weight_shape={self.weight_shape}, "
                 f"dtype={self.dtype.name}, implementation={self.implementation!r})")
-
-
-class _Shape:
-    """Just enough of an array for the weight checks of functional.py."""
-
-    def __init__(self, shape: Tuple[int, ...]) -> None:
-        self.shape, self.ndim = shape, len(shape)
 
 
 def plan_conv2d(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=np.float32,
