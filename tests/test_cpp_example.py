@@ -1,4 +1,5 @@
-"""The C++ library builds on its own with CMake (no Python) and its example application runs."""
+"""The C++ library builds and installs on its own with CMake (no Python), and a native app finds
+it with find_package(fastconv), or with pkg-config, and runs."""
 
 import os
 import shutil
@@ -7,15 +8,54 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("c++") is None,
+                                reason="needs cmake and a C++ compiler")
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("c++") is None, reason="needs cmake and a C++ compiler")
-def test_cpp_example_builds_and_runs(tmp_path):
-    build = tmp_path / "build"
-    subprocess.run(["cmake", "-S", ROOT, "-B", str(build), "-DFASTCONV_BUILD_EXAMPLES=ON",
-                    "-DFASTCONV_BUILD_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
+@pytest.fixture(scope="module")
+def prefix(tmp_path_factory):
+    """The library configured, built and installed to a fresh prefix."""
+    base = tmp_path_factory.mktemp("cpp")
+    build, prefix = base / "build", base / "prefix"
+    subprocess.run(["cmake", "-S", ROOT, "-B", str(build), "-DFASTCONV_BUILD_PYTHON=OFF",
+                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True)
-    run = subprocess.run([str(build / "fastconv_edge")], capture_output=True, text=True)
+    subprocess.run(["cmake", "--install", str(build), "--prefix", str(prefix)], check=True, capture_output=True)
+    return prefix
+
+
+def _check_run(exe, env=None):
+    run = subprocess.run([str(exe)], capture_output=True, text=True, env=env)
     print(run.stdout)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "765" in run.stdout and "OK" in run.stdout and "stride_h=0" in run.stdout
+
+
+def test_installed_package_layout(prefix):
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
+    for name in ("cmake/fastconv/fastconvConfig.cmake", "cmake/fastconv/fastconvConfigVersion.cmake",
+                 "cmake/fastconv/fastconvTargets.cmake", "pkgconfig/fastconv.pc", "libfastconv.a", "libfastconv.so"):
+        assert (libdir / name).exists(), name
+    for header in ("fastconv.hpp", "plan.hpp", "descriptor.hpp", "errors.hpp", "cpu.hpp", "version.hpp"):
+        assert (prefix / "include" / "fastconv" / header).exists(), header
+    assert "find_dependency(OpenMP" in (libdir / "cmake/fastconv/fastconvConfig.cmake").read_text()
+
+
+def test_example_app_with_find_package(prefix, tmp_path):
+    build = tmp_path / "edge"
+    subprocess.run(["cmake", "-S", os.path.join(ROOT, "examples", "cpp"), "-B", str(build),
+                    f"-DCMAKE_PREFIX_PATH={prefix}"], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
+    _check_run(build / "fastconv_edge")
+
+
+@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="needs pkg-config")
+def test_example_app_with_pkg_config(prefix, tmp_path):
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
+    env = dict(os.environ, PKG_CONFIG_PATH=str(libdir / "pkgconfig"))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fastconv"], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()
+    exe = tmp_path / "edge"
+    subprocess.run(["c++", os.path.join(ROOT, "examples", "cpp", "edge.cpp"), "-o", str(exe), *flags],
+                   check=True, capture_output=True)
+    _check_run(exe, env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))

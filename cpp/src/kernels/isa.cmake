@@ -9,8 +9,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
     set(_avx2_sources ${_fastconv_kernels}/avx2/gemm_avx2.cpp ${_fastconv_kernels}/avx2/peak_avx2.cpp
                       ${_fastconv_kernels}/avx2/depthwise_avx2.cpp
                       ${_fastconv_kernels}/avx2/winograd_avx2.cpp)
-    target_sources(fastconv PRIVATE ${_avx2_sources})
+    target_sources(fastconv_objects PRIVATE ${_avx2_sources})
     set_source_files_properties(${_avx2_sources} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
-    target_compile_definitions(fastconv PRIVATE FASTCONV_HAVE_AVX2=1)
+    target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX2=1)
   endif()
 endif()
