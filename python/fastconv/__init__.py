@@ -8,6 +8,8 @@ The functions mirror ``torch.nn.functional`` and ``torch.nn.grad`` on NumPy arra
 
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._core import __version__
+from . import nn
+from .helpers import conv_parameters, dense_parameters, output_size, receptive_field
 from .plan import Conv2dPlan, plan_conv2d
 from .functional import (
     conv1d,
@@ -30,6 +32,11 @@ __all__ = [
     "conv2d_backward",
     "plan_conv2d",
     "Conv2dPlan",
+    "nn",
+    "output_size",
+    "receptive_field",
+    "conv_parameters",
+    "dense_parameters",
     "set_num_threads",
     "get_num_threads",
     "show_config",
