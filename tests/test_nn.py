@@ -208,3 +208,13 @@ def test_edge_detection_example():
     pytest.importorskip("matplotlib")
     grey = edge_detection.photograph()
     assert grey.ndim == 2 and grey.max() > 200 and grey.min() < 50
+
+
+def test_weights_trained_in_torch_load_directly(torch, rng):
+    theirs = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1)
+    ours = nn.Conv2d(3, 5, 3, stride=2, padding=1, rng=1)
+    ours.load_state_dict(theirs.state_dict())  # tensors, as PyTorch gives them
+    x = rng.standard_normal((2, 3, 11, 11)).astype(np.float32)
+    want = theirs(torch.from_numpy(x)).detach().numpy()
+    assert np.abs(ours(x) - want).max() <= 1e-5 * np.abs(want).max()
+    assert set(ours.state_dict()) == set(theirs.state_dict())

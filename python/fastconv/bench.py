@@ -120,7 +120,7 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object]]:
+def _cases(layer: Layer, direction: str, torch, algorithm: str = "auto") -> Dict[str, Callable[[], object]]:
     rng = np.random.default_rng(0)
     if layer.channels_last:
         x = rng.standard_normal((layer.n, layer.h, layer.w, layer.c), dtype=np.float32).transpose(0, 3, 1, 2)
@@ -131,10 +131,11 @@ def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object
     y = np.empty((layer.n, layer.k, *layer.out_hw), np.float32)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
     kw = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups)
+    ours = dict(kw, algorithm=algorithm)
     cases: Dict[str, Callable[[], object]] = {
-        "forward": lambda: F.conv2d(x, w, b, out=y, **kw),
-        "backward_data": lambda: F.conv2d_input(x.shape, w, dy, **kw),
-        "backward_weights": lambda: F.conv2d_weight(x, w.shape, dy, **kw),
+        "forward": lambda: F.conv2d(x, w, b, out=y, **ours),
+        "backward_data": lambda: F.conv2d_input(x.shape, w, dy, **ours),
+        "backward_weights": lambda: F.conv2d_weight(x, w.shape, dy, **ours),
     }
     out = {"fastconv": cases[direction]}
     if torch is not None:
@@ -153,9 +154,9 @@ def _cases(layer: Layer, direction: str, torch) -> Dict[str, Callable[[], object
     return out
 
 
-def _kernel(layer: Layer) -> str:
+def _kernel(layer: Layer, algorithm: str = "auto") -> str:
     return plan_conv2d((layer.n, layer.c, layer.h, layer.w), (layer.k, layer.c // layer.groups, layer.r, layer.r),
-                       layer.stride, layer.padding, layer.dilation, layer.groups).implementation
+                       layer.stride, layer.padding, layer.dilation, layer.groups, algorithm=algorithm).implementation
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -175,6 +176,7 @@ def run(
     threads: List[int],
     repeat: int,
     use_torch: bool = True,
+    algorithm: str = "auto",
 ) -> List[Result]:
     from . import _core
 
@@ -191,7 +193,7 @@ def run(
         for layer in layers:
             for direction in directions:
                 _progress(step, total, f"{layer.name} {direction} t{nt}")
-                cases = _cases(layer, direction, torch)
+                cases = _cases(layer, direction, torch, algorithm)
                 times: Dict[str, List[float]] = {name: [] for name in cases}
                 for _ in range(_BLOCKS):  # alternate blocks, so that machine noise hits both alike
                     for name, fn in cases.items():
@@ -202,7 +204,7 @@ def run(
                 gflops = layer.flops / (med["fastconv"] * 1e-3) / 1e9
                 results.append(
                     Result(layer.name, layer.describe(), direction, nt, med["fastconv"], med.get("torch"),
-                           gflops, 100.0 * gflops / peak, _kernel(layer))
+                           gflops, 100.0 * gflops / peak, _kernel(layer, algorithm))
                 )
                 step += 1
     _progress(total, total, "done")
@@ -273,7 +275,8 @@ def main(args) -> int:
     print(f"fastconv {c['version']}, isa {c['isa']} ({c['cpu_features']}); "
           f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}; "
           f"float32, medians of {args.repeat}")
-    results = run(layers, directions, args.threads, args.repeat, use_torch=torch is not None)
+    results = run(layers, directions, args.threads, args.repeat, use_torch=torch is not None,
+                  algorithm=args.algorithm)
     print(table(results))
     if args.plot:
         plot(results, args.plot)
