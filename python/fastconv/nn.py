@@ -163,6 +163,34 @@ class _ConvNd(Module):
             out[:, src] += flat[:, j]
         return out.reshape(shape)
 
+    # Conv1d runs as a 2-D convolution of height 1: these add and remove that axis.
+    def _to2d(self, a: np.ndarray) -> np.ndarray:
+        return a if self._spatial == 2 else a[:, :, None]
+
+    def _from2d(self, a: np.ndarray) -> np.ndarray:
+        return a if self._spatial == 2 else a[:, :, 0]
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_input(x)
+        xp, padding = self._pad(x)
+        xp = np.ascontiguousarray(xp)
+        plan = self._prepared_plan(xp, padding)
+        self._saved = (xp, x.shape, plan)
+        return self._from2d(plan.forward(self._to2d(xp), None, self.bias))
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        if self._saved is None:
+            raise RuntimeError("backward needs a forward call first")
+        xp, shape, plan = self._saved
+        dy = self._to2d(np.ascontiguousarray(F._array(grad_output, "grad_output"), dtype=self.dtype))
+        if dy.shape != plan.output_shape:
+            want = plan.output_shape if self._spatial == 2 else plan.output_shape[:2] + plan.output_shape[3:]
+            raise ValueError(f"grad_output must have shape {want}, got {self._from2d(dy).shape}")
+        grad_w, grad_b = plan.backward_weight(self._to2d(xp), dy)
+        self.weight_grad = self._from2d(grad_w)
+        self.bias_grad = grad_b if self.bias is not None else None
+        return self._unpad(self._from2d(plan.backward_input(dy)), shape)
+
     @property
     def receptive_field(self) -> int:
         """Input pixels one output sees along each axis: dilation * (kernel - 1) + 1."""
@@ -209,49 +237,11 @@ class _ConvNd(Module):
 class Conv2d(_ConvNd):
     """2-D convolution layer, as ``torch.nn.Conv2d``."""
 
-    def forward(self, x: Any) -> np.ndarray:
-        x = self._check_input(x)
-        xp, padding = self._pad(x)
-        xp = np.ascontiguousarray(xp)
-        plan = self._prepared_plan(xp, padding)
-        self._saved = (xp, x.shape, plan)
-        return plan.forward(self._saved[0], None, self.bias)
-
-    def backward(self, grad_output: Any) -> np.ndarray:
-        if self._saved is None:
-            raise RuntimeError("backward needs a forward call first")
-        xp, shape, plan = self._saved
-        dy = np.ascontiguousarray(F._array(grad_output, "grad_output"), dtype=self.dtype)
-        if dy.shape != plan.output_shape:
-            raise ValueError(f"grad_output must have shape {plan.output_shape}, got {dy.shape}")
-        grad_w, grad_b = plan.backward_weight(xp, dy)
-        self.weight_grad, self.bias_grad = grad_w, grad_b if self.bias is not None else None
-        return self._unpad(plan.backward_input(dy), shape)
-
 
 class Conv1d(_ConvNd):
     """1-D convolution layer, as ``torch.nn.Conv1d`` (computed as 2-D of height 1)."""
 
     _spatial = 1
-
-    def forward(self, x: Any) -> np.ndarray:
-        x = self._check_input(x)
-        xp, padding = self._pad(x)
-        xp = np.ascontiguousarray(xp)
-        plan = self._prepared_plan(xp, padding)
-        self._saved = (xp, x.shape, plan)
-        return plan.forward(xp[:, :, None], None, self.bias)[:, :, 0]
-
-    def backward(self, grad_output: Any) -> np.ndarray:
-        if self._saved is None:
-            raise RuntimeError("backward needs a forward call first")
-        xp, shape, plan = self._saved
-        dy = np.ascontiguousarray(F._array(grad_output, "grad_output"), dtype=self.dtype)[:, :, None]
-        if dy.shape != plan.output_shape:
-            raise ValueError(f"grad_output must have shape {plan.output_shape[:2] + plan.output_shape[3:]}")
-        grad_w, grad_b = plan.backward_weight(xp[:, :, None], dy)
-        self.weight_grad, self.bias_grad = grad_w[:, :, 0], grad_b if self.bias is not None else None
-        return self._unpad(plan.backward_input(dy)[:, :, 0], shape)
 
 
 class ConvTranspose2d(_ConvNd):
