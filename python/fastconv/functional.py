@@ -368,7 +368,7 @@ def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, gro
     if spatial == 3:
         return _conv3d(fname, x4, unbatched, w, b, stride_t, pads, dilation_t, g, algorithm, out)
     xin, layout = _input(x4, algorithm)
-    plan = _plan(fname, (*x4.shape[:2], *x4.shape[2:], w.shape[0]), w.shape[2:], stride_t, pads,
+    plan = _plan(fname, (*x4.shape, w.shape[0]), w.shape[2:], stride_t, pads,
                  dilation_t, g, x.dtype, algorithm, layout)
     shape = tuple(plan.output_shape)
     user_shape = shape[unbatched:] if spatial == 2 else (shape[0], shape[1], shape[3])[unbatched:]
