@@ -59,3 +59,26 @@ def test_example_app_with_pkg_config(prefix, tmp_path):
     subprocess.run(["c++", os.path.join(ROOT, "examples", "cpp", "edge.cpp"), "-o", str(exe), *flags],
                    check=True, capture_output=True)
     _check_run(exe, env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))
+
+
+@pytest.fixture(scope="module")
+def build_dir(prefix):
+    return prefix.parent / "build"
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None or os.uname().machine != "x86_64", reason="needs objdump on x86-64")
+def test_baseline_objects_hold_no_avx_instructions(build_dir):
+    """Only the per-ISA kernel files are built with ISA flags: every other object must run on
+    any x86-64, so none may touch a ymm or zmm register. The AVX2 kernel objects must (else this
+    check could not fail)."""
+    objects = [os.path.join(d, f) for d, _, files in os.walk(build_dir / "CMakeFiles") for f in files
+               if f.endswith(".o") and "fastconv_objects.dir" in d]
+    baseline = [o for o in objects if f"{os.sep}avx2{os.sep}" not in o]
+    isa = [o for o in objects if f"{os.sep}avx2{os.sep}" in o]
+    assert len(baseline) >= 10 and isa
+    for obj in baseline:
+        text = subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
+        assert "%ymm" not in text and "%zmm" not in text, obj
+    for obj in isa:
+        text = subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
+        assert "%ymm" in text, obj
