@@ -10,7 +10,7 @@ install(TARGETS fastconv_shared fastconv_static EXPORT fastconvTargets COMPONENT
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY cpp/include/fastconv DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
-        FILES_MATCHING PATTERN "*.hpp")
+        FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/generated/fastconv/version.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/fastconv COMPONENT dev)
 install(EXPORT fastconvTargets NAMESPACE fastconv:: DESTINATION ${_cmake_dir} COMPONENT dev)

@@ -36,7 +36,7 @@ def test_installed_package_layout(prefix):
     for name in ("cmake/fastconv/fastconvConfig.cmake", "cmake/fastconv/fastconvConfigVersion.cmake",
                  "cmake/fastconv/fastconvTargets.cmake", "pkgconfig/fastconv.pc", "libfastconv.a", "libfastconv.so"):
         assert (libdir / name).exists(), name
-    for header in ("fastconv.hpp", "plan.hpp", "descriptor.hpp", "errors.hpp", "cpu.hpp", "version.hpp"):
+    for header in ("fastconv.hpp", "fastconv.h", "plan.hpp", "descriptor.hpp", "errors.hpp", "cpu.hpp", "version.hpp"):
         assert (prefix / "include" / "fastconv" / header).exists(), header
     assert "find_dependency(OpenMP" in (libdir / "cmake/fastconv/fastconvConfig.cmake").read_text()
 
@@ -82,3 +82,15 @@ def test_baseline_objects_hold_no_avx_instructions(build_dir):
     for obj in isa:
         text = subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
         assert "%ymm" in text, obj
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_c_api_from_c(prefix, tmp_path):
+    """The C API, compiled as C (not C++) and linked to the installed shared library."""
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
+    exe = tmp_path / "test_c_api"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-x", "c", os.path.join(ROOT, "tests", "c", "test_c_api.c"),
+                    f"-I{prefix / 'include'}", f"-L{libdir}", "-lfastconv", "-lm", "-o", str(exe)], check=True)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))
+    print(run.stdout)
+    assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
