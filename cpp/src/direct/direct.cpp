@@ -4,6 +4,7 @@
 //   backward data     dX[c, ipix]    = W^T[c, (k,r,s)] * dY_col[(k,r,s), ipix] per (image, group,
 //                     stride phase): input pixels of one phase (ih % stride) meet a fixed subset
 //                     of kernel taps, so no zero products are computed and nothing is scattered.
+//                     With few input channels per group: T = W^T * dY (plain GEMM), then col2im.
 //   backward weights  dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k] per group: the
 //                     batch is part of the reduction, so it is reduced in a fixed order.
 #include <algorithm>

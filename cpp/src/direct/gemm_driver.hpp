@@ -14,10 +14,10 @@
 //   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
 //
 // A tile is (batch entry, column block, row block, reduction split). Each packs its B panel once
-// per reduction block and sweeps its rows of A over it; rows are split only when there are too
-// few tiles otherwise (and only with prepacked A, which row blocks then share). Every C element is reduced in a fixed
-// order that no thread count changes (k blocks in order, then splits in order), so results
-// are bit-identical for any number of threads.
+// per reduction block and sweeps its rows of A over it. With too few tiles, problems with
+// prepacked A split rows (their B panels then packed once, shared), the others split the
+// reduction. Every C element is reduced in a fixed order that no thread count changes (k blocks
+// in order, then splits in order), so results are bit-identical for any number of threads.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
