@@ -262,6 +262,10 @@ inline void gather(const T* plane, std::int64_t rows, std::int64_t cols, std::in
       const std::int64_t c0 = e * se + ce;
       if (se == 1 && col_stride == 1 && c0 >= 0 && c0 + run <= cols) {  // the common case: a contiguous run
         for (std::int64_t i = 0; i < run; ++i) out[i * stride] = src[c0 + i];
+      } else if (c0 >= 0 && c0 + (run - 1) * se < cols) {  // strided, but inside the row: no checks
+        const std::int64_t step = se * col_stride;
+        const T* from = src + c0 * col_stride;
+        for (std::int64_t i = 0; i < run; ++i) out[i * stride] = from[i * step];
       } else {
         for (std::int64_t i = 0; i < run; ++i) {
           const std::int64_t col = c0 + i * se;
