@@ -83,3 +83,21 @@ def test_backward_matches_torch_autograd(torch, rng):
     gi, gw, gb = fastconv.conv2d_backward(x, w, dy, stride=2, padding=1, groups=3)
     for got, want in ((gi, tx.grad), (gw, tw.grad), (gb, tb.grad)):
         assert _err(got, want) <= TOL["float32"]
+
+
+def test_nan_and_inf_propagate_as_in_torch(torch):
+    """Direct convolution lets NaN and Inf through exactly where PyTorch does, padded taps
+    included (0 * inf is NaN there too)."""
+    x = np.ones((1, 2, 7, 6), np.float32)
+    x[0, 1, 3, 2] = np.nan
+    x[0, 0, 5, 5] = np.inf
+    w = np.ones((3, 2, 3, 3), np.float32)
+    w[1, 0, 0, 0] = np.inf
+    w[2, 1, 2, 2] = -np.inf
+    for stride, padding in ((1, 1), (2, 1), (1, 0)):
+        want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=stride,
+                                          padding=padding).numpy()
+        got = fastconv.conv2d(x, w, stride=stride, padding=padding, algorithm="direct")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
