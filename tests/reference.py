@@ -79,3 +79,14 @@ def rel_err(got, want):
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     scale = max(np.abs(want).max(initial=0.0), 1e-30)
     return float(np.abs(got - want).max(initial=0.0) / scale)
+
+
+def central_difference(loss, arr, index, eps=1e-6):
+    """d loss / d arr[index] by central differences, perturbing arr in place and restoring it."""
+    old = arr[index]
+    arr[index] = old + eps
+    up = loss()
+    arr[index] = old - eps
+    down = loss()
+    arr[index] = old
+    return (up - down) / (2 * eps)

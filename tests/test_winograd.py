@@ -87,3 +87,17 @@ def test_measure_times_the_candidates_once_per_shape(rng):
     assert fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure").implementation == plan.implementation
     # shapes Winograd cannot take are measured among what applies
     assert fastconv.plan_conv2d(x.shape, w.shape, stride=2, padding=1, algorithm="measure").algorithm == "direct"
+
+
+def test_winograd_input_gradient_with_padding_above_two(rng):
+    """Padding beyond 2 has no Winograd input gradient (it would need negative padding): the plan
+    hands that direction to direct, with or without prepared weights."""
+    x = rng.standard_normal((1, 4, 9, 8))
+    w = rng.standard_normal((5, 4, 3, 3))
+    dy = rng.standard_normal((1, 5, 13, 10))
+    pads = ((3, 1), (2, 0))
+    want = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, (1, 1), 1)
+    assert ref.rel_err(fastconv.conv2d_input(x.shape, w, dy, padding=pads, algorithm="winograd"), want) <= 1e-13
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=pads, dtype=np.float64, algorithm="winograd")
+    plan.set_weight(w)
+    assert ref.rel_err(plan.backward_input(dy), want) <= 1e-13

@@ -158,7 +158,7 @@ template <typename T>
 class WinogradConv final : public ConvImpl {
  public:
   WinogradConv(const ConvDesc& desc, int threads)
-      : d_(desc), g_(desc), threads_(threads), bwd_(make_backward_desc(desc)), direct_(make_direct(desc, threads)) {
+      : g_(desc), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(TupleGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
@@ -167,6 +167,8 @@ class WinogradConv final : public ConvImpl {
       gb_ = std::make_unique<Geometry>(bwd_);
       bwd_layout_ = direct::make_layout(TupleGemm<T>{*gb_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T),
                                         threads);
+    } else {
+      direct_ = make_direct(desc, threads);  // the input gradient when a padding exceeds 2
     }
   }
 
@@ -203,7 +205,7 @@ class WinogradConv final : public ConvImpl {
   // Transforms the weights once for forward and backward data (the cache of a plan run many times).
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
-    direct_->prepare_weights(w, bytes);
+    if (direct_) direct_->prepare_weights(w, bytes);
     u_fwd_.resize(std::size_t(kXi * g_.K * g_.Cg));
     transform_weights(g_, static_cast<const T*>(w), false, u_fwd_.data());
     if (bwd_ok_) {
@@ -331,7 +333,6 @@ class WinogradConv final : public ConvImpl {
       }
   }
 
-  ConvDesc d_;
   Geometry g_;
   int threads_;
   bool bwd_ok_ = false;
