@@ -21,6 +21,8 @@ std::atomic<int>& thread_count() noexcept {
   return count;
 }
 
+thread_local int local_count = 0;  // 0: none set
+
 }  // namespace
 
 void set_num_threads(int n) {
@@ -28,6 +30,13 @@ void set_num_threads(int n) {
   thread_count().store(n);
 }
 
-int get_num_threads() noexcept { return thread_count().load(); }
+int get_num_threads() noexcept { return local_count > 0 ? local_count : thread_count().load(); }
+
+void set_local_num_threads(int n) {
+  if (n < 0) throw InvalidArgument("number of threads must be non-negative, got n=" + std::to_string(n));
+  local_count = n;
+}
+
+int get_local_num_threads() noexcept { return local_count; }
 
 }  // namespace fastconv

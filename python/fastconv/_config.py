@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Dict, Union
+from typing import Dict, Iterator, Union
 
 from . import _core
 from .functional import _int
@@ -20,6 +21,25 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads fastconv computes with."""
     return _core.get_num_threads()
+
+
+@contextlib.contextmanager
+def thread_limit(n: int) -> Iterator[None]:
+    """Within the block, calls made from this Python thread use n threads; other threads keep
+    theirs. For work already spread over cores by a scheduler (Dask, a thread pool)::
+
+        with fastconv.thread_limit(1):
+            y = fastconv.conv2d(x, w)
+    """
+    n = _int(n, "n")
+    if n < 1:
+        raise ValueError(f"number of threads must be positive, got n={n}")
+    previous = _core.get_local_num_threads()
+    _core.set_local_num_threads(n)
+    try:
+        yield
+    finally:
+        _core.set_local_num_threads(previous)
 
 
 def _kernel(dtype: str) -> str:

@@ -246,6 +246,8 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("set_num_threads", &fastconv::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastconv::get_num_threads);
+  m.def("set_local_num_threads", &fastconv::set_local_num_threads, py::arg("n"));
+  m.def("get_local_num_threads", &fastconv::get_local_num_threads);
   m.def("active_isa", [] { return std::string(fastconv::to_string(fastconv::active_isa())); });
   m.def("detected_isa", [] { return std::string(fastconv::to_string(fastconv::detected_isa())); });
   m.def("cpu_features", &fastconv::cpu_features);

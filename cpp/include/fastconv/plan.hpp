@@ -64,6 +64,11 @@ class Plan {
 
 // Threads used by plans made from now on; defaults to OpenMP's maximum (OMP_NUM_THREADS).
 void set_num_threads(int n);  // throws InvalidArgument for n < 1
-int get_num_threads() noexcept;
+int get_num_threads() noexcept;  // the calling thread's own count if set, else the library-wide one
+
+// Threads for plans made by the calling thread only; 0 clears it. A task scheduler that already
+// runs one task per core (Dask, a thread pool) gives each task one thread this way.
+void set_local_num_threads(int n);  // throws InvalidArgument for n < 0
+int get_local_num_threads() noexcept;
 
 }  // namespace fastconv
