@@ -156,6 +156,31 @@ def test_views_and_read_only_inputs(rng):
     assert y.flags.c_contiguous and not np.shares_memory(y, base)
 
 
+def _unaligned(a):
+    """A C-contiguous copy of a whose data starts one byte off its dtype's alignment, as arrays
+    unpickled from a byte stream (Dask, multiprocessing) can be."""
+    raw = np.empty(a.nbytes + 1, np.uint8)
+    view = np.frombuffer(raw.data, a.dtype, a.size, offset=1).reshape(a.shape)
+    view[...] = a
+    assert view.flags.c_contiguous and not view.flags.aligned
+    return view
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unaligned_arrays_are_accepted(rng, dtype):
+    x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    dy = rng.standard_normal((2, 4, 7, 6)).astype(dtype)
+    xu, wu, bu, dyu = map(_unaligned, (x, w, b, dy))
+    for _ in range(2):  # the second call takes the cached fast path
+        np.testing.assert_array_equal(fastconv.conv2d(xu, wu, bu), fastconv.conv2d(x, w, b))
+    np.testing.assert_array_equal(fastconv.conv2d_input(x.shape, wu, dyu), fastconv.conv2d_input(x.shape, w, dy))
+    np.testing.assert_array_equal(fastconv.conv2d_weight(xu, w.shape, dyu), fastconv.conv2d_weight(x, w.shape, dy))
+    plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=dtype)
+    np.testing.assert_array_equal(plan.forward(xu, wu, bu), plan.forward(x, w, b))
+
+
 def test_results_are_new_arrays(rng):
     x = rng.standard_normal((1, 2, 1, 1))
     w = rng.standard_normal((2, 2, 1, 1))
@@ -205,6 +230,27 @@ def test_threads_setting():
         fastconv.set_num_threads(before)
     with pytest.raises(ValueError, match="positive"):
         fastconv.set_num_threads(0)
+
+
+def test_thread_limit_is_per_python_thread_and_nests():
+    import threading
+
+    outer = fastconv.get_num_threads()
+    seen = {}
+    with fastconv.thread_limit(1):
+        assert fastconv.get_num_threads() == 1
+        with fastconv.thread_limit(3):
+            assert fastconv.get_num_threads() == 3
+            worker = threading.Thread(target=lambda: seen.update(other=fastconv.get_num_threads()))
+            worker.start()
+            worker.join()
+        assert fastconv.get_num_threads() == 1
+        plan = fastconv.plan_conv2d((1, 2, 5, 5), (2, 2, 3, 3))
+        assert plan.num_threads == 1  # plans made inside the block use it
+    assert fastconv.get_num_threads() == outer and seen["other"] == outer
+    with pytest.raises(ValueError, match="positive"):
+        with fastconv.thread_limit(0):
+            pass
 
 
 def test_show_config(capsys):

@@ -261,18 +261,22 @@ def _measure(args, layout) -> "_core.Plan":
 
 
 def _c(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a)
+    """a as the core reads it: C-contiguous and aligned (arrays unpickled from a byte stream,
+    as Dask and multiprocessing make them, may be neither); copies only when needed."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.require(a, requirements=("C", "A"))
 
 
 def _input(x: np.ndarray, algorithm: str) -> Tuple[np.ndarray, str]:
     """An (N, C, H, W) input as the core reads it: NCHW memory, or channels-last (NHWC) memory in
     place, as x.transpose(0, 3, 1, 2) of an image batch gives; anything else is copied to NCHW
     (so is NHWC for Winograd, which reads NCHW only)."""
-    if x.flags.c_contiguous:
+    if x.flags.c_contiguous and x.flags.aligned:
         return x, "nchw"
     if algorithm != "winograd" and x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
         return x, "nhwc"
-    return np.ascontiguousarray(x), "nchw"
+    return _c(x), "nchw"
 
 
 def _into(out: Any, shape: Tuple[int, ...], dtype: np.dtype, inputs: Sequence[np.ndarray],

@@ -65,7 +65,7 @@ class Conv2dPlan:
         a = F._array(a, name)
         if a.dtype != self.dtype:
             raise TypeError(f"{name} must have dtype {self.dtype}, got {a.dtype}")
-        return np.ascontiguousarray(a)
+        return F._c(a)
 
     def set_weight(self, weight: Any) -> None:
         """Keeps ``weight``, packed or transformed once, for the calls that pass no weight
