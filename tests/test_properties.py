@@ -13,9 +13,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import fastconv  # noqa: E402
 import reference as ref  # noqa: E402
-from conftest import TOL  # noqa: E402
-
-WINOGRAD_TOL = {"float32": 2e-5, "float64": 1e-13}
+from conftest import TOL, WINOGRAD_TOL  # noqa: E402
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 

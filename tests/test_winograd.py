@@ -7,10 +7,7 @@ import pytest
 import fastconv
 import reference as ref
 import sweep
-
-# Largest error relative to the output's scale: the transforms amplify rounding (points up to
-# +-2, weights divided by 24), so float32 gets a looser bound than direct's 1e-5.
-WINOGRAD_TOL = {"float32": 2e-5, "float64": 1e-13}
+from conftest import WINOGRAD_TOL
 
 
 def _config(rng, dtype):

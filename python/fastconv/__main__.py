@@ -24,6 +24,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench.add_argument("--no-torch", action="store_true", help="do not compare against PyTorch")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     bench.add_argument("--plot", metavar="PNG", help="also plot the speedups (needs matplotlib)")
+    bench.add_argument("--dask", action="store_true",
+                       help="instead, compare 1 and 2 local Dask workers on a batch-chunked layer")
     args = parser.parse_args(argv)
 
     import fastconv
@@ -31,12 +33,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "info":
         fastconv.show_config()
         return 0
+    if args.repeat < 1:
+        parser.error("--repeat must be positive")
+    if args.dask:
+        from . import bench_dask
+
+        return bench_dask.main(args.repeat)
     from . import bench as bench_module
 
     if args.threads is None:
         args.threads = sorted({1, fastconv.get_num_threads()})
-    if args.repeat < 1 or any(t < 1 for t in args.threads):
-        parser.error("--repeat and --threads must be positive")
+    if any(t < 1 for t in args.threads):
+        parser.error("--threads must be positive")
     return bench_module.main(args)
 
 
