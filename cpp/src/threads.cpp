@@ -1,4 +1,7 @@
 #include <atomic>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #include "fastconv/errors.hpp"
 #include "fastconv/plan.hpp"
@@ -23,7 +26,15 @@ std::atomic<int>& thread_count() noexcept {
 
 thread_local int local_count = 0;  // 0: none set
 
+std::atomic<bool> forked{false};
+
+#if defined(__unix__) || defined(__APPLE__)
+const int fork_handler = pthread_atfork(nullptr, nullptr, [] { forked.store(true); });
+#endif
+
 }  // namespace
+
+bool forked_child() noexcept { return forked.load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
   if (n < 1) throw InvalidArgument("number of threads must be positive, got n=" + std::to_string(n));

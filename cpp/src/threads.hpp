@@ -6,6 +6,10 @@
 
 namespace fastconv {
 
+// True in a child process made by fork(). OpenMP's thread pool does not survive fork (GNU's
+// would wait forever for its parent's threads), so every parallel region there runs on one thread.
+bool forked_child() noexcept;
+
 inline int thread_index() noexcept {
 #ifdef _OPENMP
   return omp_get_thread_num();

@@ -12,6 +12,7 @@
 #include "bias.hpp"
 #include "cpu/kernel_table.hpp"
 #include "impl.hpp"
+#include "threads.hpp"
 
 namespace fastconv {
 namespace depthwise {
@@ -64,7 +65,7 @@ class DepthwiseConv final : public ConvImpl {
     T* y = static_cast<T*>(yv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     const DepthwisePlane& g = fwd_.g;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t n = 0; n < N_; ++n)
       for (std::int64_t k = 0; k < K_; ++k)
         dk.forward(g, x + (n * C_ + k / Kg_) * g.H * g.W, w + k * g.R * g.S, bias ? bias[k] : T(0), false,
@@ -78,7 +79,7 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     const DepthwisePlane& g = fwd_.g;
     const std::int64_t taps = g.R * g.S;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t n = 0; n < N_; ++n)
       for (std::int64_t c = 0; c < C_; ++c) {
         T* dxp = dx + (n * C_ + c) * g.H * g.W;
@@ -103,7 +104,7 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     const DepthwisePlane& g = fwd_.g;
     const std::int64_t taps = g.R * g.S;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t k = 0; k < K_; ++k) {
       std::vector<double> acc(static_cast<std::size_t>(taps), 0.0);
       for (std::int64_t n = 0; n < N_; ++n)

@@ -13,6 +13,7 @@
 #include "bias.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
+#include "threads.hpp"
 
 namespace fastconv {
 namespace direct {
@@ -241,7 +242,7 @@ struct BackwardDataCol2imProblem {
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
   void col2im(T* dx, int threads) const {
     const std::int64_t planes = images * g.G * g.Cg, pq = g.P * g.Q;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !forked_child())
     for (std::int64_t pl = 0; pl < planes; ++pl) {  // pl = (image in chunk, group, c)
       T* dxp = dx + (img0 * g.C + pl) * g.H * g.W;
       const T* tc = t + pl * g.R * g.S * pq;

@@ -125,7 +125,7 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
 template <typename T, typename Problem>
 void prepack_a(const Problem& prob, const GemmLayout& L, T* dst) noexcept {
   const std::int64_t ops = std::int64_t(L.a_first.size()), kc_max = L.kc, kblocks = ceil_div(L.max_k, kc_max);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && ops * kblocks > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && ops * kblocks > 1)
   for (std::int64_t t = 0; t < ops * kblocks; ++t) {
     const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = L.a_first[std::size_t(op)];
     if (b < 0 || k0 >= prob.k(b)) continue;
@@ -156,7 +156,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
 
   if (L.b_shared > 0) {  // one (entry, column block, k block) per task
     const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tasks > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tasks > 1)
     for (std::int64_t t = 0; t < tasks; ++t) {
       const std::int64_t b = t / (L.ntiles * kblocks), jt = t / kblocks % L.ntiles, k0 = t % kblocks * kc_max;
       const std::int64_t j0 = jt * L.nc;
@@ -166,7 +166,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
   }
 
   const std::int64_t tiles = batches * L.ntiles * L.mtiles * L.ksplit;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && tiles > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tiles > 1)
   for (std::int64_t t = 0; t < tiles; ++t) {
     const std::int64_t split = t % L.ksplit, mt = t / L.ksplit % L.mtiles;
     const std::int64_t jt = t / (L.ksplit * L.mtiles) % L.ntiles, b = t / (L.ksplit * L.mtiles * L.ntiles);
@@ -212,7 +212,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
 
   if (L.ksplit == 1) return;
   const std::int64_t blocks = batches * L.ntiles;  // add the splits in order, then store
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && blocks > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && blocks > 1)
   for (std::int64_t t = 0; t < blocks; ++t) {
     const std::int64_t b = t / L.ntiles, jt = t % L.ntiles, j0 = jt * L.nc;
     if (j0 >= prob.n(b)) continue;

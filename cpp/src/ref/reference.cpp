@@ -1,6 +1,7 @@
 // The scalar reference: the definition of convolution written as loops, accumulating in
 // double. Slow on purpose; tests use it as the oracle for every other algorithm.
 #include "impl.hpp"
+#include "threads.hpp"
 
 namespace fastconv {
 namespace ref {
@@ -27,7 +28,7 @@ class ReferenceConv final : public ConvImpl {
     const T* bias = static_cast<const T*>(bv);
     T* y = static_cast<T*>(yv);
     const std::int64_t P = d_.p(), Q = d_.q(), Cg = d_.c / d_.groups, Kg = d_.k / d_.groups;
-#pragma omp parallel for collapse(2) num_threads(threads_)
+#pragma omp parallel for collapse(2) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t n = 0; n < d_.n; ++n)
       for (std::int64_t k = 0; k < d_.k; ++k) {
         const std::int64_t g = k / Kg;
@@ -53,7 +54,7 @@ class ReferenceConv final : public ConvImpl {
     const T* w = static_cast<const T*>(weights(wv));
     T* dx = static_cast<T*>(dxv);
     const std::int64_t P = d_.p(), Q = d_.q(), Cg = d_.c / d_.groups, Kg = d_.k / d_.groups;
-#pragma omp parallel for collapse(2) num_threads(threads_)
+#pragma omp parallel for collapse(2) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t n = 0; n < d_.n; ++n)
       for (std::int64_t c = 0; c < d_.c; ++c) {
         const std::int64_t g = c / Cg;
@@ -83,7 +84,7 @@ class ReferenceConv final : public ConvImpl {
     T* dw = static_cast<T*>(dwv);
     T* db = static_cast<T*>(dbv);
     const std::int64_t P = d_.p(), Q = d_.q(), Cg = d_.c / d_.groups, Kg = d_.k / d_.groups;
-#pragma omp parallel for collapse(2) num_threads(threads_)
+#pragma omp parallel for collapse(2) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t k = 0; k < d_.k; ++k)
       for (std::int64_t c = 0; c < Cg; ++c) {
         const std::int64_t g = k / Kg;

@@ -224,7 +224,7 @@ class WinogradConv final : public ConvImpl {
     transform_input(g, static_cast<const T*>(xv), v);
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.K;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t pk = 0; pk < planes; ++pk)
       for (std::int64_t ty = 0; ty < g.th; ++ty) {
         const std::int64_t img = pk / g.K, k = pk % g.K;
@@ -237,7 +237,7 @@ class WinogradConv final : public ConvImpl {
     direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum}, wgrad_layout_, sum + kXi * g.K * g.Cg);
     // dW[k][c] = G^T S[k][c] G
     const std::int64_t pairs = g.K * g.Cg;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && pairs > 64)
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && pairs > 64)
     for (std::int64_t kc = 0; kc < pairs; ++kc) {
       T s6[kXi], tmp[3 * kAlpha];
       for (int xi = 0; xi < kXi; ++xi) s6[xi] = sum[xi * pairs + kc];
@@ -272,7 +272,7 @@ class WinogradConv final : public ConvImpl {
   // U[xi][k][c] = G g[k][c] G^T. For the input gradient, g[k][c] = rot180(w[c][k]) per group.
   void transform_weights(const Geometry& g, const T* w, bool rotate, T* u) const noexcept {
     const std::int64_t pairs = g.K * g.Cg;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && pairs > 64)
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && pairs > 64)
     for (std::int64_t kc = 0; kc < pairs; ++kc) {
       const std::int64_t k = kc / g.Cg, c = kc % g.Cg;
       T f[9];
@@ -294,7 +294,7 @@ class WinogradConv final : public ConvImpl {
   void transform_input(const Geometry& g, const T* x, T* v) const noexcept {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t pc = 0; pc < planes; ++pc)
       for (std::int64_t ty = 0; ty < g.th; ++ty) {
         const std::int64_t img = pc / g.C, c = pc % g.C;
@@ -320,7 +320,7 @@ class WinogradConv final : public ConvImpl {
     // Output transform: blocks of adjacent tiles of one (image, output channel) plane per task.
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), oplanes = g.N * g.K;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
     for (std::int64_t pk = 0; pk < oplanes; ++pk)
       for (std::int64_t ty = 0; ty < g.th; ++ty) {
         const std::int64_t img = pk / g.K, k = pk % g.K;
