@@ -1,7 +1,11 @@
 // The one place that decides: validation, algorithm choice and workspace ownership.
 #include "fastconv/plan.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "fastconv/errors.hpp"
@@ -38,24 +42,65 @@ bool winograd_wins(const ConvDesc& d) {
   return d.dtype == DType::Float32 && d.c / d.groups >= 32 && d.k / d.groups >= 32 && tiles >= 64;
 }
 
-// Candidates in order of preference; the first that accepts the shape wins. Direct has two
-// implementations: plane kernels when each of several groups has one input channel (depthwise),
-// where a GEMM would have nothing to block, and the implicit GEMM for everything else.
+// FASTCONV_MAX_WORKSPACE: the most workspace, in bytes (suffix K, M or G for binary multiples),
+// that a plan may need in any direction; read when a plan is made. Unset: no bound.
+std::size_t max_workspace() {
+  const char* text = std::getenv("FASTCONV_MAX_WORKSPACE");
+  if (text == nullptr || *text == '\0') return SIZE_MAX;
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  unsigned shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, ++end;
+  else if (*end == 'M' || *end == 'm') shift = 20, ++end;
+  else if (*end == 'G' || *end == 'g') shift = 30, ++end;
+  if (end == text || *end != '\0' || *text == '-' || value > (SIZE_MAX >> shift))
+    throw InvalidArgument(std::string("FASTCONV_MAX_WORKSPACE must be a byte count such as 1048576, 512M or 2G, got '") +
+                          text + "'");
+  return std::size_t(value) << shift;
+}
+
+std::size_t largest_workspace(const ConvImpl& impl) {
+  std::size_t most = 0;
+  for (Direction d : {Direction::Forward, Direction::BackwardData, Direction::BackwardWeights})
+    most = std::max(most, impl.workspace_size(d));
+  return most;
+}
+
+std::unique_ptr<ConvImpl> make_direct_or_depthwise(const ConvDesc& desc, int threads) {
+  return depthwise_accepts(desc) ? make_depthwise(desc, threads) : make_direct(desc, threads);
+}
+
+// Candidates in order of preference; the first that accepts the shape and whose workspace fits
+// FASTCONV_MAX_WORKSPACE wins ("auto" ends at the reference, which needs none). An algorithm asked
+// for by name is never swapped: over the bound it is an error. Direct has two implementations:
+// plane kernels when each of several groups has one input channel (depthwise), where a GEMM would
+// have nothing to block, and the implicit GEMM for everything else.
 std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int threads) {
+  const std::size_t bound = max_workspace();
+  auto fits = [&](const std::unique_ptr<ConvImpl>& impl) { return largest_workspace(*impl) <= bound; };
+  std::unique_ptr<ConvImpl> impl;
   std::string why;
   switch (algorithm) {
     case Algorithm::Reference: return make_reference(desc, threads);
     case Algorithm::Winograd:
       if (!winograd_accepts(desc, &why)) throw InvalidArgument("algorithm='winograd' does not apply: " + why);
-      return make_winograd(desc, threads);
+      impl = make_winograd(desc, threads);
+      break;
+    case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads); break;
     case Algorithm::Auto:
-      if (winograd_accepts(desc, nullptr) && winograd_wins(desc)) return make_winograd(desc, threads);
-      [[fallthrough]];
-    case Algorithm::Direct:
-      if (depthwise_accepts(desc)) return make_depthwise(desc, threads);
-      return make_direct(desc, threads);
+      if (winograd_accepts(desc, nullptr) && winograd_wins(desc)) {
+        impl = make_winograd(desc, threads);
+        if (fits(impl)) return impl;
+      }
+      impl = make_direct_or_depthwise(desc, threads);
+      return fits(impl) ? std::move(impl) : make_reference(desc, threads);
+    default: throw InvalidArgument("unknown algorithm");
   }
-  throw InvalidArgument("unknown algorithm");
+  if (!fits(impl))
+    throw InvalidArgument(std::string("algorithm='") + to_string(algorithm) + "' needs " +
+                          std::to_string(largest_workspace(*impl)) + " bytes of workspace, over FASTCONV_MAX_WORKSPACE=" +
+                          std::to_string(bound));
+  return impl;
 }
 
 }  // namespace
@@ -101,7 +146,7 @@ Plan::Plan(const ConvDesc& desc, Algorithm algorithm) : state_(std::make_unique<
   state_->threads = get_num_threads();
   state_->impl = choose(desc, algorithm, state_->threads);
   const std::string name = state_->impl->name();
-  state_->algorithm = algorithm == Algorithm::Reference ? Algorithm::Reference
+  state_->algorithm = name.rfind("reference", 0) == 0  ? Algorithm::Reference
                       : name.rfind("winograd", 0) == 0 ? Algorithm::Winograd
                                                        : Algorithm::Direct;
 }

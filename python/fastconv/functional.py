@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import threading
+from os import environ as _environ
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -202,7 +203,7 @@ _PLAN_LOCK = threading.Lock()
 def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw") -> "_core.Plan":
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
-    Plans are cached per shape (and thread count), so repeated calls, as a training loop makes,
+    Plans are cached per shape (and thread count and workspace bound), so repeated calls, as a training loop makes,
     skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
     candidates once per shape and keeps the fastest for the process, as FFTW does.
     """
@@ -211,7 +212,8 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     if algorithm not in _ALGORITHMS:
         raise ValueError(f"{fname}: algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got {algorithm!r}")
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
-           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout)
+           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout,
+           _environ.get("FASTCONV_MAX_WORKSPACE"))
     with _PLAN_LOCK:
         plan = _PLAN_CACHE.get(key)
         if plan is not None:
@@ -342,7 +344,8 @@ def conv2d(
             bias is None or type(bias) is np.ndarray):
         key = (input.shape, input.strides, input.dtype, input.flags.aligned, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation, groups, algorithm,
-               type(stride), type(padding), type(dilation), type(groups), _core.get_num_threads())
+               type(stride), type(padding), type(dilation), type(groups), _core.get_num_threads(),
+               _environ.get("FASTCONV_MAX_WORKSPACE"))
         try:
             hit = _CALLS.get(key)
         except TypeError:  # an unhashable argument
@@ -441,6 +444,11 @@ def _conv3d(fname, x, unbatched, w, b, stride, pads, dilation, groups, algorithm
             f"({d + pf + pk})"
         )
     od = (d + pf + pk - depth_extent) // sd + 1
+    # The plan validates the 2-D problem (and its sizes' overflow) before anything is allocated.
+    plan = _plan(fname, (n * od, groups * t_taps * cg, h, wid, k), w.shape[3:], (sh, sw), pads[1:],
+                 (dh, dw), groups, x.dtype, algorithm)
+    _, _, oh, ow = plan.output_shape
+    shape = (n, k, od, oh, ow)
     # Gather, for every output plane and depth tap, the input plane it reads (zero when padded).
     src = np.arange(od)[:, None] * sd - pf + np.arange(t_taps)[None, :] * dd  # (od, T)
     valid = (src >= 0) & (src < d)
@@ -451,10 +459,6 @@ def _conv3d(fname, x, unbatched, w, b, stride, pads, dilation, groups, algorithm
     planes = planes.reshape(n * od, t_taps, groups, cg, h, wid).transpose(0, 2, 1, 3, 4, 5)
     planes = planes.reshape(n * od, groups * t_taps * cg, h, wid)
     w2 = np.ascontiguousarray(w.transpose(0, 2, 1, 3, 4)).reshape(k, t_taps * cg, *w.shape[3:])
-    plan = _plan(fname, (n * od, groups * t_taps * cg, h, wid, k), w.shape[3:], (sh, sw), pads[1:],
-                 (dh, dw), groups, x.dtype, algorithm)
-    _, _, oh, ow = plan.output_shape
-    shape = (n, k, od, oh, ow)
 
     def compute(y):
         flat = np.empty((n * od, k, oh, ow), x.dtype)

@@ -61,6 +61,12 @@ class Conv2dPlan:
     def num_threads(self) -> int:
         return self._plan.num_threads
 
+    def workspace_size(self, direction: str = "forward") -> int:
+        """Bytes of workspace for 'forward', 'backward_data' or 'backward_weights'."""
+        if direction not in ("forward", "backward_data", "backward_weights"):
+            raise ValueError(f"direction must be 'forward', 'backward_data' or 'backward_weights', got {direction!r}")
+        return self._plan.workspace_size(direction)
+
     def _take(self, a: Any, name: str) -> np.ndarray:
         a = F._array(a, name)
         if a.dtype != self.dtype:
