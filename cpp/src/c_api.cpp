@@ -2,6 +2,7 @@
 // a per-thread message.
 #include "fastconv/fastconv.h"
 
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -37,6 +38,16 @@ fastconv_status guarded(Fn&& fn) noexcept {
   }
 }
 
+// A C caller may store any int in an enum; in C++, reading a value outside the enumerators is
+// undefined, so enums from the caller are read as the ints they are.
+template <typename E>
+int raw(const E& value) noexcept {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+  int v;
+  std::memcpy(&v, &value, sizeof v);
+  return v;
+}
+
 void require(bool ok, const char* what) {
   if (!ok) throw fastconv::InvalidArgument(what);
 }
@@ -54,15 +65,16 @@ fastconv_status fastconv_plan_create(const fastconv_desc* d, fastconv_algorithm 
   return guarded([&] {
     require(d != nullptr && out != nullptr, "desc and plan must not be NULL");
     *out = nullptr;
-    require(d->dtype == FASTCONV_FLOAT32 || d->dtype == FASTCONV_FLOAT64, "dtype must be FLOAT32 or FLOAT64");
+    const int dtype = raw(d->dtype);
+    require(dtype == FASTCONV_FLOAT32 || dtype == FASTCONV_FLOAT64, "dtype must be FLOAT32 or FLOAT64");
     fastconv::ConvDesc c;
     c.n = d->n, c.c = d->c, c.h = d->h, c.w = d->w, c.k = d->k, c.r = d->r, c.s = d->s;
     c.stride_h = d->stride_h, c.stride_w = d->stride_w, c.dilation_h = d->dilation_h, c.dilation_w = d->dilation_w;
     c.pad_top = d->pad_top, c.pad_bottom = d->pad_bottom, c.pad_left = d->pad_left, c.pad_right = d->pad_right;
     c.groups = d->groups;
-    c.dtype = d->dtype == FASTCONV_FLOAT64 ? fastconv::DType::Float64 : fastconv::DType::Float32;
+    c.dtype = dtype == FASTCONV_FLOAT64 ? fastconv::DType::Float64 : fastconv::DType::Float32;
     fastconv::Algorithm a;
-    switch (algorithm) {
+    switch (raw(algorithm)) {
       case FASTCONV_ALGORITHM_AUTO: a = fastconv::Algorithm::Auto; break;
       case FASTCONV_ALGORITHM_DIRECT: a = fastconv::Algorithm::Direct; break;
       case FASTCONV_ALGORITHM_WINOGRAD: a = fastconv::Algorithm::Winograd; break;
