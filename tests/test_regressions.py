@@ -1,0 +1,41 @@
+"""Inputs that once failed, kept so they cannot come back. Each names what went wrong."""
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference as ref
+from conftest import TOL
+
+
+def test_conv3d_padding_past_2_to_the_31_is_an_overflow_error_not_an_8_gb_allocation():
+    """Found by the fuzzer: conv3d built its depth gather (od x taps indices) before the plan had
+    checked the output size, so a padding of 2^31 allocated gigabytes before failing."""
+    x = np.ones((2, 2, 2, 1, 2), np.float32)
+    w = np.ones((2, 2, 5, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="overflow"):
+        fastconv.conv3d(x, w, stride=4, padding=2**31)
+
+
+def test_col2im_input_gradient_with_a_partial_last_chunk(rng):
+    """The input gradient of a 3-channel layer goes through col2im in chunks of images (32 MB of
+    columns: 5 of these 224x224 images); the last, partial chunk once read past its buffer."""
+    x_shape = (7, 3, 224, 224)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((7, 4, 224, 224)).astype(np.float32)
+    plan = fastconv.plan_conv2d(x_shape, w.shape, padding=1)
+    assert "col2im" in plan.implementation
+    gi = fastconv.conv2d_input(x_shape, w, dy, padding=1)
+    want = ref.conv2d_input(x_shape, w.astype(np.float64), dy.astype(np.float64), (1, 1), ((1, 1), (1, 1)))
+    assert ref.rel_err(gi, want) <= TOL["float32"]
+
+
+def test_unpickled_unaligned_arrays_compute(rng):
+    """Found through Dask: arrays rebuilt from a byte stream may be unaligned, and were refused
+    with 'must be C-contiguous and aligned' (tests/test_api.py checks every function)."""
+    w = rng.standard_normal((2, 3, 3, 3))
+    raw = bytearray(1) + w.tobytes()
+    unaligned = np.frombuffer(memoryview(raw)[1:], np.float64).reshape(w.shape)
+    assert not unaligned.flags.aligned
+    x = rng.standard_normal((1, 3, 5, 5))
+    np.testing.assert_array_equal(fastconv.conv2d(x, unaligned), fastconv.conv2d(x, w))
