@@ -49,6 +49,24 @@ def test_example_app_with_find_package(prefix, tmp_path):
     _check_run(build / "fastconv_edge")
 
 
+def test_example_app_against_the_pip_installed_wheel(tmp_path):
+    """The wheel carries the C++ package inside the Python package, and names it as its cmake.root
+    entry point: find_package(fastconv) works after `pip install fastconv` alone."""
+    import importlib.metadata
+
+    import fastconv
+
+    root = os.path.dirname(fastconv.__file__)
+    roots = [e.value for e in importlib.metadata.entry_points(group="cmake.root") if e.name == "fastconv"]
+    assert roots == ["fastconv"]
+    assert os.path.exists(os.path.join(root, "include", "fastconv", "fastconv.h"))
+    build = tmp_path / "edge"
+    subprocess.run(["cmake", "-S", os.path.join(ROOT, "examples", "cpp"), "-B", str(build),
+                    f"-DCMAKE_PREFIX_PATH={root}"], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
+    _check_run(build / "fastconv_edge")
+
+
 @pytest.mark.skipif(shutil.which("pkg-config") is None, reason="needs pkg-config")
 def test_example_app_with_pkg_config(prefix, tmp_path):
     libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())

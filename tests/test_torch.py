@@ -101,3 +101,35 @@ def test_nan_and_inf_propagate_as_in_torch(torch):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
         np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
+
+
+@pytest.mark.parametrize("first", ["torch", "fastconv"])
+def test_both_libraries_in_one_process_in_either_import_order(torch, first):
+    """torch brings its own OpenMP runtime; with both loaded, in either order, both compute
+    correctly on two threads, one after the other and from two Python threads at once."""
+    import subprocess
+    import sys
+    import textwrap
+
+    second = "fastconv" if first == "torch" else "torch"
+    code = textwrap.dedent(f"""
+        import {first}, {second}
+        import threading
+        import numpy as np
+        torch.set_num_threads(2); fastconv.set_num_threads(2)
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((4, 16, 30, 30)).astype(np.float32)
+        w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+        want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+        def err():
+            return float(np.abs(fastconv.conv2d(x, w, padding=1) - want).max() / np.abs(want).max())
+        errs = [err()]
+        threads = [threading.Thread(target=lambda: errs.append(err())) for _ in range(2)]
+        threads.append(threading.Thread(target=lambda: torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w))))
+        [t.start() for t in threads]; [t.join() for t in threads]
+        print(max(errs), len(errs))
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    worst, count = run.stdout.split()
+    assert int(count) == 3 and float(worst) <= TOL["float32"]
