@@ -17,6 +17,19 @@ def test_conv3d_padding_past_2_to_the_31_is_an_overflow_error_not_an_8_gb_alloca
         fastconv.conv3d(x, w, stride=4, padding=2**31)
 
 
+def test_same_padding_with_a_huge_dilation_is_an_overflow_error():
+    """Found by the fuzzer: padding='same' with dilation 2^62 made paddings past 2^63, which the
+    conv3d lowering handed to NumPy (OverflowError) instead of refusing."""
+    x = np.ones((2, 2, 2, 1), np.float32)  # unbatched (C, D, H, W)
+    w = np.ones((1, 2, 6, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="overflow"):
+        fastconv.conv3d(x, w, padding="same", dilation=2**62)
+    with pytest.raises(ValueError, match="overflow"):
+        fastconv.conv2d(x[:, 0], w[:, :, :, 0], padding="same", dilation=2**62)
+    with pytest.raises(ValueError, match="overflow"):
+        fastconv.conv3d(x, w, padding=((2**62, 2**62), (0, 0), (0, 0)))
+
+
 def test_col2im_input_gradient_with_a_partial_last_chunk(rng):
     """The input gradient of a 3-channel layer goes through col2im in chunks of images (32 MB of
     columns: 5 of these 224x224 images); the last, partial chunk once read past its buffer."""

@@ -118,6 +118,8 @@ def _padding(
                 )
             # torch's split: the extra pixel of an odd total goes after
             totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            if max(totals) > _INT64_MAX:
+                raise ValueError(f"padding='same' with dilation={tuple(dilation)} overflows a 64-bit size")
             return tuple((t // 2, t - t // 2) for t in totals)
         raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid', got padding={padding!r}")
     if isinstance(padding, (tuple, list, np.ndarray, Sequence)):
@@ -438,6 +440,8 @@ def _conv3d(fname, x, unbatched, w, b, stride, pads, dilation, groups, algorithm
     (sd, sh, sw), (dd, dh, dw) = stride, dilation
     (pf, pk) = pads[0]
     depth_extent = dd * (t_taps - 1) + 1
+    if max(depth_extent, d + pf + pk) > _INT64_MAX:
+        raise ValueError(f"{fname}: the padded input depth or the kernel's dilated depth overflows a 64-bit size")
     if depth_extent > d + pf + pk:
         raise ValueError(
             f"{fname}: kernel depth with dilation ({depth_extent}) is larger than the padded input depth "
