@@ -12,7 +12,6 @@ import pytest
 import fastconv
 import fastconv.helpers
 import reference as ref
-from conftest import TOL
 from fastconv import nn
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")

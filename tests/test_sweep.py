@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import fastconv
-import reference as ref
 import sweep
 from conftest import TOL
 

@@ -7,6 +7,7 @@ should take half the time; the ratio is what to quote.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from typing import Dict, List
@@ -44,9 +45,7 @@ def _time_workers(workers: int, repeat: int) -> List[float]:
 
 
 def main(repeat: int) -> int:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("distributed") is None:
         print("bench --dask needs Dask: pip install 'fastconv[dask]'")
         return 1
     print(f"fastconv.dask.conv2d, input {SHAPE} float32 in batch chunks of {CHUNK}, 64 filters 3x3, padding 1")

@@ -114,10 +114,6 @@ class _Axis:
         return v0, v1, r0 - v0, (v0 - u0, max(0, reach - v1))
 
 
-def _out_len(length: int, extent: int, stride: int, pad: Tuple[int, int]) -> int:
-    return (length + pad[0] + pad[1] - extent) // stride + 1
-
-
 # --------------------------------------------------------------------------- arguments
 
 

@@ -16,7 +16,6 @@ import numpy as np
 
 with atheris.instrument_imports():
     import fastconv
-    from fastconv import functional as F
 
 ALLOWED = (ValueError, TypeError, MemoryError)
 DTYPES = (np.float32, np.float64, np.float32, np.float64, np.int32, np.complex64, np.float16, object)
