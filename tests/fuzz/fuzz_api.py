@@ -1,6 +1,9 @@
 """Coverage-guided fuzzing of the Python API's argument handling and plan creation (atheris).
 
-    python tests/fuzz/fuzz_api.py -max_total_time=60      # libFuzzer's flags; -runs=N also works
+    (ulimit -v 4000000; python tests/fuzz/fuzz_api.py -max_total_time=60)   # libFuzzer's flags
+
+The address-space limit makes a valid request for a huge result (a padding of 2^31 gives one of
+gigabytes) fail at once with MemoryError, as it would in a process with less memory.
 
 Each input is turned into one call of a public function with fuzzed shapes, dtypes, layouts and
 arguments: ints of any size and sign, tuples of the wrong length, strings, floats, None, bools.
