@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import operator
 import threading
-from os import environ as _environ
 from collections import OrderedDict
+from os import environ as _environ
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -205,8 +205,8 @@ _PLAN_LOCK = threading.Lock()
 def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw") -> "_core.Plan":
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
-    Plans are cached per shape (and thread count and workspace bound), so repeated calls, as a training loop makes,
-    skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
+    Plans are cached per shape, thread count and workspace bound, so repeated calls, as a
+    training loop makes, skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
     candidates once per shape and keeps the fastest for the process, as FFTW does.
     """
     if not isinstance(algorithm, str):
