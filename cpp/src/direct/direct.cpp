@@ -52,6 +52,7 @@ struct ForwardProblem {
   T* y;
 
   std::int64_t batches() const { return g.N * g.G; }
+  std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.P * g.Q; }
   std::int64_t k(std::int64_t) const { return g.Cg * g.R * g.S; }
@@ -132,6 +133,7 @@ struct BackwardDataProblem {
   std::int64_t taps_s(std::int64_t b) const { return std::int64_t(cols[pw(b)].index.size()); }
 
   std::int64_t batches() const { return g.N * g.G * g.sh * g.sw; }
+  std::int64_t period() const { return g.G * g.sh * g.sw; }
   std::int64_t m(std::int64_t) const { return g.Cg; }
   std::int64_t n(std::int64_t b) const { return phase_h(b) * phase_w(b); }
   std::int64_t k(std::int64_t b) const { return g.Kg * taps_r(b) * taps_s(b); }
@@ -204,6 +206,7 @@ struct BackwardDataCol2imProblem {
   T* t;  // images * G rows blocks of (Cg*R*S) x (P*Q)
 
   std::int64_t batches() const { return images * g.G; }
+  std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Cg * g.R * g.S; }
   std::int64_t n(std::int64_t) const { return g.P * g.Q; }
   std::int64_t k(std::int64_t) const { return g.Kg; }
@@ -275,6 +278,7 @@ struct BackwardWeightsProblem {
   T* dw;
 
   std::int64_t batches() const { return g.G; }
+  std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Cg * g.R * g.S; }
   std::int64_t n(std::int64_t) const { return g.Kg; }
   std::int64_t k(std::int64_t) const { return g.N * g.P * g.Q; }

@@ -5,6 +5,7 @@
 //
 // Problem interface (b = batch entry; extents may differ per entry):
 //   std::int64_t batches() const;
+//   std::int64_t period() const;       // entries b and b + period() have equal extents and operand
 //   std::int64_t m(b), n(b), k(b) const;
 //   std::int64_t a_operand(b) const;   // entries with equal operand share one A matrix
 //   static constexpr bool kPrepackA;   // pack each shared A once per call, before the GEMM
@@ -57,7 +58,10 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   L.mr = mr, L.nr = nr;
   L.batches = prob.batches();
   std::int64_t operands = 0;
-  for (std::int64_t b = 0; b < L.batches; ++b) {
+  // Entries repeat with the period (images only add batches), so planning never walks them all:
+  // a billion images cost no more to plan than one.
+  const std::int64_t distinct = std::min(L.batches, prob.period());
+  for (std::int64_t b = 0; b < distinct; ++b) {
     L.max_m = std::max(L.max_m, prob.m(b));
     L.max_n = std::max(L.max_n, prob.n(b));
     L.max_k = std::max(L.max_k, prob.k(b));
@@ -105,7 +109,7 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   if (Problem::kPrepackA) {
     L.a_offset.assign(std::size_t(operands), -1);
     L.a_first.assign(std::size_t(operands), -1);
-    for (std::int64_t b = 0; b < L.batches; ++b) {
+    for (std::int64_t b = 0; b < distinct; ++b) {
       const std::size_t op = std::size_t(prob.a_operand(b));
       if (L.a_offset[op] >= 0) continue;
       L.a_offset[op] = L.a_prepacked;

@@ -74,6 +74,7 @@ struct TupleGemm {
   T* prod;     // [xi][k][tile]
 
   std::int64_t batches() const { return kXi * g.G; }
+  std::int64_t period() const { return kXi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.tiles; }
   std::int64_t k(std::int64_t) const { return g.Cg; }
@@ -119,6 +120,7 @@ struct WeightGemm {
   T* out;      // [xi][k][c]
 
   std::int64_t batches() const { return kXi * g.G; }
+  std::int64_t period() const { return kXi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.Cg; }
   std::int64_t k(std::int64_t) const { return g.tiles; }
