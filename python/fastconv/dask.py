@@ -72,6 +72,16 @@ class _Axis:
                 bounds.append(a)
         return bounds
 
+    @property
+    def forward_depth(self) -> Tuple[int, int]:
+        """map_overlap's (left, right) depth for forward and weight-gradient chunks."""
+        return (0, self.in_halo if self.bounds else 0)
+
+    @property
+    def input_grad_depth(self) -> Tuple[int, int]:
+        """map_overlap's (left, right) depth for input-gradient chunks."""
+        return (self.out_halo if self.bounds else 0, 0)
+
     @classmethod
     def from_input_chunks(cls, length, extent, stride, pad, out_len, chunks):
         edges = np.cumsum(chunks)[:-1]
@@ -101,10 +111,11 @@ class _Axis:
         after = max(0, last_row - self.length) if i == len(self.bounds) else 0
         return before, after
 
-    def grad_rows(self, i: int, halo: int) -> Tuple[int, int, int, Tuple[int, int]]:
-        """For input-gradient chunk i, whose grad_output block starts `halo` outputs early: the
-        local input rows [v0, v1), their padding, and the offset of the chunk's rows in them."""
+    def grad_rows(self, i: int) -> Tuple[int, int, int, Tuple[int, int]]:
+        """For input-gradient chunk i, whose grad_output block starts the halo early (except the
+        first): the local input rows [v0, v1), their padding, and the chunk's offset in them."""
         a, b = self.out_range(i)
+        halo = self.out_halo if i else 0
         last = i == len(self.bounds)
         r0 = 0 if i == 0 else self._in_start(a)
         r1 = self.length if last else self._in_start(b)
@@ -130,11 +141,27 @@ def _dask(value: Any, name: str) -> "da.Array":
     return a
 
 
-def _small(value: Any, name: str) -> np.ndarray:
+def _local(value: Any) -> Any:
     """Weights and biases are small: they are computed here and travel in the graph once."""
-    if isinstance(value, da.Array):
-        value = value.compute()
-    return F._array(value, name)
+    return value.compute() if isinstance(value, da.Array) else value
+
+
+def _input_axes(x, extents, stride, pads, out_shape):
+    """x with its channels merged and its spatial chunks aligned to the stride grid, and the two
+    axes' cuts; for forward and the weight gradient, whose chunks follow the input's."""
+    x = x.rechunk({1: -1})
+    rows = _Axis.from_input_chunks(x.shape[2], extents[0], stride[0], pads[0], out_shape[2], x.chunks[2])
+    cols = _Axis.from_input_chunks(x.shape[3], extents[1], stride[1], pads[1], out_shape[3], x.chunks[3])
+    return x.rechunk({2: rows.in_chunks(), 3: cols.in_chunks()}), rows, cols
+
+
+def _map(func, array, depths, token, **kwargs):
+    """map_blocks where no chunk needs a neighbour's rows, else map_overlap with the (left, right)
+    depths of the two spatial axes and no outer boundary (the border chunks pad themselves)."""
+    if depths == ((0, 0), (0, 0)):
+        return array.map_blocks(func, token=token, **kwargs)
+    return array.map_overlap(func, depth={2: depths[0], 3: depths[1]}, boundary="none", trim=False, token=token,
+                             **kwargs)
 
 
 def _problem(fname, x_shape, w_shape, stride, padding, dilation, groups, dtype, algorithm):
@@ -205,27 +232,17 @@ def conv2d(
     """``fastconv.conv2d`` on a (N, C, H, W) dask array, chunked over batch and space; lazy."""
     fname = "conv2d"
     x = _dask(input, "input")
-    w = _small(weight, "weight")
+    w = F._array(_local(weight), "weight")
     F._same_dtype(fname, x, weight=w)
-    b = None if bias is None else _small(bias, "bias")
-    if b is not None:
-        F._same_dtype(fname, x, bias=b)
-        if b.shape != (w.shape[0],):
-            raise ValueError(f"{fname}: bias must have shape ({w.shape[0]},), got {b.shape}")
+    b = F._check_bias(fname, _local(bias), w.shape[0], x)
     stride_t, dilation_t, pads, extents, out_shape, chosen = _problem(
         fname, x.shape, w.shape, stride, padding, dilation, groups, x.dtype, algorithm)
-    x = x.rechunk({1: -1})
-    rows = _Axis.from_input_chunks(x.shape[2], extents[0], stride_t[0], pads[0], out_shape[2], x.chunks[2])
-    cols = _Axis.from_input_chunks(x.shape[3], extents[1], stride_t[1], pads[1], out_shape[3], x.chunks[3])
-    x = x.rechunk({2: rows.in_chunks(), 3: cols.in_chunks()})
-    kwargs = dict(rows=rows, cols=cols, stride=stride_t, dilation=dilation_t, groups=groups, algorithm=chosen,
-                  threads=_task_threads(threads), weight=dask.delayed(w), bias=None if b is None else dask.delayed(b),
-                  chunks=(x.chunks[0], (w.shape[0],), rows.out_chunks(), cols.out_chunks()), dtype=x.dtype,
-                  meta=np.empty((0, 0, 0, 0), x.dtype))
-    depth = {2: (0, rows.in_halo if len(rows.bounds) else 0), 3: (0, cols.in_halo if len(cols.bounds) else 0)}
-    if depth[2][1] == depth[3][1] == 0:
-        return x.map_blocks(_forward_block, token="fastconv-conv2d", **kwargs)
-    return x.map_overlap(_forward_block, depth=depth, boundary="none", trim=False, token="fastconv-conv2d", **kwargs)
+    x, rows, cols = _input_axes(x, extents, stride_t, pads, out_shape)
+    return _map(_forward_block, x, (rows.forward_depth, cols.forward_depth), "fastconv-conv2d",
+                rows=rows, cols=cols, stride=stride_t, dilation=dilation_t, groups=groups, algorithm=chosen,
+                threads=_task_threads(threads), weight=dask.delayed(w), bias=None if b is None else dask.delayed(b),
+                chunks=(x.chunks[0], (w.shape[0],), rows.out_chunks(), cols.out_chunks()), dtype=x.dtype,
+                meta=np.empty((0, 0, 0, 0), x.dtype))
 
 
 # --------------------------------------------------------------------------- input gradient
@@ -233,8 +250,8 @@ def conv2d(
 
 def _input_block(dy, weight, *, rows, cols, channels, stride, dilation, groups, algorithm, threads, block_id=None):
     i, j = block_id[2], block_id[3]
-    v0, v1, off_r, pad_r = rows.grad_rows(i, rows.out_halo if i else 0)
-    u0, u1, off_c, pad_c = cols.grad_rows(j, cols.out_halo if j else 0)
+    v0, v1, off_r, pad_r = rows.grad_rows(i)
+    u0, u1, off_c, pad_c = cols.grad_rows(j)
     size = (dy.shape[0], channels, v1 - v0, u1 - u0)
     with thread_limit(_threads(threads)):
         dx = F.conv2d_input(size, weight, dy, stride, (pad_r, pad_c), dilation, groups, algorithm=algorithm)
@@ -257,7 +274,7 @@ def conv2d_input(
     """``fastconv.conv2d_input`` for a (N, K, P, Q) dask grad_output, chunked over batch and space."""
     fname = "conv2d_input"
     dy = _dask(grad_output, "grad_output")
-    w = _small(weight, "weight")
+    w = F._array(_local(weight), "weight")
     F._same_dtype(fname, dy, weight=w)
     size = F._size(input_size, "input_size", (4,))
     if size[0] != dy.shape[0]:
@@ -270,15 +287,11 @@ def conv2d_input(
     rows = _Axis.from_output_chunks(size[2], extents[0], stride_t[0], pads[0], out_shape[2], dy.chunks[2])
     cols = _Axis.from_output_chunks(size[3], extents[1], stride_t[1], pads[1], out_shape[3], dy.chunks[3])
     dy = dy.rechunk({2: rows.out_chunks(), 3: cols.out_chunks()})
-    kwargs = dict(rows=rows, cols=cols, channels=size[1], stride=stride_t, dilation=dilation_t, groups=groups,
-                  algorithm=chosen, threads=_task_threads(threads), weight=dask.delayed(w),
-                  chunks=(dy.chunks[0], (size[1],), rows.in_chunks(), cols.in_chunks()), dtype=dy.dtype,
-                  meta=np.empty((0, 0, 0, 0), dy.dtype))
-    depth = {2: (rows.out_halo if len(rows.bounds) else 0, 0), 3: (cols.out_halo if len(cols.bounds) else 0, 0)}
-    if depth[2][0] == depth[3][0] == 0:
-        return dy.map_blocks(_input_block, token="fastconv-conv2d-input", **kwargs)
-    return dy.map_overlap(_input_block, depth=depth, boundary="none", trim=False, token="fastconv-conv2d-input",
-                          **kwargs)
+    return _map(_input_block, dy, (rows.input_grad_depth, cols.input_grad_depth), "fastconv-conv2d-input",
+                rows=rows, cols=cols, channels=size[1], stride=stride_t, dilation=dilation_t, groups=groups,
+                algorithm=chosen, threads=_task_threads(threads), weight=dask.delayed(w),
+                chunks=(dy.chunks[0], (size[1],), rows.in_chunks(), cols.in_chunks()), dtype=dy.dtype,
+                meta=np.empty((0, 0, 0, 0), dy.dtype))
 
 
 # --------------------------------------------------------------------------- weight gradient
@@ -315,12 +328,9 @@ def conv2d_weight(
         fname, x.shape, size, stride, padding, dilation, groups, x.dtype, algorithm)
     if tuple(dy.shape) != out_shape:
         raise ValueError(f"{fname}: grad_output must have shape {out_shape}, got {tuple(dy.shape)}")
-    x = x.rechunk({1: -1})
-    rows = _Axis.from_input_chunks(x.shape[2], extents[0], stride_t[0], pads[0], out_shape[2], x.chunks[2])
-    cols = _Axis.from_input_chunks(x.shape[3], extents[1], stride_t[1], pads[1], out_shape[3], x.chunks[3])
-    x = x.rechunk({2: rows.in_chunks(), 3: cols.in_chunks()})
+    x, rows, cols = _input_axes(x, extents, stride_t, pads, out_shape)
     dy = dy.rechunk({0: x.chunks[0], 1: -1, 2: rows.out_chunks(), 3: cols.out_chunks()})
-    depth = {2: (0, rows.in_halo if len(rows.bounds) else 0), 3: (0, cols.in_halo if len(cols.bounds) else 0)}
+    depth = {2: rows.forward_depth, 3: cols.forward_depth}
     flat = int(np.prod(size))
     partial = da.map_overlap(
         _weight_block, x, dy, depth=[depth, {}], boundary="none", trim=False, align_arrays=False,
