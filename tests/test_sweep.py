@@ -88,6 +88,26 @@ def test_depthwise_path(rng, dtype):
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_wide_planes(rng, dtype):
+    """Rows of one to several register blocks, with every stride phase, dilation and padding
+    (wider than the kernel too), and planes tall enough to be buffered in several strips."""
+    cases = [dict(n=1, c=2, h=300, w=300, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+             dict(n=1, c=3, h=260, w=270, r=5, s=3, stride=(2, 3), dilation=(2, 1), pads=((4, 0), (0, 3)))]
+    for _ in range(16):
+        cfg = sweep.random_config(rng)
+        cfg.update(c=int(rng.integers(2, 5)), w=int(rng.integers(20, 90)), h=int(rng.integers(1, 30)))
+        cases.append(cfg)
+    for cfg in cases:
+        c = cfg["c"]
+        cfg.update(groups=c, k=c * int(rng.integers(1, 3)), dtype=dtype, bias=True)
+        plan = fastconv.plan_conv2d((cfg["n"], c, cfg["h"], cfg["w"]), (cfg["k"], 1, cfg["r"], cfg["s"]),
+                                    cfg["stride"], cfg["pads"], cfg["dilation"], c, dtype=dtype)
+        assert plan.implementation.startswith("direct/depthwise"), plan.implementation
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
 def test_backward_data_paths(rng):
     """Backward data has two GEMM formulations, by input channels per group: stride phases for
     many channels, GEMM + col2im for few. Sweep each on its own."""

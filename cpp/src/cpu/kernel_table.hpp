@@ -19,18 +19,21 @@ struct GemmMicrokernel {
   const char* name = "";
 };
 
-// One plane of a depthwise convolution: input H x W, output P x Q, kernel R x S. Output column
-// ow of tap s reads input column ow*sw + off[s], and is inside the input for lo[s] <= ow < hi[s].
+// One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns
+// are split into stride phases, so that every tap reads consecutive elements: output (oh, ow) of
+// tap (r, s) reads src[(oh*sh + r*dh) * ld + tap[s] + ow]. Output is P x Q, kernel R x S.
 struct DepthwisePlane {
-  std::int64_t H, W, P, Q, R, S, sh, sw, dh, pt;
-  const std::int64_t *lo, *hi, *off;
+  std::int64_t P, Q, R, S, sh, dh, ld;
+  const std::int64_t* tap;
 };
 
 template <typename T>
 struct DepthwiseKernels {
-  void (*forward)(const DepthwisePlane&, const T* x, const T* w, T bias, bool accumulate, T* y) noexcept = nullptr;
-  void (*scatter)(const DepthwisePlane&, const T* dy, const T* w, T* dx) noexcept = nullptr;
-  void (*weights)(const DepthwisePlane&, const T* x, const T* dy, double* acc) noexcept = nullptr;
+  // y (P x Q) = bias, or y +=, plus the sum over taps of w[r*S + s] times what the tap reads.
+  void (*forward)(const DepthwisePlane&, const T* src, const T* w, T bias, bool accumulate, T* y) noexcept = nullptr;
+  // acc[r*S + s] += sum over (oh, ow) of what the tap reads times dy[oh*Q + ow], each row's dot
+  // product summed in a fixed order and added in double.
+  void (*weights)(const DepthwisePlane&, const T* src, const T* dy, double* acc) noexcept = nullptr;
   const char* name = "";
 };
 

@@ -1,40 +1,12 @@
 // AVX2+FMA GEMM microkernels: 6 rows x 2 vectors of accumulators (12 of the 16 ymm registers).
 // Built with -mavx2 -mfma; called only when the CPU reports both.
-#include <immintrin.h>
-
+#include "kernels/avx2/vec_avx2.hpp"
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx2 {
 namespace {
 
 constexpr int kMR = 6;
-
-template <typename T>
-struct Vec;
-
-template <>
-struct Vec<float> {
-  using type = __m256;
-  static constexpr int width = 8;
-  static type zero() { return _mm256_setzero_ps(); }
-  static type load(const float* p) { return _mm256_loadu_ps(p); }
-  static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-  static type add(type a, type b) { return _mm256_add_ps(a, b); }
-  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-};
-
-template <>
-struct Vec<double> {
-  using type = __m256d;
-  static constexpr int width = 4;
-  static type zero() { return _mm256_setzero_pd(); }
-  static type load(const double* p) { return _mm256_loadu_pd(p); }
-  static type broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
-  static type add(type a, type b) { return _mm256_add_pd(a, b); }
-  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
-};
 
 // Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
 template <typename T>
