@@ -30,29 +30,33 @@ using direct::round_up;
 constexpr int kTile = 4;             // output tile (m)
 constexpr int kAlpha = kTile + 2;    // input tile (m + r - 1)
 constexpr int kXi = kAlpha * kAlpha; // transform-domain points
+constexpr int kLanes = 8;            // filters transformed side by side
 
 // The weight transform, one 1-D pass (applied to columns, then rows); interpolation points
 // 0, 1, -1, 2, -2 and infinity. The input and output transforms are per-ISA kernels
 // (kernels/winograd_f4.inl).
 template <typename T>
 inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
-  // out = G g
+  // out = G g, multiplying by reciprocals: a division per term made the transform cost a fifth
+  // of a forward call that transforms its weights
+  constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
   const T g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
-  out[0 * ostride] = g0 / 4;
-  out[1 * ostride] = -(g0 + g1 + g2) / 6;
-  out[2 * ostride] = -(g0 - g1 + g2) / 6;
-  out[3 * ostride] = g0 / 24 + g1 / 12 + g2 / 6;
-  out[4 * ostride] = g0 / 24 - g1 / 12 + g2 / 6;
+  out[0 * ostride] = g0 * k4;
+  out[1 * ostride] = -(g0 + g1 + g2) * k6;
+  out[2 * ostride] = -(g0 - g1 + g2) * k6;
+  out[3 * ostride] = g0 * k24 + g1 * k12 + g2 * k6;
+  out[4 * ostride] = g0 * k24 - g1 * k12 + g2 * k6;
   out[5 * ostride] = g2;
 }
 
 template <typename T>
 inline void kernel_t_1d(const T* s, int stride, T* out, int ostride) {
   // out = G^T s: 3 values from 6
+  constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
   const T s0 = s[0], s1 = s[stride], s2 = s[2 * stride], s3 = s[3 * stride], s4 = s[4 * stride], s5 = s[5 * stride];
-  out[0] = s0 / 4 - (s1 + s2) / 6 + (s3 + s4) / 24;
-  out[ostride] = (s2 - s1) / 6 + (s3 - s4) / 12;
-  out[2 * ostride] = (s3 + s4 - s1 - s2) / 6 + s5;
+  out[0] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
+  out[ostride] = (s2 - s1) * k6 + (s3 - s4) * k12;
+  out[2 * ostride] = (s3 + s4 - s1 - s2) * k6 + s5;
 }
 
 struct Geometry {
@@ -273,22 +277,30 @@ class WinogradConv final : public ConvImpl {
 
   // U[xi][k][c] = G g[k][c] G^T. For the input gradient, g[k][c] = rot180(w[c][k]) per group.
   void transform_weights(const Geometry& g, const T* w, bool rotate, T* u) const noexcept {
-    const std::int64_t pairs = g.K * g.Cg;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && pairs > 64)
-    for (std::int64_t kc = 0; kc < pairs; ++kc) {
-      const std::int64_t k = kc / g.Cg, c = kc % g.Cg;
-      T f[9];
-      if (!rotate) {
-        std::copy(w + kc * 9, w + kc * 9 + 9, f);
-      } else {  // forward weights are [C][K/groups][3][3] from this problem's view
-        const std::int64_t grp = k / g.Kg, kin = k % g.Kg;
-        const T* src = w + ((grp * g.Cg + c) * g.Kg + kin) * 9;
-        for (int i = 0; i < 9; ++i) f[i] = src[8 - i];
+    const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, kLanes);
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::int64_t kc0 = blk * kLanes;
+      const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
+      T f[9][kLanes] = {}, out[kXi][kLanes];
+      for (int t = 0; t < count; ++t) {
+        const std::int64_t kc = kc0 + t, k = kc / g.Cg, c = kc % g.Cg;
+        if (!rotate) {
+          for (int i = 0; i < 9; ++i) f[i][t] = w[kc * 9 + i];
+        } else {  // forward weights are [C][K/groups][3][3] from this problem's view
+          const std::int64_t grp = k / g.Kg, kin = k % g.Kg;
+          const T* src = w + ((grp * g.Cg + c) * g.Kg + kin) * 9;
+          for (int i = 0; i < 9; ++i) f[i][t] = src[8 - i];
+        }
       }
-      T tmp[kAlpha * 3], out[kXi];
-      for (int col = 0; col < 3; ++col) kernel_1d(f + col, 3, tmp + col, 3);      // G g: 6 x 3
-      for (int row = 0; row < kAlpha; ++row) kernel_1d(tmp + row * 3, 1, out + row * kAlpha, 1);  // (G g) G^T
-      for (int xi = 0; xi < kXi; ++xi) u[(xi * g.K + k) * g.Cg + c] = out[xi];
+      for (int t = 0; t < kLanes; ++t) {  // each lane a filter, so the arithmetic vectorises
+        T tmp[kAlpha * 3], one[kXi];
+        for (int col = 0; col < 3; ++col) kernel_1d(&f[col][t], 3 * kLanes, tmp + col, 3);  // G g: 6 x 3
+        for (int row = 0; row < kAlpha; ++row) kernel_1d(tmp + row * 3, 1, one + row * kAlpha, 1);  // (G g) G^T
+        for (int xi = 0; xi < kXi; ++xi) out[xi][t] = one[xi];
+      }
+      // U[xi][k][c] = U[xi * pairs + kc]: lanes are consecutive there
+      for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + count, u + xi * pairs + kc0);
     }
   }
 
