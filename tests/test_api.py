@@ -7,7 +7,7 @@ import pytest
 
 import fastconv
 import reference as ref
-from conftest import TOL
+from conftest import TOL, WINOGRAD_TOL
 
 
 def _conv3d_ref(x, w, b, stride, pads, dilation, groups):
@@ -328,27 +328,31 @@ def test_repeated_calls_take_the_planned_path_correctly(rng):
 
 @pytest.mark.parametrize("shape,algorithm", [
     (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "direct"),      # implicit GEMM
+    (((1, 40, 7, 7), (20, 40, 3, 3), 1, 1, 1), "direct"),        # weights read in place, ragged rows
     (((2, 16, 12, 13), (24, 16, 3, 3), 2, 1, 1), "direct"),      # strided: phases
     (((3, 3, 20, 20), (8, 3, 5, 5), 1, 2, 1), "direct"),         # few channels: col2im
     (((2, 6, 10, 11), (12, 1, 3, 3), 1, 1, 6), "direct"),        # depthwise
     (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd"),
     (((1, 4, 6, 5), (4, 2, 3, 3), 1, 1, 2), "reference"),
 ])
-def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm):
-    """A plan keeps its weights packed or transformed; results equal passing them on each call,
-    and follow the weights when they are set again."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dtype):
+    """A plan keeps its weights packed or transformed; results equal passing them on each call
+    (bit for bit, whether a call packs its weights or reads them in place), and follow the
+    weights when they are set again."""
     x_shape, w_shape, stride, pad, groups = shape
-    plan = fastconv.plan_conv2d(x_shape, w_shape, stride, pad, 1, groups, dtype=np.float64, algorithm=algorithm)
-    x = rng.standard_normal(x_shape)
+    plan = fastconv.plan_conv2d(x_shape, w_shape, stride, pad, 1, groups, dtype=dtype, algorithm=algorithm)
+    x = rng.standard_normal(x_shape).astype(dtype)
     with pytest.raises(ValueError, match="no weights were prepared"):
         plan.forward(x)
     for _ in range(2):
-        w = rng.standard_normal(w_shape)
+        w = rng.standard_normal(w_shape).astype(dtype)
         plan.set_weight(w)
         assert plan.weight_set
         y = plan.forward(x)
         np.testing.assert_array_equal(y, plan.forward(x, w))
-        dy = rng.standard_normal(plan.output_shape)
+        dy = rng.standard_normal(plan.output_shape).astype(dtype)
         np.testing.assert_array_equal(plan.backward_input(dy), plan.backward_input(dy, w))
         pads = ((pad, pad), (pad, pad))
-        assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= 1e-12
+        tol = (WINOGRAD_TOL if algorithm == "winograd" else TOL)[np.dtype(dtype).name]
+        assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= tol

@@ -12,9 +12,16 @@ template <typename T>
 using GemmMicrokernelFn = void (*)(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
                                    bool accumulate) noexcept;
 
+// The same with A unpacked: its MR rows at a + i * lda, the columns consecutive. The same
+// multiply-adds in the same order as GemmMicrokernelFn, so both give the same bits.
+template <typename T>
+using GemmRowsMicrokernelFn = void (*)(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c,
+                                       std::int64_t ldc, bool accumulate) noexcept;
+
 template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
+  GemmRowsMicrokernelFn<T> run_rows = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";
 };

@@ -58,8 +58,10 @@ struct ForwardProblem {
   std::int64_t k(std::int64_t) const { return g.Cg * g.R * g.S; }
   std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
 
+  const T* a_rows(std::int64_t grp) const { return w + grp * g.Kg * k(0); }
+  std::int64_t a_ld() const { return k(0); }
   void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    pack_rows(w + grp * g.Kg * k(0), k(0), g.Kg, k0, kc, dst, mr);
+    pack_rows(a_rows(grp), k(0), g.Kg, k0, kc, dst, mr);
   }
 
   // X_col[(c,r,s), pix] for one image and group; out-of-image taps read as zero.

@@ -9,6 +9,8 @@
 //   std::int64_t m(b), n(b), k(b) const;
 //   std::int64_t a_operand(b) const;   // entries with equal operand share one A matrix
 //   static constexpr bool kPrepackA;   // pack each shared A once per call, before the GEMM
+// and optionally, where A is a plain row-major matrix:
+//   const T* a_rows(op) const; std::int64_t a_ld() const;  // A of an operand, and its row stride
 //   void pack_a(op_or_b, k0, kc, T* dst, int mr) const;  // all m rows of columns k0..k0+kc, in
 //                                                        // mr-row panels, zero-padded
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
@@ -21,6 +23,7 @@
 // in order, then splits in order), so results are bit-identical for any number of threads.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernel_table.hpp"
@@ -31,12 +34,18 @@ namespace fastconv::direct {
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 inline std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 
+template <typename P, typename = void>
+struct HasRowsA : std::false_type {};
+template <typename P>
+struct HasRowsA<P, std::void_t<decltype(&P::a_rows)>> : std::true_type {};
+
 // Everything the driver needs that depends on shapes only, computed when a plan is made.
 struct GemmLayout {
   int mr = 0, nr = 0;
   std::int64_t batches = 0, max_m = 0, max_n = 0, max_k = 0;
   std::int64_t mc = 0, nc = 0, kc = 0;  // block sizes
   std::int64_t ksplit = 1;              // reduction splits (shape-derived, never thread-derived)
+  bool rows_a = false;                  // the microkernel reads A in place, unpacked
   std::int64_t ntiles = 0;              // column blocks per entry
   std::int64_t mtiles = 1, mrows = 0;   // row blocks per entry, and rows in each (multiple of mr)
   std::vector<std::int64_t> a_offset;   // per A operand, into the prepacked area (elements)
@@ -106,6 +115,9 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
   }
 
+  // An A operand that few column blocks read costs more to pack than it saves (a whole weight
+  // matrix, for one image); the microkernel then reads it in place, in L2-sized row blocks.
+  if constexpr (HasRowsA<Problem>::value) L.rows_a = L.batches / std::max<std::int64_t>(operands, 1) * L.ntiles <= 2;
   if (Problem::kPrepackA) {
     L.a_offset.assign(std::size_t(operands), -1);
     L.a_first.assign(std::size_t(operands), -1);
@@ -119,10 +131,14 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   }
   // Row blocks of one column block all need its B panels: pack them once, before the tiles.
   if (L.mtiles > 1) L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
-  L.per_thread = L.kc * L.ncp() + L.mp() * L.ncp() + (Problem::kPrepackA ? 0 : L.mp() * L.kc);
+  L.per_thread = L.kc * L.ncp() + L.mp() * L.ncp() + (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc);
   L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
   return L;
 }
+
+template <typename T>
+void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, T* dst,
+               int mr) noexcept;
 
 // Packs every shared A operand of a problem (L.a_prepacked elements), one (operand, k block)
 // per task. Plans whose weights were prepared keep the result and pass it to run_gemm.
@@ -155,7 +171,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
     return shared_b + ((b * L.ntiles + jt) * L.max_k + k0) * ncp;
   };
 
-  if (Problem::kPrepackA && ready_a == nullptr) prepack_a<T>(prob, L, prepacked);
+  const bool rows_a = L.rows_a && ready_a == nullptr;  // prepared weights come packed already
+  if (Problem::kPrepackA && ready_a == nullptr && !rows_a) prepack_a<T>(prob, L, prepacked);
   const T* a_area = ready_a != nullptr ? ready_a : prepacked;
 
   if (L.b_shared > 0) {  // one (entry, column block, k block) per task
@@ -193,6 +210,24 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         bp = b_panel(b, jt, k0);
       } else {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
+      }
+      if constexpr (HasRowsA<Problem>::value) {
+        if (rows_a) {
+          const T* a = prob.a_rows(prob.a_operand(b)) + k0;
+          const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
+          if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
+          for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
+            for (std::int64_t jr = 0; jr < nc; jr += nr)
+              for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr) {
+                T* ci = c_buf + (ir - ibeg) * ncp + jr;
+                if (ir < whole) {
+                  uk.run_rows(kc, a + ir * lda, lda, bp + jr * kc, ci, ncp, k0 > kbeg);
+                } else {
+                  uk.run(kc, a_pack, bp + jr * kc, ci, ncp, k0 > kbeg);
+                }
+              }
+          continue;
+        }
       }
       const T* a;
       if (Problem::kPrepackA) {

@@ -9,26 +9,29 @@ namespace {
 constexpr int kMR = 6;
 
 // Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
-template <typename T>
-void gemm_6x2v(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
-               bool accumulate) noexcept {
+// A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p].
+template <typename T, bool kPacked>
+inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                      bool accumulate) noexcept {
   using V = Vec<T>;
   constexpr int W = V::width;
+  const std::int64_t row = kPacked ? 1 : lda, step = kPacked ? kMR : 1;
+  const T* a3 = a + 3 * row;  // rows 3..5, so each row is a base plus 0, 1 or 2 row steps
   auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
   auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
-  for (std::int64_t p = 0; p < kc; ++p, a += kMR, b += 2 * W) {
+  for (std::int64_t p = 0; p < kc; ++p, a += step, a3 += step, b += 2 * W) {
     const auto b0 = V::load(b), b1 = V::load(b + W);
-    auto ai = V::broadcast(a + 0);
+    auto ai = V::broadcast(a);
     c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
-    ai = V::broadcast(a + 1);
+    ai = V::broadcast(a + row);
     c10 = V::fma(ai, b0, c10), c11 = V::fma(ai, b1, c11);
-    ai = V::broadcast(a + 2);
+    ai = V::broadcast(a + 2 * row);
     c20 = V::fma(ai, b0, c20), c21 = V::fma(ai, b1, c21);
-    ai = V::broadcast(a + 3);
+    ai = V::broadcast(a3);
     c30 = V::fma(ai, b0, c30), c31 = V::fma(ai, b1, c31);
-    ai = V::broadcast(a + 4);
+    ai = V::broadcast(a3 + row);
     c40 = V::fma(ai, b0, c40), c41 = V::fma(ai, b1, c41);
-    ai = V::broadcast(a + 5);
+    ai = V::broadcast(a3 + 2 * row);
     c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
   }
   auto put = [&](int i, typename V::type lo, typename V::type hi) {
@@ -40,9 +43,14 @@ void gemm_6x2v(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
   put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
 }
 
+template <typename T>
+void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
+  gemm_6x2v<T, true>(kc, a, 0, b, c, ldc, accumulate);
+}
+
 }  // namespace
 
-GemmMicrokernel<float> sgemm() { return {gemm_6x2v<float>, kMR, 16, "gemm-avx2-fma-6x16"}; }
-GemmMicrokernel<double> dgemm() { return {gemm_6x2v<double>, kMR, 8, "gemm-avx2-fma-6x8"}; }
+GemmMicrokernel<float> sgemm() { return {gemm_packed<float>, gemm_6x2v<float, false>, kMR, 16, "gemm-avx2-fma-6x16"}; }
+GemmMicrokernel<double> dgemm() { return {gemm_packed<double>, gemm_6x2v<double, false>, kMR, 8, "gemm-avx2-fma-6x8"}; }
 
 }  // namespace fastconv::kernels::avx2

@@ -4,23 +4,34 @@
 namespace fastconv::kernels::generic {
 namespace {
 
+// A element (i, p) at a[p * MR + i] when packed (lda 0), else at a[i * lda + p].
 template <typename T, int MR, int NR>
-void gemm_ukernel(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc,
-                  bool accumulate) noexcept {
+inline void gemm_ukernel(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                         bool accumulate) noexcept {
   T acc[MR][NR] = {};
+  const std::int64_t row_step = lda ? lda : 1, col_step = lda ? 1 : MR;
   for (std::int64_t p = 0; p < kc; ++p) {
-    const T* ap = a + p * MR;
+    const T* ap = a + p * col_step;
     const T* bp = b + p * NR;
     for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i * row_step] * bp[j];
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
 }
 
+template <typename T, int MR, int NR>
+void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
+  gemm_ukernel<T, MR, NR>(kc, a, 0, b, c, ldc, accumulate);
+}
+
 }  // namespace
 
-GemmMicrokernel<float> sgemm() { return {gemm_ukernel<float, 4, 8>, 4, 8, "gemm-generic-4x8"}; }
-GemmMicrokernel<double> dgemm() { return {gemm_ukernel<double, 4, 4>, 4, 4, "gemm-generic-4x4"}; }
+GemmMicrokernel<float> sgemm() {
+  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, 4, 8, "gemm-generic-4x8"};
+}
+GemmMicrokernel<double> dgemm() {
+  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, 4, 4, "gemm-generic-4x4"};
+}
 
 }  // namespace fastconv::kernels::generic
