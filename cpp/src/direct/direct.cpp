@@ -142,20 +142,21 @@ struct BackwardDataProblem {
   std::int64_t a_operand(std::int64_t b) const { return b % (g.G * g.sh * g.sw); }
 
   // A[c, (k, tr, ts)] = W[k, c, r(tr), s(ts)]; the column index is walked with counters, since
-  // three divisions per column cost more than the copy.
+  // three divisions per column cost more than the copy. Columns outside, panels inside: the
+  // taps of one filter k then read W[k] (all channels) while it is in L1, and W streams once.
   void pack_a(std::int64_t op, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    const std::int64_t ntr = taps_r(op), nts = taps_s(op);
+    const std::int64_t ntr = taps_r(op), nts = taps_s(op), rs = g.R * g.S, whole = g.Cg / mr * mr;
     const Taps &tr = rows[ph(op)], &ts = cols[pw(op)];
-    for (std::int64_t ir = 0; ir < g.Cg; ir += mr, dst += kc * mr) {
-      const std::int64_t count = std::min<std::int64_t>(mr, g.Cg - ir);
-      std::int64_t kout = k0 / (ntr * nts), ti = k0 / nts % ntr, si = k0 % nts;
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* wk = w + (((group(op) * g.Kg + kout) * g.Cg + ir) * g.R + tr.index[ti]) * g.S + ts.index[si];
-        for (std::int64_t i = 0; i < mr; ++i) dst[p * mr + i] = i < count ? wk[i * g.R * g.S] : T(0);
-        if (++si == nts) {
-          si = 0;
-          if (++ti == ntr) ti = 0, ++kout;
-        }
+    std::int64_t kout = k0 / (ntr * nts), ti = k0 / nts % ntr, si = k0 % nts;
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const T* wk = w + ((group(op) * g.Kg + kout) * g.Cg * g.R + tr.index[ti]) * g.S + ts.index[si];
+      T* d = dst + p * mr;
+      for (std::int64_t ir = 0; ir < whole; ir += mr, d += kc * mr)
+        for (int i = 0; i < mr; ++i) d[i] = wk[(ir + i) * rs];
+      for (int i = 0; whole < g.Cg && i < mr; ++i) d[i] = whole + i < g.Cg ? wk[(whole + i) * rs] : T(0);
+      if (++si == nts) {
+        si = 0;
+        if (++ti == ntr) ti = 0, ++kout;
       }
     }
   }
