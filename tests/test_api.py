@@ -356,3 +356,19 @@ def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dt
         pads = ((pad, pad), (pad, pad))
         tol = (WINOGRAD_TOL if algorithm == "winograd" else TOL)[np.dtype(dtype).name]
         assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= tol
+
+
+def test_forward_in_image_chunks(rng):
+    """Direct forward copies NCHW inputs into padded planes a bounded chunk of images at a time
+    (here 3 of 5 images a chunk). Every chunk gives the bits of the unpadded NHWC path, with the
+    weights packed by the first chunk or prepared in a plan."""
+    x = rng.standard_normal((5, 2, 1100, 1100)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    y = fastconv.conv2d(x, w, b, padding=1, algorithm="direct")
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(y, fastconv.conv2d(nhwc, w, b, padding=1, algorithm="direct"))
+    plan = fastconv.plan_conv2d(x.shape, w.shape, 1, 1, algorithm="direct")
+    plan.set_weight(w)
+    np.testing.assert_array_equal(y, plan.forward(x, bias=b))
+    assert ref.rel_err(y[4:, :, :40, :40], ref.conv2d(x[4:, :, :41, :41], w, b, (1, 1), ((1, 0), (1, 0)))[:, :, :40, :40]) <= TOL["float32"]

@@ -13,6 +13,7 @@
 #include "bias.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
+#include "padded.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -44,14 +45,21 @@ void zero_tail(T* panel, std::int64_t kc, std::int64_t count, int nr) {
     for (std::int64_t p = 0; p < kc; ++p) std::fill(panel + p * nr + count, panel + (p + 1) * nr, T(0));
 }
 
+constexpr int kMaxPanel = 64;  // the widest microkernel panel the padded packing takes
+
 template <typename T>
 struct ForwardProblem {
   static constexpr bool kPrepackA = true;  // the weights of a group serve every image
   const Geometry& g;
   const T *x, *w, *bias;
   T* y;
+  // Images [img0, img0 + images). With `padded`, their (image, channel) planes were copied by
+  // `source`, one buffer apart, and the im2col panels are packed from there with plain copies.
+  std::int64_t img0, images;
+  const T* padded;
+  const PaddedSource* source;
 
-  std::int64_t batches() const { return g.N * g.G; }
+  std::int64_t batches() const { return images * g.G; }
   std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.P * g.Q; }
@@ -67,7 +75,14 @@ struct ForwardProblem {
   // X_col[(c,r,s), pix] for one image and group; out-of-image taps read as zero.
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
-    const std::int64_t img = b / g.G, grp = b % g.G;
+    if (padded) {  // panel widths of the microkernels, so that whole panels copy in fixed sizes
+      switch (nr) {
+        case 8: return pack_padded<8>(b, k0, kc, j0, nc, dst, nr);
+        case 16: return pack_padded<16>(b, k0, kc, j0, nc, dst, nr);
+        default: return pack_padded<0>(b, k0, kc, j0, nc, dst, nr);
+      }
+    }
+    const std::int64_t img = img0 + b / g.G, grp = b % g.G;
     const T* xg = x + img * g.xn + grp * g.Cg * g.xc;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
@@ -84,9 +99,46 @@ struct ForwardProblem {
     }
   }
 
+  // From the padded planes: each panel splits into runs along output rows, found once, and
+  // every (c, r, s) row of the panel copies those runs.
+  template <int NR>
+  void pack_padded(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
+                   int nr_runtime) const {
+    const int nr = NR ? NR : nr_runtime;
+    const DepthwisePlane& pg = source->geometry();
+    const std::int64_t plane = source->buffer_elems(), row = pg.dh * pg.ld;
+    const T* base = padded + ((b / g.G) * g.C + (b % g.G) * g.Cg) * plane;
+    std::int64_t runs[3 * kMaxPanel];  // (source offset, panel column, length) triples
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
+      std::size_t n_runs = 0;
+      for (std::int64_t col = 0; col < count; n_runs += 3) {
+        const std::int64_t oh = (j + col) / g.Q, ow = (j + col) % g.Q, len = std::min(count - col, g.Q - ow);
+        runs[n_runs] = oh * pg.sh * pg.ld + ow, runs[n_runs + 1] = col, runs[n_runs + 2] = len;
+        col += len;
+      }
+      const bool whole = NR && count == NR && n_runs == 3;
+      std::int64_t c = k0 / (g.R * g.S), r = k0 / g.S % g.R, s = k0 % g.S;
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* src = base + c * plane + r * row + pg.tap[s];
+        T* d = dst + p * nr;
+        if (whole) {
+          std::copy(src + runs[0], src + runs[0] + NR, d);
+        } else {
+          for (std::size_t i = 0; i < n_runs; i += 3) std::copy(src + runs[i], src + runs[i] + runs[i + 2], d + runs[i + 1]);
+        }
+        if (++s == g.S) {
+          s = 0;
+          if (++r == g.R) r = 0, ++c;
+        }
+      }
+      zero_tail(dst, kc, count, nr);
+    }
+  }
+
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
-    const std::int64_t img = b / g.G, grp = b % g.G, pq = g.P * g.Q;
+    const std::int64_t img = img0 + b / g.G, grp = b % g.G, pq = g.P * g.Q;
     for (std::int64_t i = 0; i < mc; ++i) {
       const std::int64_t kout = grp * g.Kg + i0 + i;
       const T add = bias ? bias[kout] : T(0);
@@ -342,7 +394,19 @@ class DirectConv final : public ConvImpl {
       : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
-    fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+    fwd_chunk_ = g_.N;
+    // Inputs in NCHW with taps that a gather would have to bounds-check or stride are first
+    // copied, a chunk of images at a time, into padded planes (1x1 stride-1 columns are plain rows).
+    if (desc.input_layout == Layout::NCHW && uk.nr <= kMaxPanel &&
+        (g_.R * g_.S > 1 || g_.sh * g_.sw > 1 || g_.pt + g_.pl > 0 || g_.P < g_.H || g_.Q < g_.W)) {
+      padded_ = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, g_.Q, g_.R, g_.S, g_.sh, g_.sw,
+                                               g_.dh, g_.dw, sizeof(T), ~std::size_t(0));
+      const std::int64_t per_image = g_.C * padded_->buffer_elems();
+      fwd_chunk_ = std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N);
+      padded_elements_ = fwd_chunk_ * per_image;
+    }
+    fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
+                       sizeof(T), threads);
     if (use_col2im()) {
       const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
       chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
@@ -361,20 +425,35 @@ class DirectConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
-    const std::int64_t extra = d == Direction::BackwardData ? col2im_elements_ : 0;
+    const std::int64_t extra =
+        d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : 0;
     return std::size_t(L.workspace_elements() + extra) * sizeof(T) + kWorkspaceAlign;
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
-    run_gemm<T>(forward_problem(x, weights(w), bias, y), fwd_, static_cast<T*>(align_workspace(ws)),
-                w ? nullptr : packed_fwd_.data());
+    T* work = static_cast<T*>(align_workspace(ws));
+    const T* ready = w ? nullptr : packed_fwd_.data();
+    if (!padded_) return run_gemm<T>(forward_problem(x, weights(w), bias, y, 0, g_.N, nullptr), fwd_, work, ready);
+    T* planes = work + fwd_.workspace_elements();
+    const std::int64_t plane = padded_->buffer_elems(), hw = g_.H * g_.W;
+    // Every plane has its padding in the same places, so one clearing serves all chunks.
+    std::fill(planes, planes + padded_elements_, T(0));
+    for (std::int64_t img = 0; img < g_.N; img += fwd_chunk_) {
+      const std::int64_t images = std::min(fwd_chunk_, g_.N - img), count = images * g_.C;
+      const T* xs = static_cast<const T*>(x) + img * g_.C * hw;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
+      for (std::int64_t i = 0; i < count; ++i) padded_->fill(xs + i * hw, 0, g_.P, planes + i * plane);
+      run_gemm<T>(forward_problem(x, weights(w), bias, y, img, images, planes), fwd_, work, ready);
+      // The first chunk packs the weights (unless prepared or read in place); the others reuse it.
+      if (ready == nullptr && !fwd_.rows_a) ready = work;
+    }
   }
 
   // Packs the weights for forward and backward data once, as each call would.
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
     packed_fwd_.resize(std::size_t(fwd_.a_prepacked));
-    prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr), fwd_, packed_fwd_.data());
+    prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr, 0, fwd_chunk_, nullptr), fwd_, packed_fwd_.data());
     packed_bwd_.resize(std::size_t(bwd_data_.a_prepacked));
     if (use_col2im())
       prepack_a<T>(col2im_problem(0, chunk_, nullptr, w, nullptr), bwd_data_, packed_bwd_.data());
@@ -402,8 +481,10 @@ class DirectConv final : public ConvImpl {
   }
 
  private:
-  ForwardProblem<T> forward_problem(const void* x, const void* w, const void* bias, void* y) const {
-    return {g_, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y)};
+  ForwardProblem<T> forward_problem(const void* x, const void* w, const void* bias, void* y, std::int64_t img0,
+                                    std::int64_t images, const T* planes) const {
+    return {g_,   static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y),
+            img0, images, planes, padded_.get()};
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx)};
@@ -422,10 +503,13 @@ class DirectConv final : public ConvImpl {
   std::vector<Taps> rows_, cols_;
   static constexpr std::int64_t kCol2imMaxChannels = 8;
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
+  static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on the padded planes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
   std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
+  std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
+  std::int64_t fwd_chunk_ = 0, padded_elements_ = 0;
   int threads_ = 1;
 };
 

@@ -1,0 +1,103 @@
+#pragma once
+// A zero-padded copy of a source plane whose columns are split into stride phases, so that
+// every kernel tap reads consecutive elements: output (oh, ow) of tap (r, s) reads
+// buf[(oh*sh + r*dh) * ld + tap[s] + ow]. The depthwise path runs its plane kernels on it; the
+// direct path packs its im2col panels from it with plain copies.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/kernel_table.hpp"
+
+namespace fastconv {
+
+inline std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// How a source plane (src_h x src_w, `ins` apart, the first at padded (pad_t, pad_l)) is read
+// by an output of P x Q with stride (sh, sw), dilation (dh, dw) and an R x S kernel.
+// Either the output stride or the source spacing is 1 along each axis.
+class PaddedSource {
+ public:
+  PaddedSource(std::int64_t src_h, std::int64_t src_w, std::int64_t ins_h, std::int64_t ins_w, std::int64_t pad_t,
+         std::int64_t pad_l, std::int64_t P, std::int64_t Q, std::int64_t R, std::int64_t S, std::int64_t sh,
+         std::int64_t sw, std::int64_t dh, std::int64_t dw, std::size_t elem, std::size_t strip_bytes)
+      : src_h_(src_h), src_w_(src_w), ins_h_(ins_h), ins_w_(ins_w), pad_t_(pad_t), pad_l_(pad_l), sw_(sw),
+        phase_w_(Q + (S - 1) * dw / sw), tap_(std::size_t(S)) {
+    for (std::int64_t s = 0; s < S; ++s) tap_[std::size_t(s)] = (s * dw) % sw * phase_w_ + s * dw / sw;
+    if (ins_w > 1) {
+      lo_.push_back(std::max<std::int64_t>(0, floor_div(ins_w - 1 - pad_l, ins_w)));
+      hi_.push_back(std::min(src_w, floor_div(phase_w_ - 1 - pad_l, ins_w) + 1));
+    } else {
+      for (std::int64_t p = 0; p < sw; ++p) {
+        lo_.push_back(std::clamp<std::int64_t>(floor_div(pad_l - p + sw - 1, sw), 0, phase_w_));
+        hi_.push_back(std::clamp<std::int64_t>(floor_div(src_w - 1 + pad_l - p, sw) + 1, lo_.back(), phase_w_));
+      }
+    }
+    g_ = {P, Q, R, S, sh, dh, sw * phase_w_, tap_.data()};
+    // Strips of output rows whose buffer stays within strip_bytes (at least one row).
+    const std::int64_t budget = std::int64_t(std::min<std::size_t>(strip_bytes / elem, std::size_t(1) << 62)) / g_.ld;
+    strip_ = std::clamp<std::int64_t>((budget - (R - 1) * dh - 1) / sh + 1, 1, P);
+  }
+  PaddedSource(const PaddedSource&) = delete;
+  PaddedSource& operator=(const PaddedSource&) = delete;
+
+  std::int64_t strip() const noexcept { return strip_; }
+  const DepthwisePlane& geometry() const noexcept { return g_; }
+  std::int64_t buffer_elems() const noexcept { return rows(strip_) * g_.ld; }
+
+  // The plane geometry of output rows [oh0, oh0 + count).
+  DepthwisePlane strip_plane(std::int64_t count) const noexcept {
+    DepthwisePlane g = g_;
+    g.P = count;
+    return g;
+  }
+
+  // Zeroes a buffer once, before its first fill: the padding columns, and the gaps between
+  // spaced source columns, stay zero through every fill.
+  template <typename T>
+  void clear(T* buf) const noexcept {
+    std::fill(buf, buf + buffer_elems(), T(0));
+  }
+
+  // The buffer rows that output rows [oh0, oh0 + count) read, into a cleared buffer.
+  template <typename T>
+  void fill(const T* src, std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
+    const std::int64_t sw = sw_, ins_w = ins_w_, pad_l = pad_l_, width = phase_w_;
+    for (std::int64_t i = 0; i < rows(count); ++i) {
+      T* out = buf + i * g_.ld;
+      const std::int64_t a = oh0 * g_.sh + i - pad_t_;
+      if (a < 0 || (ins_h_ > 1 && a % ins_h_ != 0) || a >= src_h_ * ins_h_) {
+        std::fill(out, out + g_.ld, T(0));
+        continue;
+      }
+      const T* in = src + (ins_h_ > 1 ? a / ins_h_ : a) * src_w_;
+      if (ins_w > 1) {  // one phase; source column b lands at b*ins + pad_l
+        for (std::int64_t b = lo_[0]; b < hi_[0]; ++b) out[b * ins_w + pad_l] = in[b];
+        continue;
+      }
+      for (std::int64_t p = 0; p < sw; ++p) {  // phase p, column j holds padded column j*sw + p
+        T* o = out + p * width;
+        const std::int64_t lo = lo_[std::size_t(p)], hi = hi_[std::size_t(p)];
+        if (sw == 1) {
+          std::copy(in + lo - pad_l, in + hi - pad_l, o + lo);
+        } else if (sw == 2) {  // a constant stride, which the compiler vectorises
+          for (std::int64_t j = lo; j < hi; ++j) o[j] = in[2 * j + p - pad_l];
+        } else {
+          for (std::int64_t j = lo; j < hi; ++j) o[j] = in[j * sw + p - pad_l];
+        }
+      }
+    }
+  }
+
+ private:
+  std::int64_t rows(std::int64_t count) const noexcept { return (count - 1) * g_.sh + (g_.R - 1) * g_.dh + 1; }
+
+  std::int64_t src_h_, src_w_, ins_h_, ins_w_, pad_t_, pad_l_, sw_, phase_w_, strip_ = 1;
+  std::vector<std::int64_t> tap_;
+  // Per phase, the buffer columns [lo, hi) that hold source columns; with ins_w > 1, the source
+  // columns [lo, hi) that land in the buffer.
+  std::vector<std::int64_t> lo_, hi_;
+  DepthwisePlane g_{};
+};
+
+}  // namespace fastconv
