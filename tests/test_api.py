@@ -358,10 +358,11 @@ def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dt
         assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= tol
 
 
-def test_forward_in_image_chunks(rng):
+def test_padded_planes_give_the_gather_paths_bits(rng):
     """Direct forward copies NCHW inputs into padded planes a bounded chunk of images at a time
-    (here 3 of 5 images a chunk). Every chunk gives the bits of the unpadded NHWC path, with the
-    weights packed by the first chunk or prepared in a plan."""
+    (here 3 of 5 images a chunk); the weight gradient pads all images at once. Both give the bits
+    of the unpadded NHWC path, which gathers, with the weights packed by the first chunk or
+    prepared in a plan."""
     x = rng.standard_normal((5, 2, 1100, 1100)).astype(np.float32)
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
@@ -372,3 +373,10 @@ def test_forward_in_image_chunks(rng):
     plan.set_weight(w)
     np.testing.assert_array_equal(y, plan.forward(x, bias=b))
     assert ref.rel_err(y[4:, :, :40, :40], ref.conv2d(x[4:, :, :41, :41], w, b, (1, 1), ((1, 0), (1, 0)))[:, :, :40, :40]) <= TOL["float32"]
+    small = np.ascontiguousarray(x[:, :, :300, :301])
+    for xs, kw in ((x, dict(padding=1)), (small, dict(padding=1)),
+                   (small, dict(padding=(2, 0), stride=(2, 3), dilation=(1, 2)))):
+        dy = rng.standard_normal(fastconv.conv2d(xs, w, **kw).shape).astype(np.float32)
+        gw = fastconv.conv2d_weight(xs, w.shape, dy, algorithm="direct", **kw)
+        nhwc = np.ascontiguousarray(xs.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        np.testing.assert_array_equal(gw, fastconv.conv2d_weight(nhwc, w.shape, dy, algorithm="direct", **kw))

@@ -1,6 +1,7 @@
 #pragma once
 // The internal interface every algorithm implements, and the makers plan.cpp chooses from.
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -37,7 +38,8 @@ class ConvImpl {
 };
 
 std::unique_ptr<ConvImpl> make_reference(const ConvDesc& desc, int threads);
-std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads);     // implicit GEMM
+// implicit GEMM; its optional buffers are left out where they would pass workspace_bound
+std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads, std::size_t workspace_bound = SIZE_MAX);
 bool depthwise_accepts(const ConvDesc& desc);                                  // one channel per group
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // plane kernels
 bool winograd_accepts(const ConvDesc& desc, std::string* why);                 // 3x3, stride 1, ...

@@ -66,8 +66,8 @@ std::size_t largest_workspace(const ConvImpl& impl) {
   return most;
 }
 
-std::unique_ptr<ConvImpl> make_direct_or_depthwise(const ConvDesc& desc, int threads) {
-  return depthwise_accepts(desc) ? make_depthwise(desc, threads) : make_direct(desc, threads);
+std::unique_ptr<ConvImpl> make_direct_or_depthwise(const ConvDesc& desc, int threads, std::size_t bound) {
+  return depthwise_accepts(desc) ? make_depthwise(desc, threads) : make_direct(desc, threads, bound);
 }
 
 // Candidates in order of preference; the first that accepts the shape and whose workspace fits
@@ -86,13 +86,13 @@ std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int 
       if (!winograd_accepts(desc, &why)) throw InvalidArgument("algorithm='winograd' does not apply: " + why);
       impl = make_winograd(desc, threads);
       break;
-    case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads); break;
+    case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads, bound); break;
     case Algorithm::Auto:
       if (winograd_accepts(desc, nullptr) && winograd_wins(desc)) {
         impl = make_winograd(desc, threads);
         if (fits(impl)) return impl;
       }
-      impl = make_direct_or_depthwise(desc, threads);
+      impl = make_direct_or_depthwise(desc, threads, bound);
       return fits(impl) ? std::move(impl) : make_reference(desc, threads);
     default: throw InvalidArgument("unknown algorithm");
   }

@@ -45,7 +45,8 @@ void zero_tail(T* panel, std::int64_t kc, std::int64_t count, int nr) {
     for (std::int64_t p = 0; p < kc; ++p) std::fill(panel + p * nr + count, panel + (p + 1) * nr, T(0));
 }
 
-constexpr int kMaxPanel = 64;  // the widest microkernel panel the padded packing takes
+constexpr int kMaxPanel = 64;   // the widest microkernel panel the padded packing takes
+constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded packing takes
 
 template <typename T>
 struct ForwardProblem {
@@ -331,6 +332,9 @@ struct BackwardWeightsProblem {
   const Geometry& g;
   const T *x, *dy;
   T* dw;
+  // With `padded`: every (image, channel) plane of x copied by `source`, one buffer apart.
+  const T* padded;
+  const PaddedSource* source;
 
   std::int64_t batches() const { return g.G; }
   std::int64_t period() const { return g.G; }
@@ -341,6 +345,7 @@ struct BackwardWeightsProblem {
 
   // A[(c,r,s), (img, pix)] = X[img, c, oh*sh - pt + r*dh, ow*sw - pl + s*dw]
   void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+    if (padded) return pack_a_padded(grp, k0, kc, dst, mr);
     const std::int64_t pq = g.P * g.Q, crs = m(grp);
     for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr) {
       for (std::int64_t i = 0; i < mr; ++i) {
@@ -357,6 +362,34 @@ struct BackwardWeightsProblem {
         }
       }
     }
+  }
+
+  // The same from the padded planes: the columns split into runs along output rows, found once,
+  // and every row copies those runs with no bounds checks.
+  void pack_a_padded(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+    const DepthwisePlane& pg = source->geometry();
+    const std::int64_t pq = g.P * g.Q, crs = m(grp), plane = source->buffer_elems();
+    std::int64_t runs[3 * kMaxRuns];  // (source offset, first column, length) triples
+    std::size_t n_runs = 0;
+    for (std::int64_t p = 0; p < kc && n_runs < 3 * kMaxRuns; n_runs += 3) {
+      const std::int64_t kk = k0 + p, img = kk / pq, oh = kk % pq / g.Q, ow = kk % g.Q, len = std::min(kc - p, g.Q - ow);
+      runs[n_runs] = (img * g.C + grp * g.Cg) * plane + oh * pg.sh * pg.ld + ow, runs[n_runs + 1] = p, runs[n_runs + 2] = len;
+      p += len;
+    }
+    for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr)
+      for (std::int64_t i = 0; i < mr; ++i) {
+        if (ir + i >= crs) {
+          for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+          continue;
+        }
+        const std::int64_t row = ir + i, c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
+        const T* src = padded + c * plane + r * pg.dh * pg.ld + pg.tap[s];
+        for (std::size_t u = 0; u < n_runs; u += 3) {
+          const T* from = src + runs[u];
+          T* to = dst + runs[u + 1] * mr + i;
+          for (std::int64_t t = 0; t < runs[u + 2]; ++t) to[t * mr] = from[t];
+        }
+      }
   }
 
   // B[(img, pix), k] = dY[img, k, pix]
@@ -390,23 +423,32 @@ struct BackwardWeightsProblem {
 template <typename T>
 class DirectConv final : public ConvImpl {
  public:
-  DirectConv(const ConvDesc& desc, int threads)
+  // workspace_bound: padded input planes are used only where the workspace stays within it.
+  DirectConv(const ConvDesc& desc, int threads, std::size_t workspace_bound)
       : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
-    fwd_chunk_ = g_.N;
     // Inputs in NCHW with taps that a gather would have to bounds-check or stride are first
-    // copied, a chunk of images at a time, into padded planes (1x1 stride-1 columns are plain rows).
+    // copied, a chunk of images at a time, into padded planes (1x1 stride-1 columns are plain
+    // rows), unless even one image's planes would take the workspace over its bound.
     if (desc.input_layout == Layout::NCHW && uk.nr <= kMaxPanel &&
-        (g_.R * g_.S > 1 || g_.sh * g_.sw > 1 || g_.pt + g_.pl > 0 || g_.P < g_.H || g_.Q < g_.W)) {
+        (g_.R * g_.S > 1 || g_.sh * g_.sw > 1 || g_.pt + g_.pl > 0 || g_.P < g_.H || g_.Q < g_.W))
       padded_ = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, g_.Q, g_.R, g_.S, g_.sh, g_.sw,
                                                g_.dh, g_.dw, sizeof(T), ~std::size_t(0));
-      const std::int64_t per_image = g_.C * padded_->buffer_elems();
-      fwd_chunk_ = std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N);
-      padded_elements_ = fwd_chunk_ * per_image;
+    const std::int64_t per_image = padded_ ? g_.C * padded_->buffer_elems() : 0;
+    fwd_chunk_ = padded_ ? std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N) : g_.N;
+    for (;;) {
+      padded_elements_ = padded_ ? fwd_chunk_ * per_image : 0;
+      fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
+                         sizeof(T), threads);
+      if (!padded_ || workspace_size(Direction::Forward) <= workspace_bound) break;
+      if (fwd_chunk_ > 1) {
+        fwd_chunk_ = 1;
+      } else {
+        padded_.reset();
+        fwd_chunk_ = g_.N;
+      }
     }
-    fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
-                       sizeof(T), threads);
     if (use_col2im()) {
       const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
       chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
@@ -416,7 +458,13 @@ class DirectConv final : public ConvImpl {
       bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
     }
     threads_ = threads;
-    bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+    bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
+                               threads);
+    // The weight gradient reduces over all images, so it pads them all at once, where they fit.
+    if (padded_ && bwd_weights_.kc <= kMaxRuns && g_.N * per_image <= kPaddedWeightBytes / std::int64_t(sizeof(T))) {
+      padded_weight_elements_ = g_.N * per_image;
+      if (workspace_size(Direction::BackwardWeights) > workspace_bound) padded_weight_elements_ = 0;
+    }
   }
 
   std::string name() const override {
@@ -426,7 +474,7 @@ class DirectConv final : public ConvImpl {
   std::size_t workspace_size(Direction d) const noexcept override {
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
     const std::int64_t extra =
-        d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : 0;
+        d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : padded_weight_elements_;
     return std::size_t(L.workspace_elements() + extra) * sizeof(T) + kWorkspaceAlign;
   }
 
@@ -435,14 +483,10 @@ class DirectConv final : public ConvImpl {
     const T* ready = w ? nullptr : packed_fwd_.data();
     if (!padded_) return run_gemm<T>(forward_problem(x, weights(w), bias, y, 0, g_.N, nullptr), fwd_, work, ready);
     T* planes = work + fwd_.workspace_elements();
-    const std::int64_t plane = padded_->buffer_elems(), hw = g_.H * g_.W;
-    // Every plane has its padding in the same places, so one clearing serves all chunks.
-    std::fill(planes, planes + padded_elements_, T(0));
+    const std::int64_t hw = g_.H * g_.W;
     for (std::int64_t img = 0; img < g_.N; img += fwd_chunk_) {
-      const std::int64_t images = std::min(fwd_chunk_, g_.N - img), count = images * g_.C;
-      const T* xs = static_cast<const T*>(x) + img * g_.C * hw;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
-      for (std::int64_t i = 0; i < count; ++i) padded_->fill(xs + i * hw, 0, g_.P, planes + i * plane);
+      const std::int64_t images = std::min(fwd_chunk_, g_.N - img);
+      pad_planes(static_cast<const T*>(x) + img * g_.C * hw, images * g_.C, planes);
       run_gemm<T>(forward_problem(x, weights(w), bias, y, img, images, planes), fwd_, work, ready);
       // The first chunk packs the weights (unless prepared or read in place); the others reuse it.
       if (ready == nullptr && !fwd_.rows_a) ready = work;
@@ -476,7 +520,10 @@ class DirectConv final : public ConvImpl {
   }
 
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
-    run_gemm<T>(backward_weights_problem(x, dy, dw), bwd_weights_, static_cast<T*>(align_workspace(ws)));
+    T* work = static_cast<T*>(align_workspace(ws));
+    T* planes = padded_weight_elements_ ? work + bwd_weights_.workspace_elements() : nullptr;
+    if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes);
+    run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
     if (db) bias_gradient(g_.N, g_.K, g_.P * g_.Q, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
   }
 
@@ -495,30 +542,42 @@ class DirectConv final : public ConvImpl {
                                               T* t) const {
     return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t};
   }
-  BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw) const {
-    return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw)};
+  BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw, const T* planes) const {
+    return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
+  }
+
+  // Copies `count` consecutive planes of x into padded buffers, one per plane. Zeroing every
+  // buffer costs a pass; the padding sits in the same places in all of them.
+  void pad_planes(const T* x, std::int64_t count, T* planes) const noexcept {
+    const std::int64_t plane = padded_->buffer_elems(), hw = g_.H * g_.W;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
+    for (std::int64_t i = 0; i < count; ++i) {
+      padded_->clear(planes + i * plane);
+      padded_->fill(x + i * hw, 0, g_.P, planes + i * plane);
+    }
   }
 
   Geometry g_;
   std::vector<Taps> rows_, cols_;
   static constexpr std::int64_t kCol2imMaxChannels = 8;
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
-  static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on the padded planes
+  static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on forward's padded planes
+  static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
   std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
-  std::int64_t fwd_chunk_ = 0, padded_elements_ = 0;
+  std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
   int threads_ = 1;
 };
 
 }  // namespace
 }  // namespace direct
 
-std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads) {
-  if (desc.dtype == DType::Float32) return std::make_unique<direct::DirectConv<float>>(desc, threads);
-  return std::make_unique<direct::DirectConv<double>>(desc, threads);
+std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads, std::size_t workspace_bound) {
+  if (desc.dtype == DType::Float32) return std::make_unique<direct::DirectConv<float>>(desc, threads, workspace_bound);
+  return std::make_unique<direct::DirectConv<double>>(desc, threads, workspace_bound);
 }
 
 }  // namespace fastconv
