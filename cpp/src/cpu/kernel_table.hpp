@@ -47,8 +47,9 @@ struct DepthwiseKernels {
 // Winograd F(4x4, 3x3) transforms of a block of up to `lanes` horizontally adjacent tiles.
 template <typename T>
 struct WinogradKernels {
-  // V[xi][t] at v + xi * xi_stride from 6x6 patches of plane (H x W) at (y0, x0 + 4t), zero outside.
-  void (*input)(const T* plane, std::int64_t H, std::int64_t W, std::int64_t y0, std::int64_t x0, int count, T* v,
+  // V[xi][t] at v + xi * xi_stride, t < count, from the 6x6 patches at (y0, x0 + 4t) of a padded
+  // plane (row stride ld) that holds all `lanes` patches, so nothing is bounds-checked.
+  void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, T* v,
                 std::int64_t xi_stride) noexcept = nullptr;
   // 4x4 output tiles at (oy, ox + 4t) of plane (P x Q) from M[xi][t] at m + xi * xi_stride, plus bias.
   void (*output)(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,

@@ -74,21 +74,16 @@ void gradient_block(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t
     for (int nu = 0; nu < kA; ++nu) std::copy(&out[xi][nu][0], &out[xi][nu][0] + count, z + (xi * kA + nu) * xi_stride);
 }
 
-// Tiles (ty, tx0 + t), t < count, of one input plane: 6x6 patches from (4*ty - pt, 4*(tx0+t) - pl),
-// zero outside the plane. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
+// Tiles (ty, tx0 + t), t < count: the 6x6 patches at (y0, x0 + 4t) of a padded plane, all
+// inside it. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
 template <typename T>
-void input_block(const T* plane, std::int64_t H, std::int64_t W, std::int64_t y0, std::int64_t x0, int count,
-                 T* v, std::int64_t xi_stride) noexcept {
+void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, T* v,
+                 std::int64_t xi_stride) noexcept {
   T d[kA][kA][kLanes], tmp[kA][kA][kLanes], out[kA][kA][kLanes];
   for (int i = 0; i < kA; ++i) {
-    const std::int64_t yy = y0 + i;
-    const bool row_in = yy >= 0 && yy < H;
-    const T* row = plane + yy * W;
+    const T* row = padded + (y0 + i) * ld + x0;
     for (int j = 0; j < kA; ++j)
-      for (int t = 0; t < kLanes; ++t) {
-        const std::int64_t xx = x0 + kM * t + j;
-        d[i][j][t] = row_in && t < count && xx >= 0 && xx < W ? row[xx] : T(0);
-      }
+      for (int t = 0; t < kLanes; ++t) d[i][j][t] = row[kM * t + j];
   }
   for (int j = 0; j < kA; ++j) bt_lanes(&d[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // B^T d
   for (int xi = 0; xi < kA; ++xi) bt_lanes(&tmp[xi][0][0], kLanes, &out[xi][0][0], kLanes);     // (B^T d) B

@@ -17,6 +17,7 @@
 #include "cpu/kernel_table.hpp"
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
+#include "padded.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -91,6 +92,17 @@ struct TupleGemm {
 
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
               int nr) const {
+    switch (nr) {  // the microkernels' panel widths, so that whole panels copy in fixed sizes
+      case 8: return pack_panels<8>(b, k0, kc, j0, nc, dst, nr);
+      case 16: return pack_panels<16>(b, k0, kc, j0, nc, dst, nr);
+      default: return pack_panels<0>(b, k0, kc, j0, nc, dst, nr);
+    }
+  }
+
+  template <int NR>
+  void pack_panels(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
+                   int nr_runtime) const {
+    const int nr = NR ? NR : nr_runtime;
     const std::int64_t xi = b / g.G, grp = b % g.G;
     const T* src = v + (xi * g.C + grp * g.Cg + k0) * g.tiles + j0;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
@@ -98,9 +110,12 @@ struct TupleGemm {
       for (std::int64_t p = 0; p < kc; ++p) {
         const T* row = src + p * g.tiles + jj;
         T* out = dst + p * nr;
-        std::int64_t i = 0;
-        for (; i < count; ++i) out[i] = row[i];
-        for (; i < nr; ++i) out[i] = T(0);
+        if (NR && count == NR) {
+          std::copy(row, row + NR, out);
+        } else {
+          std::copy(row, row + count, out);
+          std::fill(out + count, out + nr, T(0));
+        }
       }
     }
   }
@@ -168,11 +183,13 @@ class WinogradConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(TupleGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
+    planes_ = padded_planes(g_);
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_);
       bwd_layout_ = direct::make_layout(TupleGemm<T>{*gb_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T),
                                         threads);
+      bwd_planes_ = padded_planes(*gb_);
     } else {
       direct_ = make_direct(desc, threads);  // the input gradient when a padding exceeds 2
     }
@@ -185,19 +202,21 @@ class WinogradConv final : public ConvImpl {
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
       const std::int64_t e = kXi * g_.C * g_.tiles + kXi * g_.K * g_.tiles + kXi * g_.K * g_.Cg;
-      return std::size_t(e + wgrad_layout_.workspace_elements()) * sizeof(T) + kWorkspaceAlign;
+      return std::size_t(e + wgrad_layout_.workspace_elements() + threads_ * slot(*planes_)) * sizeof(T) +
+             kWorkspaceAlign;
     }
     if (d == Direction::BackwardData && !bwd_ok_) return direct_->workspace_size(d);
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
     const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
-    return std::size_t(elements(g) + L.workspace_elements()) * sizeof(T) + kWorkspaceAlign;
+    const PaddedSource& planes = d == Direction::Forward ? *planes_ : *bwd_planes_;
+    return std::size_t(elements(g) + L.workspace_elements() + threads_ * slot(planes)) * sizeof(T) + kWorkspaceAlign;
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
     const T* u = w ? work : u_fwd_.data();
     if (w) transform_weights(g_, static_cast<const T*>(w), false, work);
-    run(g_, layout_, static_cast<const T*>(x), u, static_cast<const T*>(bias), static_cast<T*>(y), work);
+    run(g_, layout_, *planes_, static_cast<const T*>(x), u, static_cast<const T*>(bias), static_cast<T*>(y), work);
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
@@ -205,7 +224,7 @@ class WinogradConv final : public ConvImpl {
     T* work = static_cast<T*>(align_workspace(ws));
     const T* u = w ? work : u_bwd_.data();
     if (w) transform_weights(*gb_, static_cast<const T*>(w), true, work);
-    run(*gb_, bwd_layout_, static_cast<const T*>(dy), u, nullptr, static_cast<T*>(dx), work);
+    run(*gb_, bwd_layout_, *bwd_planes_, static_cast<const T*>(dy), u, nullptr, static_cast<T*>(dx), work);
   }
 
   // Transforms the weights once for forward and backward data (the cache of a plan run many times).
@@ -227,7 +246,7 @@ class WinogradConv final : public ConvImpl {
     T* v = static_cast<T*>(align_workspace(ws));
     T* z = v + kXi * g.C * g.tiles;
     T* sum = z + kXi * g.K * g.tiles;
-    transform_input(g, static_cast<const T*>(xv), v);
+    transform_input(g, *planes_, static_cast<const T*>(xv), v, sum + kXi * g.K * g.Cg + wgrad_layout_.workspace_elements());
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.K;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -304,30 +323,49 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  // V[xi][c][tile] = B^T d B: blocks of adjacent tiles of one (image, channel) plane per task.
-  void transform_input(const Geometry& g, const T* x, T* v) const noexcept {
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
-    for (std::int64_t pc = 0; pc < planes; ++pc)
-      for (std::int64_t ty = 0; ty < g.th; ++ty) {
-        const std::int64_t img = pc / g.C, c = pc % g.C;
-        for (std::int64_t bx = 0; bx < blocks; ++bx) {
-          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
-          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
-          wk.input(x + pc * g.H * g.W, g.H, g.W, ty * kTile - g.pt, tx * kTile - g.pl, count,
-                   v + c * g.tiles + tile, g.C * g.tiles);
-        }
-      }
+  // Each (image, channel) plane copied into padded planes that hold every tile's patch whole,
+  // whole lane blocks included, so the transform kernels check no bounds.
+  static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
+    const std::int64_t lanes = winograd_kernels<T>().lanes;
+    return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, ceil_div(g.tw, lanes) * lanes * kTile,
+                                          3, 3, 1, 1, 1, 1, sizeof(T), ~std::size_t(0));
+  }
+  // One thread's padded plane, a cache line apart, with slack for vector loads past its end.
+  static std::int64_t slot(const PaddedSource& planes) {
+    const std::int64_t line = std::int64_t(kWorkspaceAlign / sizeof(T));
+    return (planes.buffer_elems() + 2 * line - 1) / line * line;
   }
 
-  void run(const Geometry& g, const GemmLayout& L, const T* x, const T* u, const T* bias, T* y,
-           T* work) const noexcept {
+  // V[xi][c][tile] = B^T d B: one (image, channel) plane per task, padded in the thread's buffer
+  // (bufs: threads_ slots), then transformed in blocks of adjacent tiles.
+  void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, T* v, T* bufs) const noexcept {
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C, ld = pad.geometry().ld;
+#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && planes > 1)
+    {
+      T* buf = bufs + thread_index() * slot(pad);
+      pad.clear(buf);
+#pragma omp for schedule(static)
+      for (std::int64_t pc = 0; pc < planes; ++pc) {
+        pad.fill(x + pc * g.H * g.W, 0, g.th * kTile, buf);
+        const std::int64_t img = pc / g.C, c = pc % g.C;
+        for (std::int64_t ty = 0; ty < g.th; ++ty)
+          for (std::int64_t bx = 0; bx < blocks; ++bx) {
+            const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
+            const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
+            wk.input(buf, ld, ty * kTile, tx * kTile, count, v + c * g.tiles + tile, g.C * g.tiles);
+          }
+      }
+    }
+  }
+
+  void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* bias,
+           T* y, T* work) const noexcept {
     T* v = work + kXi * g.K * g.Cg;
     T* m = v + kXi * g.C * g.tiles;
     T* gemm_ws = m + kXi * g.K * g.tiles;
 
-    transform_input(g, x, v);
+    transform_input(g, planes, x, v, gemm_ws + L.workspace_elements());
 
     direct::run_gemm<T>(TupleGemm<T>{g, u, v, m}, L, gemm_ws);
 
@@ -353,6 +391,7 @@ class WinogradConv final : public ConvImpl {
   ConvDesc bwd_;
   std::unique_ptr<Geometry> gb_;
   std::unique_ptr<ConvImpl> direct_;
+  std::unique_ptr<PaddedSource> planes_, bwd_planes_;  // input planes, padded for the transforms
   const char* kernel_name_ = "";
   GemmLayout layout_, bwd_layout_, wgrad_layout_;
   std::vector<T> u_fwd_, u_bwd_;  // prepared weights, transformed

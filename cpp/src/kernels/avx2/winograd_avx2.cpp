@@ -1,4 +1,8 @@
-// Winograd transforms compiled with -mavx2 -mfma: the same loops, a tile per lane of 8.
+// Winograd transforms compiled with -mavx2 -mfma: the loops of winograd_f4.inl, a tile per lane
+// of 8, and for float input and output transforms that load and store patch rows whole and
+// transpose them in registers, instead of gathering and scattering each element.
+#include <immintrin.h>
+
 #include <algorithm>
 
 #include "kernels/kernels.hpp"
@@ -6,7 +10,124 @@
 namespace fastconv::kernels::avx2 {
 #include "kernels/winograd_f4.inl"
 
-WinogradKernels<float> swinograd() { return winograd_kernels<float>("f4x4-avx2"); }
+namespace {
+
+// out = B^T d for six vectors (each lane a tile): the rows of B^T with points 0, 1, -1, 2, -2.
+inline void bt(const __m256* d, __m256* out) {
+  const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), m4 = _mm256_set1_ps(-4), m5 = _mm256_set1_ps(-5);
+  out[0] = _mm256_fmadd_ps(four, d[0], _mm256_fmadd_ps(m5, d[2], d[4]));
+  out[1] = _mm256_fmadd_ps(m4, _mm256_add_ps(d[1], d[2]), _mm256_add_ps(d[3], d[4]));
+  out[2] = _mm256_fmadd_ps(four, _mm256_sub_ps(d[1], d[2]), _mm256_sub_ps(d[4], d[3]));
+  out[3] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[3], d[1]), _mm256_sub_ps(d[4], d[2]));
+  out[4] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[1], d[3]), _mm256_sub_ps(d[4], d[2]));
+  out[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(m5, d[3], d[5]));
+}
+
+// Columns j, j+1 (and j+2, j+3 when all four are wanted) of 8 patches whose rows start 4 apart:
+// lane t of col[c] = row[4t + j + c]. Eight 4-float groups are transposed, ordered so that the
+// lanes come out in tile order.
+inline void columns(const float* row, int wanted, __m256* col) {
+  const __m256 a0 = _mm256_loadu_ps(row), a1 = _mm256_loadu_ps(row + 8), a2 = _mm256_loadu_ps(row + 16),
+               a3 = _mm256_loadu_ps(row + 24);
+  const __m256 p0 = _mm256_permute2f128_ps(a0, a2, 0x20), p1 = _mm256_permute2f128_ps(a0, a2, 0x31);  // s0|s4, s1|s5
+  const __m256 p2 = _mm256_permute2f128_ps(a1, a3, 0x20), p3 = _mm256_permute2f128_ps(a1, a3, 0x31);  // s2|s6, s3|s7
+  const __m256 lo01 = _mm256_unpacklo_ps(p0, p1), lo23 = _mm256_unpacklo_ps(p2, p3);
+  col[0] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+  col[1] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+  if (wanted < 4) return;
+  const __m256 hi01 = _mm256_unpackhi_ps(p0, p1), hi23 = _mm256_unpackhi_ps(p2, p3);
+  col[2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+  col[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+// The input transform of winograd_f4.inl's input_block, for float: V = B^T (d B), each patch row
+// transformed as it is loaded, then each column.
+void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, float* v,
+                     std::int64_t xi_stride) noexcept {
+  __m256 rows[kA][kA];  // rows[i][nu]: row i of the patches times B
+  for (int i = 0; i < kA; ++i) {
+    const float* row = padded + (y0 + i) * ld + x0;
+    __m256 d[kA];
+    columns(row, 4, d);
+    columns(row + 4, 2, d + 4);
+    bt(d, rows[i]);
+  }
+  for (int nu = 0; nu < kA; ++nu) {
+    __m256 col[kA], out[kA];
+    for (int i = 0; i < kA; ++i) col[i] = rows[i][nu];
+    bt(col, out);
+    for (int xi = 0; xi < kA; ++xi) {
+      float* dst = v + (xi * kA + nu) * xi_stride;
+      if (count == kLanes) {
+        _mm256_storeu_ps(dst, out[xi]);
+      } else {
+        float part[kLanes];
+        _mm256_storeu_ps(part, out[xi]);
+        std::copy(part, part + count, dst);
+      }
+    }
+  }
+}
+
+// out = A^T m for six vectors: four outputs from points 0, 1, -1, 2, -2 and infinity.
+inline void at(const __m256* m, __m256* out) {
+  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
+  const __m256 c = _mm256_add_ps(m[3], m[4]), e = _mm256_sub_ps(m[3], m[4]);
+  out[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
+  out[1] = _mm256_fmadd_ps(_mm256_set1_ps(2), e, b);
+  out[2] = _mm256_fmadd_ps(_mm256_set1_ps(4), c, a);
+  out[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), e, b), m[5]);
+}
+
+// The output transform of winograd_f4.inl's output_block, for float: y = A^T M A + bias, each
+// output row of the 8 tiles interleaved in registers into 32 consecutive values.
+void output_block_f32(const float* m, std::int64_t xi_stride, int count, float bias, float* plane, std::int64_t P,
+                      std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
+  __m256 cols[kA][kM];  // cols[nu][i]: column nu of A^T M
+  const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int nu = 0; nu < kA; ++nu) {
+    __m256 mm[kA];
+    for (int xi = 0; xi < kA; ++xi) {
+      const float* src = m + (xi * kA + nu) * xi_stride;
+      mm[xi] = count == kLanes ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, lanes);
+    }
+    at(mm, cols[nu]);
+  }
+  const std::int64_t rows = std::min<std::int64_t>(kM, P - oy), width = std::min<std::int64_t>(kM * count, Q - ox);
+  const __m256 b = _mm256_set1_ps(bias);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    __m256 r[kA], c[kM];
+    for (int nu = 0; nu < kA; ++nu) r[nu] = cols[nu][i];
+    at(r, c);  // c[j]: lane t is output (i, 4t + j)
+    const __m256 lo01 = _mm256_unpacklo_ps(c[0], c[1]), hi01 = _mm256_unpackhi_ps(c[0], c[1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(c[2], c[3]), hi23 = _mm256_unpackhi_ps(c[2], c[3]);
+    const __m256 q0 = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));  // tiles 0 | 4
+    const __m256 q1 = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));  // tiles 1 | 5
+    const __m256 q2 = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));  // tiles 2 | 6
+    const __m256 q3 = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));  // tiles 3 | 7
+    const __m256 out[4] = {_mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), b),
+                           _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x20), b),
+                           _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x31), b),
+                           _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x31), b)};
+    float* dst = plane + (oy + i) * Q + ox;
+    std::int64_t col = 0;
+    for (int q = 0; col + 8 <= width; ++q, col += 8) _mm256_storeu_ps(dst + col, out[q]);
+    if (col < width) {
+      float part[8];
+      _mm256_storeu_ps(part, out[col / 8]);
+      std::copy(part, part + (width - col), dst + col);
+    }
+  }
+}
+
+}  // namespace
+
+WinogradKernels<float> swinograd() {
+  WinogradKernels<float> k = winograd_kernels<float>("f4x4-avx2");
+  k.input = input_block_f32;
+  k.output = output_block_f32;
+  return k;
+}
 WinogradKernels<double> dwinograd() { return winograd_kernels<double>("f4x4-avx2"); }
 
 }  // namespace fastconv::kernels::avx2
