@@ -77,11 +77,12 @@ struct TupleGemm {
   const T* u;  // [xi][k][c]: K x Cg per group, groups stacked along k
   const T* v;  // [xi][c][tile]
   T* prod;     // [xi][k][tile]
+  std::int64_t stride, count;  // tiles a row of v and prod holds, and tiles in this block
 
   std::int64_t batches() const { return kXi * g.G; }
   std::int64_t period() const { return kXi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
-  std::int64_t n(std::int64_t) const { return g.tiles; }
+  std::int64_t n(std::int64_t) const { return count; }
   std::int64_t k(std::int64_t) const { return g.Cg; }
   std::int64_t a_operand(std::int64_t b) const { return b; }
 
@@ -104,17 +105,17 @@ struct TupleGemm {
                    int nr_runtime) const {
     const int nr = NR ? NR : nr_runtime;
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    const T* src = v + (xi * g.C + grp * g.Cg + k0) * g.tiles + j0;
+    const T* src = v + (xi * g.C + grp * g.Cg + k0) * stride + j0;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
-      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
+      const std::int64_t width = std::min<std::int64_t>(nr, nc - jj);
       for (std::int64_t p = 0; p < kc; ++p) {
-        const T* row = src + p * g.tiles + jj;
+        const T* row = src + p * stride + jj;
         T* out = dst + p * nr;
-        if (NR && count == NR) {
+        if (NR && width == NR) {
           std::copy(row, row + NR, out);
         } else {
-          std::copy(row, row + count, out);
-          std::fill(out + count, out + nr, T(0));
+          std::copy(row, row + width, out);
+          std::fill(out + width, out + nr, T(0));
         }
       }
     }
@@ -124,7 +125,7 @@ struct TupleGemm {
              std::int64_t ldc) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
     for (std::int64_t i = 0; i < mc; ++i)
-      std::copy(c + i * ldc, c + i * ldc + nc, prod + (xi * g.K + grp * g.Kg + i0 + i) * g.tiles + j0);
+      std::copy(c + i * ldc, c + i * ldc + nc, prod + (xi * g.K + grp * g.Kg + i0 + i) * stride + j0);
   }
 };
 
@@ -182,13 +183,14 @@ class WinogradConv final : public ConvImpl {
       : g_(desc), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
-    layout_ = direct::make_layout(TupleGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
+    layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T),
+                                  threads);
     planes_ = padded_planes(g_);
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_);
-      bwd_layout_ = direct::make_layout(TupleGemm<T>{*gb_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T),
-                                        threads);
+      bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr,
+                                        sizeof(T), threads);
       bwd_planes_ = padded_planes(*gb_);
     } else {
       direct_ = make_direct(desc, threads);  // the input gradient when a padding exceeds 2
@@ -246,7 +248,8 @@ class WinogradConv final : public ConvImpl {
     T* v = static_cast<T*>(align_workspace(ws));
     T* z = v + kXi * g.C * g.tiles;
     T* sum = z + kXi * g.K * g.tiles;
-    transform_input(g, *planes_, static_cast<const T*>(xv), v, sum + kXi * g.K * g.Cg + wgrad_layout_.workspace_elements());
+    transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, g.tiles,
+                    sum + kXi * g.K * g.Cg + wgrad_layout_.workspace_elements());
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.K;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -273,9 +276,25 @@ class WinogradConv final : public ConvImpl {
   }
 
  private:
-  // Workspace: U (36 x K x Cg), V (36 x C x tiles), M (36 x K x tiles), then the GEMM's own.
+  // Workspace: U (36 x K x Cg), V (36 x C x B), M (36 x K x B) for a block of B tiles, then the
+  // GEMM's own.
   static std::int64_t elements(const Geometry& g) {
-    return kXi * g.K * g.Cg + kXi * g.C * g.tiles + kXi * g.K * g.tiles;
+    return kXi * g.K * g.Cg + kXi * (g.C + g.K) * block_tiles(g);
+  }
+
+  // Forward and input gradient run a block of whole tile rows at a time, input transform to
+  // output transform, so that V and M stay in the last-level cache instead of streaming
+  // through memory three times. Blocks hold about 4 MB of V and M, but enough tiles that
+  // rereading U for each block costs less than V and M.
+  static std::int64_t block_rows(const Geometry& g) {
+    const std::int64_t by_cache = (std::int64_t(4) << 20) / (kXi * (g.C + g.K) * std::int64_t(sizeof(T)));
+    const std::int64_t by_weights = g.K * g.Cg / (g.C + g.K);
+    return std::clamp<std::int64_t>(ceil_div(std::max({by_cache, by_weights, std::int64_t(64)}), g.tw), 1, g.N * g.th);
+  }
+  static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
+
+  static TupleGemm<T> tuple_gemm(const Geometry& g, const T* u, const T* v, T* m, std::int64_t count) {
+    return {g, u, v, m, block_tiles(g), count};
   }
 
   // The input gradient as a forward convolution over dY: channels K -> C, kernel rotated,
@@ -336,53 +355,68 @@ class WinogradConv final : public ConvImpl {
     return (planes.buffer_elems() + 2 * line - 1) / line * line;
   }
 
-  // V[xi][c][tile] = B^T d B: one (image, channel) plane per task, padded in the thread's buffer
-  // (bufs: threads_ slots), then transformed in blocks of adjacent tiles.
-  void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, T* v, T* bufs) const noexcept {
+  // V[xi][c][tile - r0 * tw] (rows `stride` tiles long) = B^T d B for the tiles of global tile
+  // rows [r0, r1) (row r = image * th + ty): one (image, channel) strip per task, padded in the
+  // thread's buffer (bufs: threads_ slots), then transformed in blocks of adjacent tiles.
+  void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
+                       T* v, std::int64_t stride, T* bufs) const noexcept {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.C, ld = pad.geometry().ld;
-#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && planes > 1)
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * g.C;
+    const std::int64_t ld = pad.geometry().ld;
+#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     {
       T* buf = bufs + thread_index() * slot(pad);
       pad.clear(buf);
 #pragma omp for schedule(static)
-      for (std::int64_t pc = 0; pc < planes; ++pc) {
-        pad.fill(x + pc * g.H * g.W, 0, g.th * kTile, buf);
-        const std::int64_t img = pc / g.C, c = pc % g.C;
-        for (std::int64_t ty = 0; ty < g.th; ++ty)
+      for (std::int64_t task = 0; task < tasks; ++task) {
+        const std::int64_t img = img0 + task / g.C, c = task % g.C;
+        const std::int64_t ty0 = std::max(r0 - img * g.th, std::int64_t(0)), ty1 = std::min(r1 - img * g.th, g.th);
+        pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
+        for (std::int64_t ty = ty0; ty < ty1; ++ty)
           for (std::int64_t bx = 0; bx < blocks; ++bx) {
-            const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
+            const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty - r0) * g.tw + tx;
             const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
-            wk.input(buf, ld, ty * kTile, tx * kTile, count, v + c * g.tiles + tile, g.C * g.tiles);
+            wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, count, v + c * stride + tile, g.C * stride);
           }
       }
     }
   }
 
+  // y for the tiles of global tile rows [r0, r1) from M[xi][k][tile - r0 * tw], plus bias: one
+  // (image, output channel) per task.
+  void transform_output(const Geometry& g, const T* m, std::int64_t stride, std::int64_t r0, std::int64_t r1,
+                        const T* bias, T* y) const noexcept {
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * g.K;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t img = img0 + task / g.K, k = task % g.K;
+      const std::int64_t ty0 = std::max(r0 - img * g.th, std::int64_t(0)), ty1 = std::min(r1 - img * g.th, g.th);
+      for (std::int64_t ty = ty0; ty < ty1; ++ty)
+        for (std::int64_t bx = 0; bx < blocks; ++bx) {
+          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty - r0) * g.tw + tx;
+          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
+          wk.output(m + k * stride + tile, g.K * stride, count, bias ? bias[k] : T(0), y + (img * g.K + k) * g.P * g.Q,
+                    g.P, g.Q, ty * kTile, tx * kTile);
+        }
+    }
+  }
+
   void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* bias,
            T* y, T* work) const noexcept {
+    const std::int64_t rows = block_rows(g), stride = rows * g.tw;
     T* v = work + kXi * g.K * g.Cg;
-    T* m = v + kXi * g.C * g.tiles;
-    T* gemm_ws = m + kXi * g.K * g.tiles;
-
-    transform_input(g, planes, x, v, gemm_ws + L.workspace_elements());
-
-    direct::run_gemm<T>(TupleGemm<T>{g, u, v, m}, L, gemm_ws);
-
-    // Output transform: blocks of adjacent tiles of one (image, output channel) plane per task.
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), oplanes = g.N * g.K;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
-    for (std::int64_t pk = 0; pk < oplanes; ++pk)
-      for (std::int64_t ty = 0; ty < g.th; ++ty) {
-        const std::int64_t img = pk / g.K, k = pk % g.K;
-        for (std::int64_t bx = 0; bx < blocks; ++bx) {
-          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
-          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
-          wk.output(m + k * g.tiles + tile, g.K * g.tiles, count, bias ? bias[k] : T(0), y + pk * g.P * g.Q, g.P,
-                    g.Q, ty * kTile, tx * kTile);
-        }
-      }
+    T* m = v + kXi * g.C * stride;
+    T* gemm_ws = m + kXi * g.K * stride;
+    T* bufs = gemm_ws + L.workspace_elements();
+    const T* ready = nullptr;  // the first block packs U; the others reuse its packing
+    for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
+      const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
+      transform_input(g, planes, x, r0, r1, v, stride, bufs);
+      direct::run_gemm<T>(tuple_gemm(g, u, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
+      ready = gemm_ws;  // the prepacked area leads the GEMM workspace
+      transform_output(g, m, stride, r0, r1, bias, y);
+    }
   }
 
   Geometry g_;
