@@ -138,17 +138,19 @@ struct WeightGemm {
   const T* z;  // [xi][k][tile]
   const T* v;  // [xi][c][tile]
   T* out;      // [xi][k][c]
+  std::int64_t stride, count;  // tiles a row of z and v holds, and tiles in this block
+  bool accumulate;             // add to out (the sums of earlier blocks)
 
   std::int64_t batches() const { return kXi * g.G; }
   std::int64_t period() const { return kXi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.Cg; }
-  std::int64_t k(std::int64_t) const { return g.tiles; }
+  std::int64_t k(std::int64_t) const { return count; }
   std::int64_t a_operand(std::int64_t b) const { return b; }
 
   void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    direct::pack_rows(z + (xi * g.K + grp * g.Kg) * g.tiles, g.tiles, g.Kg, k0, kc, dst, mr);
+    direct::pack_rows(z + (xi * g.K + grp * g.Kg) * stride, stride, g.Kg, k0, kc, dst, mr);
   }
 
   // B[tile][c] = V[xi][c][tile]
@@ -162,7 +164,7 @@ struct WeightGemm {
           for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = T(0);
           continue;
         }
-        const T* row = v + (xi * g.C + grp * g.Cg + j0 + jj + j) * g.tiles + k0;
+        const T* row = v + (xi * g.C + grp * g.Cg + j0 + jj + j) * stride + k0;
         for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = row[p];
       }
     }
@@ -171,8 +173,15 @@ struct WeightGemm {
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    for (std::int64_t i = 0; i < mc; ++i)
-      std::copy(c + i * ldc, c + i * ldc + nc, out + (xi * g.K + grp * g.Kg + i0 + i) * g.Cg + j0);
+    for (std::int64_t i = 0; i < mc; ++i) {
+      T* o = out + (xi * g.K + grp * g.Kg + i0 + i) * g.Cg + j0;
+      const T* ci = c + i * ldc;
+      if (accumulate) {
+        for (std::int64_t j = 0; j < nc; ++j) o[j] += ci[j];
+      } else {
+        std::copy(ci, ci + nc, o);
+      }
+    }
   }
 };
 
@@ -186,7 +195,9 @@ class WinogradConv final : public ConvImpl {
     layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T),
                                   threads);
     planes_ = padded_planes(g_);
-    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr}, uk.mr, uk.nr, sizeof(T), threads);
+    const std::int64_t tiles = block_tiles(g_);
+    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
+                                        sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_);
       bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr,
@@ -203,7 +214,7 @@ class WinogradConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
-      const std::int64_t e = kXi * g_.C * g_.tiles + kXi * g_.K * g_.tiles + kXi * g_.K * g_.Cg;
+      const std::int64_t e = elements(g_);
       return std::size_t(e + wgrad_layout_.workspace_elements() + threads_ * slot(*planes_)) * sizeof(T) +
              kWorkspaceAlign;
     }
@@ -241,28 +252,24 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
+  // S[xi][k][c] = sum over tiles of Z[xi][k][tile] V[xi][c][tile], a block of tile rows at a time
+  // (the blocks of forward), each block's sums added in order.
   void backward_weights(const void* xv, const void* dyv, void* dwv, void* db, void* ws) const noexcept override {
     const Geometry& g = g_;
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
-    T* v = static_cast<T*>(align_workspace(ws));
-    T* z = v + kXi * g.C * g.tiles;
-    T* sum = z + kXi * g.K * g.tiles;
-    transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, g.tiles,
-                    sum + kXi * g.K * g.Cg + wgrad_layout_.workspace_elements());
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), planes = g.N * g.K;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child())
-    for (std::int64_t pk = 0; pk < planes; ++pk)
-      for (std::int64_t ty = 0; ty < g.th; ++ty) {
-        const std::int64_t img = pk / g.K, k = pk % g.K;
-        for (std::int64_t bx = 0; bx < blocks; ++bx) {
-          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty) * g.tw + tx;
-          wk.gradient(dy + pk * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile,
-                      int(std::min<std::int64_t>(wk.lanes, g.tw - tx)), z + k * g.tiles + tile, g.K * g.tiles);
-        }
-      }
-    direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum}, wgrad_layout_, sum + kXi * g.K * g.Cg);
+    const std::int64_t rows = block_rows(g), stride = rows * g.tw;
+    T* sum = static_cast<T*>(align_workspace(ws));
+    T* v = sum + kXi * g.K * g.Cg;
+    T* z = v + kXi * g.C * stride;
+    T* gemm_ws = z + kXi * g.K * stride;
+    T* bufs = gemm_ws + wgrad_layout_.workspace_elements();
+    for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
+      const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
+      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, stride, bufs);
+      transform_gradient(g, dy, r0, r1, z, stride);
+      direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_, gemm_ws);
+    }
     // dW[k][c] = G^T S[k][c] G
     const std::int64_t pairs = g.K * g.Cg;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && pairs > 64)
@@ -276,7 +283,8 @@ class WinogradConv final : public ConvImpl {
   }
 
  private:
-  // Workspace: U (36 x K x Cg), V (36 x C x B), M (36 x K x B) for a block of B tiles, then the
+  // Workspace: U (36 x K x Cg; for the weight gradient, its sums S), V (36 x C x B) and M (or Z,
+  // 36 x K x B) for a block of B tiles, then the
   // GEMM's own.
   static std::int64_t elements(const Geometry& g) {
     return kXi * g.K * g.Cg + kXi * (g.C + g.K) * block_tiles(g);
@@ -288,7 +296,7 @@ class WinogradConv final : public ConvImpl {
   // rereading U for each block costs less than V and M.
   static std::int64_t block_rows(const Geometry& g) {
     const std::int64_t by_cache = (std::int64_t(4) << 20) / (kXi * (g.C + g.K) * std::int64_t(sizeof(T)));
-    const std::int64_t by_weights = g.K * g.Cg / (g.C + g.K);
+    const std::int64_t by_weights = 2 * g.K * g.Cg / (g.C + g.K);
     return std::clamp<std::int64_t>(ceil_div(std::max({by_cache, by_weights, std::int64_t(64)}), g.tw), 1, g.N * g.th);
   }
   static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
@@ -355,51 +363,78 @@ class WinogradConv final : public ConvImpl {
     return (planes.buffer_elems() + 2 * line - 1) / line * line;
   }
 
-  // V[xi][c][tile - r0 * tw] (rows `stride` tiles long) = B^T d B for the tiles of global tile
-  // rows [r0, r1) (row r = image * th + ty): one (image, channel) strip per task, padded in the
-  // thread's buffer (bufs: threads_ slots), then transformed in blocks of adjacent tiles.
-  void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
-                       T* v, std::int64_t stride, T* bufs) const noexcept {
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * g.C;
-    const std::int64_t ld = pad.geometry().ld;
+  // Calls fn(state, image, channel, ty0, ty1) in parallel for every (image, channel) plane that
+  // global tile rows [r0, r1) touch (row r = image * th + ty), with that image's rows [ty0, ty1);
+  // state = init() once per thread.
+  template <typename Init, typename Fn>
+  void for_planes(const Geometry& g, std::int64_t channels, std::int64_t r0, std::int64_t r1, Init&& init,
+                  Fn&& fn) const noexcept {
+    const std::int64_t img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * channels;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     {
-      T* buf = bufs + thread_index() * slot(pad);
-      pad.clear(buf);
+      auto state = init();
 #pragma omp for schedule(static)
       for (std::int64_t task = 0; task < tasks; ++task) {
-        const std::int64_t img = img0 + task / g.C, c = task % g.C;
-        const std::int64_t ty0 = std::max(r0 - img * g.th, std::int64_t(0)), ty1 = std::min(r1 - img * g.th, g.th);
-        pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
-        for (std::int64_t ty = ty0; ty < ty1; ++ty)
-          for (std::int64_t bx = 0; bx < blocks; ++bx) {
-            const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty - r0) * g.tw + tx;
-            const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
-            wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, count, v + c * stride + tile, g.C * stride);
-          }
+        const std::int64_t img = img0 + task / channels;
+        fn(state, img, task % channels, std::max(r0 - img * g.th, std::int64_t(0)), std::min(r1 - img * g.th, g.th));
       }
     }
   }
 
-  // y for the tiles of global tile rows [r0, r1) from M[xi][k][tile - r0 * tw], plus bias: one
-  // (image, output channel) per task.
+  // Calls fn(ty, tx, count, tile) for the lane blocks of tiles in rows [ty0, ty1) of an image;
+  // tile counts from the first tile of global row r0.
+  template <typename Fn>
+  static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
+                              Fn&& fn) noexcept {
+    const int lanes = winograd_kernels<T>().lanes;
+    for (std::int64_t ty = ty0; ty < ty1; ++ty)
+      for (std::int64_t tx = 0; tx < g.tw; tx += lanes)
+        fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), (img * g.th + ty - r0) * g.tw + tx);
+  }
+
+  // V[xi][c][tile] (rows `stride` tiles long) = B^T d B for global tile rows [r0, r1): each
+  // (image, channel) strip padded in the thread's buffer (bufs: threads_ slots), then transformed.
+  void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
+                       T* v, std::int64_t stride, T* bufs) const noexcept {
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const std::int64_t ld = pad.geometry().ld;
+    auto buffer = [&] {
+      T* buf = bufs + thread_index() * slot(pad);
+      pad.clear(buf);
+      return buf;
+    };
+    for_planes(g, g.C, r0, r1, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
+      pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
+      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
+        wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, count, v + c * stride + tile, g.C * stride);
+      });
+    });
+  }
+
+  // y for global tile rows [r0, r1) = A^T M A + bias, from M[xi][k][tile].
   void transform_output(const Geometry& g, const T* m, std::int64_t stride, std::int64_t r0, std::int64_t r1,
                         const T* bias, T* y) const noexcept {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
-    const std::int64_t blocks = ceil_div(g.tw, wk.lanes), img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * g.K;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
-    for (std::int64_t task = 0; task < tasks; ++task) {
-      const std::int64_t img = img0 + task / g.K, k = task % g.K;
-      const std::int64_t ty0 = std::max(r0 - img * g.th, std::int64_t(0)), ty1 = std::min(r1 - img * g.th, g.th);
-      for (std::int64_t ty = ty0; ty < ty1; ++ty)
-        for (std::int64_t bx = 0; bx < blocks; ++bx) {
-          const std::int64_t tx = bx * wk.lanes, tile = (img * g.th + ty - r0) * g.tw + tx;
-          const int count = int(std::min<std::int64_t>(wk.lanes, g.tw - tx));
-          wk.output(m + k * stride + tile, g.K * stride, count, bias ? bias[k] : T(0), y + (img * g.K + k) * g.P * g.Q,
-                    g.P, g.Q, ty * kTile, tx * kTile);
-        }
-    }
+    auto none = [] { return 0; };
+    for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
+      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
+        wk.output(m + k * stride + tile, g.K * stride, count, bias ? bias[k] : T(0), y + (img * g.K + k) * g.P * g.Q,
+                  g.P, g.Q, ty * kTile, tx * kTile);
+      });
+    });
+  }
+
+  // Z[xi][k][tile] = A dY A^T for global tile rows [r0, r1).
+  void transform_gradient(const Geometry& g, const T* dy, std::int64_t r0, std::int64_t r1, T* z,
+                          std::int64_t stride) const noexcept {
+    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    auto none = [] { return 0; };
+    for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
+      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
+        wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, z + k * stride + tile,
+                    g.K * stride);
+      });
+    });
   }
 
   void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* bias,
