@@ -8,6 +8,7 @@
 //   backward weights  dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k] per group: the
 //                     batch is part of the reduction, so it is reduced in a fixed order.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "bias.hpp"
@@ -45,6 +46,15 @@ void zero_tail(T* panel, std::int64_t kc, std::int64_t count, int nr) {
     for (std::int64_t p = 0; p < kc; ++p) std::fill(panel + p * nr + count, panel + (p + 1) * nr, T(0));
 }
 
+// A short run (an output row of a small image): eight at a time in fixed-size copies, which
+// compile to a few vector moves (std::copy became a call to memmove, costlier than the copy).
+template <typename T>
+inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
+  std::int64_t t = 0;
+  for (; t + 8 <= len; t += 8) std::memcpy(dst + t, src + t, 8 * sizeof(T));
+  for (; t < len; ++t) dst[t] = src[t];
+}
+
 constexpr int kMaxPanel = 64;   // the widest microkernel panel the padded packing takes
 constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded packing takes
 
@@ -55,15 +65,18 @@ struct ForwardProblem {
   const T *x, *w, *bias;
   T* y;
   // Images [img0, img0 + images). With `padded`, their (image, channel) planes were copied by
-  // `source`, one buffer apart, and the im2col panels are packed from there with plain copies.
+  // `source`, one buffer apart, and the im2col panels are packed from there with plain copies;
+  // `merged` then puts the images side by side in one GEMM per group (small images, whose
+  // own GEMMs would be a few ragged panels wide).
   std::int64_t img0, images;
   const T* padded;
   const PaddedSource* source;
+  bool merged;
 
-  std::int64_t batches() const { return images * g.G; }
+  std::int64_t batches() const { return merged ? g.G : images * g.G; }
   std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
-  std::int64_t n(std::int64_t) const { return g.P * g.Q; }
+  std::int64_t n(std::int64_t) const { return (merged ? images : 1) * g.P * g.Q; }
   std::int64_t k(std::int64_t) const { return g.Cg * g.R * g.S; }
   std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
 
@@ -107,15 +120,16 @@ struct ForwardProblem {
                    int nr_runtime) const {
     const int nr = NR ? NR : nr_runtime;
     const DepthwisePlane& pg = source->geometry();
-    const std::int64_t plane = source->buffer_elems(), row = pg.dh * pg.ld;
-    const T* base = padded + ((b / g.G) * g.C + (b % g.G) * g.Cg) * plane;
+    const std::int64_t plane = source->buffer_elems(), row = pg.dh * pg.ld, pq = g.P * g.Q;
+    const T* base = padded + ((merged ? 0 : b / g.G) * g.C + (b % g.G) * g.Cg) * plane;
     std::int64_t runs[3 * kMaxPanel];  // (source offset, panel column, length) triples
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       std::size_t n_runs = 0;
-      for (std::int64_t col = 0; col < count; n_runs += 3) {
-        const std::int64_t oh = (j + col) / g.Q, ow = (j + col) % g.Q, len = std::min(count - col, g.Q - ow);
-        runs[n_runs] = oh * pg.sh * pg.ld + ow, runs[n_runs + 1] = col, runs[n_runs + 2] = len;
+      for (std::int64_t col = 0; col < count; n_runs += 3) {  // a run ends with its output row
+        const std::int64_t img = (j + col) / pq, pix = (j + col) % pq, oh = pix / g.Q, ow = pix % g.Q;
+        const std::int64_t len = std::min(count - col, g.Q - ow);
+        runs[n_runs] = img * g.C * plane + oh * pg.sh * pg.ld + ow, runs[n_runs + 1] = col, runs[n_runs + 2] = len;
         col += len;
       }
       const bool whole = NR && count == NR && n_runs == 3;
@@ -124,9 +138,9 @@ struct ForwardProblem {
         const T* src = base + c * plane + r * row + pg.tap[s];
         T* d = dst + p * nr;
         if (whole) {
-          std::copy(src + runs[0], src + runs[0] + NR, d);
+          std::memcpy(d, src + runs[0], NR * sizeof(T));
         } else {
-          for (std::size_t i = 0; i < n_runs; i += 3) std::copy(src + runs[i], src + runs[i] + runs[i + 2], d + runs[i + 1]);
+          for (std::size_t i = 0; i < n_runs; i += 3) copy_run(src + runs[i], runs[i + 2], d + runs[i + 1]);
         }
         if (++s == g.S) {
           s = 0;
@@ -139,12 +153,18 @@ struct ForwardProblem {
 
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
-    const std::int64_t img = img0 + b / g.G, grp = b % g.G, pq = g.P * g.Q;
-    for (std::int64_t i = 0; i < mc; ++i) {
-      const std::int64_t kout = grp * g.Kg + i0 + i;
-      const T add = bias ? bias[kout] : T(0);
-      T* yr = y + (img * g.K + kout) * pq + j0;
-      for (std::int64_t j = 0; j < nc; ++j) yr[j] = c[i * ldc + j] + add;
+    const std::int64_t grp = b % g.G, pq = g.P * g.Q;
+    for (std::int64_t j = 0; j < nc;) {  // one image's columns at a time
+      const std::int64_t img = img0 + (merged ? (j0 + j) / pq : b / g.G), pix = (j0 + j) % pq;
+      const std::int64_t len = std::min(nc - j, pq - pix);
+      for (std::int64_t i = 0; i < mc; ++i) {
+        const std::int64_t kout = grp * g.Kg + i0 + i;
+        const T add = bias ? bias[kout] : T(0);
+        T* yr = y + (img * g.K + kout) * pq + pix;
+        const T* ci = c + i * ldc + j;
+        for (std::int64_t t = 0; t < len; ++t) yr[t] = ci[t] + add;
+      }
+      j += len;
     }
   }
 };
@@ -439,6 +459,7 @@ class DirectConv final : public ConvImpl {
     fwd_chunk_ = padded_ ? std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N) : g_.N;
     for (;;) {
       padded_elements_ = padded_ ? fwd_chunk_ * per_image : 0;
+      merged_ = padded_ && fwd_chunk_ > 1 && g_.P * g_.Q <= kMergedPixels;
       fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
                          sizeof(T), threads);
       if (!padded_ || workspace_size(Direction::Forward) <= workspace_bound) break;
@@ -531,7 +552,7 @@ class DirectConv final : public ConvImpl {
   ForwardProblem<T> forward_problem(const void* x, const void* w, const void* bias, void* y, std::int64_t img0,
                                     std::int64_t images, const T* planes) const {
     return {g_,   static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y),
-            img0, images, planes, padded_.get()};
+            img0, images, planes, padded_.get(), merged_};
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx)};
@@ -563,12 +584,14 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
   static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on forward's padded planes
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
+  static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
   std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
+  bool merged_ = false;
   int threads_ = 1;
 };
 

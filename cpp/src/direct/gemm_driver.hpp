@@ -81,7 +81,9 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   L.threads = work < 65536.0 ? 1 : threads;
   threads = L.threads;
   const std::int64_t kc_max = elem == 4 ? 256 : 128;  // B micro-panel (kc x nr) stays in L1
-  L.kc = std::max<std::int64_t>(1, std::min(L.max_k, kc_max));
+  // Equal reduction blocks: a short last block would pay the C tile's loads and stores for few
+  // multiply-adds.
+  L.kc = std::max<std::int64_t>(1, ceil_div(L.max_k, ceil_div(std::max<std::int64_t>(L.max_k, 1), kc_max)));
   L.mc = std::min(round_up(L.max_m, mr), round_up(96, mr));  // A block (mc x kc) stays in L2
   // Column block: the B panel within L2; the C buffer (all rows) may be larger, since each
   // micro-tile of it is touched once per kc-long reduction block.
