@@ -196,6 +196,7 @@ struct BackwardDataProblem {
   const std::vector<Taps>& cols;  // per phase of the width stride
   const T *dy, *w;
   T* dx;
+  bool merged;  // all images side by side in one GEMM per (group, phase): small phase grids
 
   // b = ((image * G + group) * sh + ph) * sw + pw; its A operand is b modulo the images.
   std::int64_t ph(std::int64_t b) const { return b / g.sw % g.sh; }
@@ -207,10 +208,23 @@ struct BackwardDataProblem {
   std::int64_t taps_r(std::int64_t b) const { return std::int64_t(rows[ph(b)].index.size()); }
   std::int64_t taps_s(std::int64_t b) const { return std::int64_t(cols[pw(b)].index.size()); }
 
-  std::int64_t batches() const { return g.N * g.G * g.sh * g.sw; }
+  std::int64_t batches() const { return (merged ? 1 : g.N) * g.G * g.sh * g.sw; }
   std::int64_t period() const { return g.G * g.sh * g.sw; }
   std::int64_t m(std::int64_t) const { return g.Cg; }
-  std::int64_t n(std::int64_t b) const { return phase_h(b) * phase_w(b); }
+  std::int64_t n(std::int64_t b) const { return (merged ? g.N : 1) * phase_h(b) * phase_w(b); }
+
+  // Calls fn(image, first column in the image, panel offset, count) for the images that
+  // columns [j0, j0 + nc) of entry b cover.
+  template <typename Fn>
+  void for_images(std::int64_t b, std::int64_t j0, std::int64_t nc, Fn&& fn) const {
+    const std::int64_t per_image = phase_h(b) * phase_w(b);
+    if (!merged) return fn(image(b), j0, std::int64_t(0), nc);
+    for (std::int64_t j = 0; j < nc;) {
+      const std::int64_t col = (j0 + j) % per_image, len = std::min(nc - j, per_image - col);
+      fn((j0 + j) / per_image, col, j, len);
+      j += len;
+    }
+  }
   std::int64_t k(std::int64_t b) const { return g.Kg * taps_r(b) * taps_s(b); }
   std::int64_t a_operand(std::int64_t b) const { return b % (g.G * g.sh * g.sw); }
 
@@ -239,18 +253,20 @@ struct BackwardDataProblem {
               T* dst, int nr) const {
     const std::int64_t ntr = taps_r(b), nts = taps_s(b), wph = phase_w(b);
     const Taps &tr = rows[ph(b)], &ts = cols[pw(b)];
-    const T* dyg = dy + (image(b) * g.K + group(b) * g.Kg) * g.P * g.Q;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
-      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
-      std::int64_t kout = k0 / (ntr * nts), ti = k0 / nts % ntr, si = k0 % nts;
-      for (std::int64_t p = 0; p < kc; ++p) {
-        gather(dyg + kout * g.P * g.Q, g.P, g.Q, g.Q, 1, wph, j / wph, j % wph, count, 1, tr.offset[ti], 1,
-               ts.offset[si], dst + p * nr, 1);
-        if (++si == nts) {
-          si = 0;
-          if (++ti == ntr) ti = 0, ++kout;
+      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
+      for_images(b, j0 + jj, count, [&](std::int64_t img, std::int64_t j, std::int64_t at, std::int64_t len) {
+        const T* dyg = dy + (img * g.K + group(b) * g.Kg) * g.P * g.Q;
+        std::int64_t kout = k0 / (ntr * nts), ti = k0 / nts % ntr, si = k0 % nts;
+        for (std::int64_t p = 0; p < kc; ++p) {
+          gather(dyg + kout * g.P * g.Q, g.P, g.Q, g.Q, 1, wph, j / wph, j % wph, len, 1, tr.offset[ti], 1,
+                 ts.offset[si], dst + p * nr + at, 1);
+          if (++si == nts) {
+            si = 0;
+            if (++ti == ntr) ti = 0, ++kout;
+          }
         }
-      }
+      });
       zero_tail(dst, kc, count, nr);
     }
   }
@@ -258,14 +274,17 @@ struct BackwardDataProblem {
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
     const std::int64_t wph = phase_w(b);
-    for (std::int64_t i = 0; i < mc; ++i) {
-      T* dxc = dx + (image(b) * g.C + group(b) * g.Cg + i0 + i) * g.H * g.W + ph(b) * g.W + pw(b);
-      std::int64_t a = j0 / wph, e = j0 % wph;
-      for (std::int64_t j = 0; j < nc; ++j) {
-        dxc[a * g.sh * g.W + e * g.sw] = c[i * ldc + j];
-        if (++e == wph) e = 0, ++a;
+    for_images(b, j0, nc, [&](std::int64_t img, std::int64_t j, std::int64_t at, std::int64_t len) {
+      for (std::int64_t i = 0; i < mc; ++i) {
+        T* dxc = dx + (img * g.C + group(b) * g.Cg + i0 + i) * g.H * g.W + ph(b) * g.W + pw(b);
+        const T* ci = c + i * ldc + at;
+        std::int64_t a = j / wph, e = j % wph;
+        for (std::int64_t t = 0; t < len; ++t) {
+          dxc[a * g.sh * g.W + e * g.sw] = ci[t];
+          if (++e == wph) e = 0, ++a;
+        }
       }
-    }
+    });
   }
 };
 
@@ -555,7 +574,9 @@ class DirectConv final : public ConvImpl {
             img0, images, planes, padded_.get(), merged_};
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
-    return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx)};
+    // small phase grids: the images side by side, as forward does
+    const bool merged = g_.N > 1 && ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw) <= kMergedPixels;
+    return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx), merged};
   }
   // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
   bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
