@@ -11,6 +11,7 @@
 // dW += G^T [(A dY A^T) * (B^T d B)] G, so the transform-domain products are summed over all
 // tiles of all images (36 GEMMs contracting over tiles) before one inverse weight transform.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "bias.hpp"
@@ -112,7 +113,7 @@ struct TupleGemm {
         const T* row = src + p * stride + jj;
         T* out = dst + p * nr;
         if (NR && width == NR) {
-          std::copy(row, row + NR, out);
+          std::memcpy(out, row, NR * sizeof(T));  // a fixed size: vector moves, not a memmove call
         } else {
           std::copy(row, row + width, out);
           std::fill(out + width, out + nr, T(0));
@@ -227,29 +228,32 @@ class WinogradConv final : public ConvImpl {
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
-    const T* u = w ? work : u_fwd_.data();
     if (w) transform_weights(g_, static_cast<const T*>(w), false, work);
-    run(g_, layout_, *planes_, static_cast<const T*>(x), u, static_cast<const T*>(bias), static_cast<T*>(y), work);
+    run(g_, layout_, *planes_, static_cast<const T*>(x), w ? work : nullptr, w ? nullptr : packed_fwd_.data(),
+        static_cast<const T*>(bias), static_cast<T*>(y), work);
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
     if (!bwd_ok_) return direct_->backward_data(dy, w, dx, ws);
     T* work = static_cast<T*>(align_workspace(ws));
-    const T* u = w ? work : u_bwd_.data();
     if (w) transform_weights(*gb_, static_cast<const T*>(w), true, work);
-    run(*gb_, bwd_layout_, *bwd_planes_, static_cast<const T*>(dy), u, nullptr, static_cast<T*>(dx), work);
+    run(*gb_, bwd_layout_, *bwd_planes_, static_cast<const T*>(dy), w ? work : nullptr, w ? nullptr : packed_bwd_.data(),
+        nullptr, static_cast<T*>(dx), work);
   }
 
-  // Transforms the weights once for forward and backward data (the cache of a plan run many times).
+  // Transforms the weights once for forward and backward data, and packs them for the tuple
+  // GEMM's microkernel, as each call would (the cache of a plan run many times).
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
     if (direct_) direct_->prepare_weights(w, bytes);
-    u_fwd_.resize(std::size_t(kXi * g_.K * g_.Cg));
-    transform_weights(g_, static_cast<const T*>(w), false, u_fwd_.data());
-    if (bwd_ok_) {
-      u_bwd_.resize(std::size_t(kXi * gb_->K * gb_->Cg));
-      transform_weights(*gb_, static_cast<const T*>(w), true, u_bwd_.data());
-    }
+    prepare(g_, layout_, static_cast<const T*>(w), false, packed_fwd_);
+    if (bwd_ok_) prepare(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_);
+  }
+  void prepare(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, std::vector<T>& packed) const {
+    std::vector<T> u(std::size_t(kXi * g.K * g.Cg));
+    transform_weights(g, w, rotate, u.data());
+    packed.resize(std::size_t(L.a_prepacked));
+    direct::prepack_a<T>(tuple_gemm(g, u.data(), nullptr, nullptr, block_tiles(g)), L, packed.data());
   }
 
   // S[xi][k][c] = sum over tiles of Z[xi][k][tile] V[xi][c][tile], a block of tile rows at a time
@@ -437,19 +441,20 @@ class WinogradConv final : public ConvImpl {
     });
   }
 
-  void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* bias,
-           T* y, T* work) const noexcept {
+  // u: the transformed weights, or with `packed` (prepared weights) none.
+  void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* packed,
+           const T* bias, T* y, T* work) const noexcept {
     const std::int64_t rows = block_rows(g), stride = rows * g.tw;
     T* v = work + kXi * g.K * g.Cg;
     T* m = v + kXi * g.C * stride;
     T* gemm_ws = m + kXi * g.K * stride;
     T* bufs = gemm_ws + L.workspace_elements();
-    const T* ready = nullptr;  // the first block packs U; the others reuse its packing
+    const T* ready = packed;  // else the first block packs U, and the others reuse its packing
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
       transform_input(g, planes, x, r0, r1, v, stride, bufs);
       direct::run_gemm<T>(tuple_gemm(g, u, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
-      ready = gemm_ws;  // the prepacked area leads the GEMM workspace
+      if (packed == nullptr) ready = gemm_ws;  // the prepacked area leads the GEMM workspace
       transform_output(g, m, stride, r0, r1, bias, y);
     }
   }
@@ -463,7 +468,7 @@ class WinogradConv final : public ConvImpl {
   std::unique_ptr<PaddedSource> planes_, bwd_planes_;  // input planes, padded for the transforms
   const char* kernel_name_ = "";
   GemmLayout layout_, bwd_layout_, wgrad_layout_;
-  std::vector<T> u_fwd_, u_bwd_;  // prepared weights, transformed
+  std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, transformed and packed
 };
 
 }  // namespace
