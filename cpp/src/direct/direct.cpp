@@ -469,8 +469,10 @@ class DirectConv final : public ConvImpl {
     kernel_name_ = uk.name;
     // Inputs in NCHW with taps that a gather would have to bounds-check or stride are first
     // copied, a chunk of images at a time, into padded planes (1x1 stride-1 columns are plain
-    // rows), unless even one image's planes would take the workspace over its bound.
-    if (desc.input_layout == Layout::NCHW && uk.nr <= kMaxPanel &&
+    // rows), unless even one image's planes would take the workspace over its bound. Not where
+    // strides skip rows or columns that no tap reads: the copy would be mostly unread.
+    const bool unread = g_.sh > (g_.R - 1) * g_.dh + 1 || g_.sw > (g_.S - 1) * g_.dw + 1;
+    if (desc.input_layout == Layout::NCHW && uk.nr <= kMaxPanel && !unread &&
         (g_.R * g_.S > 1 || g_.sh * g_.sw > 1 || g_.pt + g_.pl > 0 || g_.P < g_.H || g_.Q < g_.W))
       padded_ = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, g_.Q, g_.R, g_.S, g_.sh, g_.sw,
                                                g_.dh, g_.dw, sizeof(T), ~std::size_t(0));
