@@ -469,7 +469,7 @@ class DirectConv final : public ConvImpl {
     kernel_name_ = uk.name;
     // Inputs in NCHW with taps that a gather would have to bounds-check or stride are first
     // copied, a chunk of images at a time, into padded planes (1x1 stride-1 columns are plain
-    // rows), unless even one image's planes would take the workspace over its bound. Not where
+    // rows), unless one image's planes pass 32 MB or the workspace bound. Not where
     // strides skip rows or columns that no tap reads: the copy would be mostly unread.
     const bool unread = g_.sh > (g_.R - 1) * g_.dh + 1 || g_.sw > (g_.S - 1) * g_.dw + 1;
     if (desc.input_layout == Layout::NCHW && uk.nr <= kMaxPanel && !unread &&
@@ -477,6 +477,7 @@ class DirectConv final : public ConvImpl {
       padded_ = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, g_.Q, g_.R, g_.S, g_.sh, g_.sw,
                                                g_.dh, g_.dw, sizeof(T), ~std::size_t(0));
     const std::int64_t per_image = padded_ ? g_.C * padded_->buffer_elems() : 0;
+    if (per_image > kPaddedBytes / std::int64_t(sizeof(T))) padded_.reset();  // huge images gather in place
     fwd_chunk_ = padded_ ? std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N) : g_.N;
     for (;;) {
       padded_elements_ = padded_ ? fwd_chunk_ * per_image : 0;

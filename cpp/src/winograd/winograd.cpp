@@ -356,10 +356,13 @@ class WinogradConv final : public ConvImpl {
 
   // Each (image, channel) plane copied into padded planes that hold every tile's patch whole,
   // whole lane blocks included, so the transform kernels check no bounds.
+  // A buffer holds the rows of one tile block, not the whole plane.
   static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
-    const std::int64_t lanes = winograd_kernels<T>().lanes;
-    return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, ceil_div(g.tw, lanes) * lanes * kTile,
-                                          3, 3, 1, 1, 1, 1, sizeof(T), ~std::size_t(0));
+    const std::int64_t lanes = winograd_kernels<T>().lanes, width = ceil_div(g.tw, lanes) * lanes * kTile;
+    const std::int64_t strip_rows = std::min(g.th, block_rows(g)) * kTile;
+    const std::size_t strip_bytes = std::size_t((strip_rows + 2) * (width + 2)) * sizeof(T);
+    return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, width, 3, 3, 1, 1, 1, 1, sizeof(T),
+                                          strip_bytes);
   }
   // One thread's padded plane, a cache line apart, with slack for vector loads past its end.
   static std::int64_t slot(const PaddedSource& planes) {
