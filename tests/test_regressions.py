@@ -52,3 +52,26 @@ def test_unpickled_unaligned_arrays_compute(rng):
     assert not unaligned.flags.aligned
     x = rng.standard_normal((1, 3, 5, 5))
     np.testing.assert_array_equal(fastconv.conv2d(x, unaligned), fastconv.conv2d(x, w))
+
+
+def test_huge_dilations_and_strides_leave_the_padded_buffers_unbuilt(rng):
+    """Found by the fuzzer: conv3d with padding='same' and dilation 2^62 (a valid problem, every
+    tap but the first outside the input) sized the padded copy of the input from integer
+    products that overflowed, and crashed. The buffers are now sized in floating point first:
+    direct then reads the input in place, and depthwise leaves such layers to the implicit GEMM
+    (as it does strides past 1024)."""
+    x = np.ones((2, 2, 2, 2), np.float32).swapaxes(0, -1)  # unbatched (C, D, H, W), strided
+    w = np.ones((2, 2, 2, 2, 2), np.float32)
+    y = fastconv.conv3d(x, w, padding="same", dilation=2**62)
+    assert y.shape == (2, 2, 2, 2) and not y.any()  # every tap reads padding
+    x4 = rng.standard_normal((1, 3, 9, 10)).astype(np.float32)
+    for groups in (1, 3):  # implicit GEMM, and depthwise
+        y = fastconv.conv2d(x4, np.ones((3, 3 // groups, 2, 2), np.float32), groups=groups, padding="same",
+                            dilation=2**62)
+        assert y.shape == x4.shape and not y.any()
+        w4 = rng.standard_normal((3, 3 // groups, 3, 2)).astype(np.float32)
+        for stride, dilation in (((4097, 4097), (1, 1)), ((3, 5000), (4, 1))):
+            y = fastconv.conv2d(x4, w4, stride=stride, dilation=dilation, groups=groups)
+            want = ref.conv2d(x4.astype(np.float64), w4.astype(np.float64), None, stride, ((0, 0), (0, 0)), dilation,
+                              groups)
+            assert ref.rel_err(y, want) <= TOL["float32"], (stride, dilation, groups)

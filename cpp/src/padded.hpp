@@ -23,6 +23,13 @@ class PaddedSource {
          std::int64_t sw, std::int64_t dh, std::int64_t dw, std::size_t elem, std::size_t strip_bytes)
       : src_h_(src_h), src_w_(src_w), ins_h_(ins_h), ins_w_(ins_w), pad_t_(pad_t), pad_l_(pad_l), sw_(sw),
         phase_w_(Q + (S - 1) * dw / sw), tap_(std::size_t(S)) {
+    // Sizes in floating point first: strides and dilations up to 2^62 are valid, and the integer
+    // products below would overflow. Such a source is left unbuilt; callers check oversized().
+    const double ld = double(sw) * double(phase_w_);
+    if (sw > kMaxStride || sh > kMaxStride || double((R - 1) * dh + 1) * ld > kMaxElements) {
+      oversized_ = true;
+      return;
+    }
     for (std::int64_t s = 0; s < S; ++s) tap_[std::size_t(s)] = (s * dw) % sw * phase_w_ + s * dw / sw;
     if (ins_w > 1) {
       lo_.push_back(std::max<std::int64_t>(0, floor_div(ins_w - 1 - pad_l, ins_w)));
@@ -37,10 +44,16 @@ class PaddedSource {
     // Strips of output rows whose buffer stays within strip_bytes (at least one row).
     const std::int64_t budget = std::int64_t(std::min<std::size_t>(strip_bytes / elem, std::size_t(1) << 62)) / g_.ld;
     strip_ = std::clamp<std::int64_t>((budget - (R - 1) * dh - 1) / sh + 1, 1, P);
+    estimate_ = (double(strip_ - 1) * double(sh) + double((R - 1) * dh + 1)) * ld;
+    oversized_ = estimate_ > kMaxElements;
   }
   PaddedSource(const PaddedSource&) = delete;
   PaddedSource& operator=(const PaddedSource&) = delete;
 
+  // Too large to build (see the constructor), or to be worth building; then nothing else is valid.
+  bool oversized() const noexcept { return oversized_; }
+  // Elements of one strip's buffer, in floating point, for callers that bound it.
+  double estimate() const noexcept { return estimate_; }
   std::int64_t strip() const noexcept { return strip_; }
   const DepthwisePlane& geometry() const noexcept { return g_; }
   std::int64_t buffer_elems() const noexcept { return rows(strip_) * g_.ld; }
@@ -92,7 +105,12 @@ class PaddedSource {
  private:
   std::int64_t rows(std::int64_t count) const noexcept { return (count - 1) * g_.sh + (g_.R - 1) * g_.dh + 1; }
 
+  static constexpr std::int64_t kMaxStride = 1024;    // stride phases a buffer row may hold
+  static constexpr double kMaxElements = 1ull << 40;  // far beyond any workspace, short of overflow
+
   std::int64_t src_h_, src_w_, ins_h_, ins_w_, pad_t_, pad_l_, sw_, phase_w_, strip_ = 1;
+  bool oversized_ = false;
+  double estimate_ = 0;
   std::vector<std::int64_t> tap_;
   // Per phase, the buffer columns [lo, hi) that hold source columns; with ins_w > 1, the source
   // columns [lo, hi) that land in the buffer.

@@ -31,17 +31,37 @@ void for_each_strip(const PaddedSource& in, const T* src, T* buf, std::int64_t P
   }
 }
 
+// Strips of output rows whose buffer stays within about L2's share of a core.
+constexpr std::size_t kStripBytes = 256 * 1024;
+// A strip of one output row may need more (tall kernels, large dilations); past this many
+// elements per thread, the implicit GEMM takes the layer instead.
+constexpr double kMaxStripElements = double(1 << 26);
+
+// Forward and the weight gradient read x; backward data reads dY with stride - 1 zeros inserted
+// between its elements, as a stride-1 correlation with the flipped kernel.
+PaddedSource input_source(const ConvDesc& d, std::size_t elem) {
+  return PaddedSource(d.h, d.w, 1, 1, d.pad_top, d.pad_left, d.p(), d.q(), d.r, d.s, d.stride_h, d.stride_w,
+                      d.dilation_h, d.dilation_w, elem, kStripBytes);
+}
+PaddedSource gradient_source(const ConvDesc& d, std::size_t elem) {
+  return PaddedSource(d.p(), d.q(), d.stride_h, d.stride_w, d.dilation_h * (d.r - 1) - d.pad_top,
+                      d.dilation_w * (d.s - 1) - d.pad_left, d.h, d.w, d.r, d.s, 1, 1, d.dilation_h, d.dilation_w,
+                      elem, kStripBytes);
+}
+
+bool buffers_fit(const ConvDesc& d) {
+  const std::size_t elem = d.dtype == DType::Float32 ? sizeof(float) : sizeof(double);
+  const auto fits = [](const PaddedSource& s) { return !s.oversized() && s.estimate() <= kMaxStripElements; };
+  return fits(input_source(d, elem)) && fits(gradient_source(d, elem));
+}
+
 template <typename T>
 class DepthwiseConv final : public ConvImpl {
  public:
   DepthwiseConv(const ConvDesc& d, int threads)
       : N_(d.n), C_(d.c), K_(d.k), Kg_(d.k / d.groups), H_(d.h), W_(d.w), P_(d.p()), Q_(d.q()),
         taps_(d.r * d.s), threads_(std::max(threads, 1)),
-        x_(d.h, d.w, 1, 1, d.pad_top, d.pad_left, d.p(), d.q(), d.r, d.s, d.stride_h, d.stride_w, d.dilation_h,
-           d.dilation_w, sizeof(T), kStripBytes),
-        dy_(d.p(), d.q(), d.stride_h, d.stride_w, d.dilation_h * (d.r - 1) - d.pad_top,
-            d.dilation_w * (d.s - 1) - d.pad_left, d.h, d.w, d.r, d.s, 1, 1, d.dilation_h, d.dilation_w,
-            sizeof(T), kStripBytes) {}
+        x_(input_source(d, sizeof(T))), dy_(gradient_source(d, sizeof(T))) {}
 
   std::string name() const override { return std::string("direct/") + depthwise_kernels<T>().name; }
 
@@ -117,8 +137,6 @@ class DepthwiseConv final : public ConvImpl {
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
   }
 
-  // Strips of output rows whose buffer stays within about L2's share of a core.
-  static constexpr std::size_t kStripBytes = 256 * 1024;
   // Backward data keeps a rotated copy of one filter on the stack.
   static constexpr std::int64_t kMaxFlipped = 1024;
 
@@ -147,7 +165,7 @@ class DepthwiseConv final : public ConvImpl {
 
 bool depthwise_accepts(const ConvDesc& desc) {
   return desc.c == desc.groups && desc.groups > 1 && desc.input_layout == Layout::NCHW &&
-         desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped;
+         desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped && depthwise::buffers_fit(desc);
 }
 
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads) {

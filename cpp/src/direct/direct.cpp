@@ -476,8 +476,10 @@ class DirectConv final : public ConvImpl {
         (g_.R * g_.S > 1 || g_.sh * g_.sw > 1 || g_.pt + g_.pl > 0 || g_.P < g_.H || g_.Q < g_.W))
       padded_ = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, g_.Q, g_.R, g_.S, g_.sh, g_.sw,
                                                g_.dh, g_.dw, sizeof(T), ~std::size_t(0));
+    // huge images gather in place (the estimate in floating point, as sizes may overflow)
+    if (padded_ && (padded_->oversized() || double(g_.C) * padded_->estimate() > double(kPaddedBytes / sizeof(T))))
+      padded_.reset();
     const std::int64_t per_image = padded_ ? g_.C * padded_->buffer_elems() : 0;
-    if (per_image > kPaddedBytes / std::int64_t(sizeof(T))) padded_.reset();  // huge images gather in place
     fwd_chunk_ = padded_ ? std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N) : g_.N;
     for (;;) {
       padded_elements_ = padded_ ? fwd_chunk_ * per_image : 0;
@@ -504,7 +506,7 @@ class DirectConv final : public ConvImpl {
     bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
                                threads);
     // The weight gradient reduces over all images, so it pads them all at once, where they fit.
-    if (padded_ && bwd_weights_.kc <= kMaxRuns && g_.N * per_image <= kPaddedWeightBytes / std::int64_t(sizeof(T))) {
+    if (padded_ && bwd_weights_.kc <= kMaxRuns && double(g_.N) * double(per_image) <= double(kPaddedWeightBytes / sizeof(T))) {
       padded_weight_elements_ = g_.N * per_image;
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) padded_weight_elements_ = 0;
     }
