@@ -454,9 +454,11 @@ def _conv3d(fname, x, unbatched, w, b, stride, pads, dilation, groups, algorithm
     _, _, oh, ow = plan.output_shape
     shape = (n, k, od, oh, ow)
     # Gather, for every output plane and depth tap, the input plane it reads (zero when padded).
+    # The gathered planes come first: the largest array, so a request too large fails at once,
+    # before the (od, T) index arrays are computed.
+    planes = np.zeros((n, od, t_taps, c, h, wid), x.dtype)
     src = np.arange(od)[:, None] * sd - pf + np.arange(t_taps)[None, :] * dd  # (od, T)
     valid = (src >= 0) & (src < d)
-    planes = np.zeros((n, od, t_taps, c, h, wid), x.dtype)
     o_idx, t_idx = np.nonzero(valid)
     planes[:, o_idx, t_idx] = np.moveaxis(x[:, :, src[o_idx, t_idx]], 2, 1)
     # Channels ordered (group, tap, channel) so that groups stay contiguous blocks.
