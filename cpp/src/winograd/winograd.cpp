@@ -10,6 +10,8 @@
 // its channel axes swapped. The weight gradient is the adjoint of the forward map in g: per tile,
 // dW += G^T [(A dY A^T) * (B^T d B)] G, so the transform-domain products are summed over all
 // tiles of all images (36 GEMMs contracting over tiles) before one inverse weight transform.
+// Every direction walks the tiles in blocks of whole tile rows, transform to GEMM to transform,
+// so that the transformed tiles of a block stay in the last-level cache.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -39,8 +41,7 @@ constexpr int kLanes = 8;            // filters transformed side by side
 // (kernels/winograd_f4.inl).
 template <typename T>
 inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
-  // out = G g, multiplying by reciprocals: a division per term made the transform cost a fifth
-  // of a forward call that transforms its weights
+  // out = G g, multiplying by reciprocals rather than dividing, which costs several multiplies
   constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
   const T g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
   out[0 * ostride] = g0 * k4;
