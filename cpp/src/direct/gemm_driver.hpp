@@ -213,21 +213,25 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       } else {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
       }
+      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate).
+      auto sweep = [&](auto&& tile) {
+        for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
+          for (std::int64_t jr = 0; jr < nc; jr += nr)
+            for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
+              tile(ir, bp + jr * kc, c_buf + (ir - ibeg) * ncp + jr, k0 > kbeg);
+      };
       if constexpr (HasRowsA<Problem>::value) {
         if (rows_a) {
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
           const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
           if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
-          for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
-            for (std::int64_t jr = 0; jr < nc; jr += nr)
-              for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr) {
-                T* ci = c_buf + (ir - ibeg) * ncp + jr;
-                if (ir < whole) {
-                  uk.run_rows(kc, a + ir * lda, lda, bp + jr * kc, ci, ncp, k0 > kbeg);
-                } else {
-                  uk.run(kc, a_pack, bp + jr * kc, ci, ncp, k0 > kbeg);
-                }
-              }
+          sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) {
+            if (ir < whole) {
+              uk.run_rows(kc, a + ir * lda, lda, bj, ci, ncp, acc);
+            } else {
+              uk.run(kc, a_pack, bj, ci, ncp, acc);
+            }
+          });
           continue;
         }
       }
@@ -238,10 +242,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         prob.pack_a(b, k0, kc, a_pack, mr);
         a = a_pack;
       }
-      for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
-        for (std::int64_t jr = 0; jr < nc; jr += nr)
-          for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
-            uk.run(kc, a + ir * kc, bp + jr * kc, c_buf + (ir - ibeg) * ncp + jr, ncp, k0 > kbeg);
+      sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ncp, acc); });
     }
     if (L.ksplit == 1) {
       prob.store(b, ibeg, iend - ibeg, j0, nc, c_buf, ncp);
