@@ -531,7 +531,7 @@ class DirectConv final : public ConvImpl {
     const std::int64_t hw = g_.H * g_.W;
     for (std::int64_t img = 0; img < g_.N; img += fwd_chunk_) {
       const std::int64_t images = std::min(fwd_chunk_, g_.N - img);
-      pad_planes(static_cast<const T*>(x) + img * g_.C * hw, images * g_.C, planes);
+      pad_planes(static_cast<const T*>(x) + img * g_.C * hw, images * g_.C, planes, img == 0);
       run_gemm<T>(forward_problem(x, weights(w), bias, y, img, images, planes), fwd_, work, ready);
       // The first chunk packs the weights (unless prepared or read in place); the others reuse it.
       if (ready == nullptr && !fwd_.rows_a) ready = work;
@@ -567,7 +567,7 @@ class DirectConv final : public ConvImpl {
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
     T* planes = padded_weight_elements_ ? work + bwd_weights_.workspace_elements() : nullptr;
-    if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes);
+    if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes, true);
     run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
     if (db) bias_gradient(g_.N, g_.K, g_.P * g_.Q, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
   }
@@ -593,13 +593,14 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
-  // Copies `count` consecutive planes of x into padded buffers, one per plane. Zeroing every
-  // buffer costs a pass; the padding sits in the same places in all of them.
-  void pad_planes(const T* x, std::int64_t count, T* planes) const noexcept {
+  // Copies `count` consecutive planes of x into padded buffers, one per plane. The padding sits
+  // in the same places in every buffer and fill() never writes it, so buffers that already held
+  // planes of this call (a later chunk) need no clearing.
+  void pad_planes(const T* x, std::int64_t count, T* planes, bool clear) const noexcept {
     const std::int64_t plane = padded_->buffer_elems(), hw = g_.H * g_.W;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
     for (std::int64_t i = 0; i < count; ++i) {
-      padded_->clear(planes + i * plane);
+      if (clear) padded_->clear(planes + i * plane);
       padded_->fill(x + i * hw, 0, g_.P, planes + i * plane);
     }
   }
