@@ -43,6 +43,29 @@ def test_winograd_large_layer_accuracy(rng):
     assert err <= WINOGRAD_TOL["float32"]
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_winograd_several_tile_blocks(rng, groups):
+    """Layers that run in several blocks of tile rows, blocks that span images, rows of 13 tiles
+    (lane blocks that cross the GEMM's 16-tile panels) and 61 filters per group (whole
+    micro-tiles of 6 written past the last filter), in every direction, with and without
+    prepared weights."""
+    x = rng.standard_normal((3, 128, 20, 50)).astype(np.float32)
+    w = rng.standard_normal((61 * groups, 128 // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(61 * groups).astype(np.float32)
+    dy = rng.standard_normal((3, 61 * groups, 20, 50)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, groups=groups, algorithm="winograd")
+    want = ref.conv2d(x, w, b, (1, 1), pads, (1, 1), groups)
+    want_dx = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, (1, 1), groups)
+    want_dw = ref.conv2d_weight(x, w.shape, dy, (1, 1), pads, (1, 1), groups)
+    errs = [ref.rel_err(plan.forward(x, w, b), want), ref.rel_err(plan.backward_input(dy, w), want_dx),
+            ref.rel_err(plan.backward_weight(x, dy)[0], want_dw)]
+    plan.set_weight(w)
+    errs += [ref.rel_err(plan.forward(x, None, b), want), ref.rel_err(plan.backward_input(dy), want_dx)]
+    print("winograd several tile blocks, relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOL["float32"]
+
+
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(stride=2), "stride 1"),
     (dict(dilation=2, padding=2), "dilation 1"),

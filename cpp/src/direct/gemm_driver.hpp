@@ -15,6 +15,12 @@
 //                                                        // mr-row panels, zero-padded
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
 //   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
+// and optionally, where an operand already lies in the form the microkernel reads (Winograd's
+// transformed tiles), instead of pack_b or store:
+//   const T* b_panels(b, k0, j0) const; std::int64_t b_panel_stride() const;  // B's panel holding
+//       column j0 from reduction row k0; the next panel lies b_panel_stride() further
+//   T* c_rows(b, i0, j0) const; std::int64_t c_ld() const;  // C in place, rows and columns
+//       writable up to multiples of mr and nr (the microkernel writes whole micro-tiles)
 //
 // A tile is (batch entry, column block, row block, reduction split). Each packs its B panel once
 // per reduction block and sweeps its rows of A over it. With too few tiles, problems with
@@ -38,6 +44,14 @@ template <typename P, typename = void>
 struct HasRowsA : std::false_type {};
 template <typename P>
 struct HasRowsA<P, std::void_t<decltype(&P::a_rows)>> : std::true_type {};
+template <typename P, typename = void>
+struct HasPanelsB : std::false_type {};
+template <typename P>
+struct HasPanelsB<P, std::void_t<decltype(&P::b_panels)>> : std::true_type {};
+template <typename P, typename = void>
+struct HasRowsC : std::false_type {};
+template <typename P>
+struct HasRowsC<P, std::void_t<decltype(&P::c_rows)>> : std::true_type {};
 
 // Everything the driver needs that depends on shapes only, computed when a plan is made.
 struct GemmLayout {
@@ -97,7 +111,7 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
   // reduction. Problems with prepacked A split rows instead, below.
   const std::int64_t kTilesWanted = 16;
   const std::int64_t tiles = L.batches * L.ntiles;
-  if (!Problem::kPrepackA && tiles < kTilesWanted && L.max_k >= 4 * L.kc) {
+  if (!Problem::kPrepackA && !HasRowsC<Problem>::value && tiles < kTilesWanted && L.max_k >= 4 * L.kc) {
     L.ksplit = std::min(ceil_div(kTilesWanted, tiles), L.max_k / (2 * L.kc));
     const std::int64_t cap = (64 << 20) / std::int64_t(elem);  // partial results stay modest
     while (L.ksplit > 1 && L.ksplit * tiles * L.mp() * L.ncp() > cap) --L.ksplit;
@@ -132,8 +146,9 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     }
   }
   // Row blocks of one column block all need its B panels: pack them once, before the tiles.
-  if (L.mtiles > 1) L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
-  L.per_thread = L.kc * L.ncp() + L.mp() * L.ncp() + (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc);
+  if (L.mtiles > 1 && !HasPanelsB<Problem>::value) L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
+  L.per_thread = (HasPanelsB<Problem>::value ? 0 : L.kc * L.ncp()) + (HasRowsC<Problem>::value ? 0 : L.mp() * L.ncp()) +
+                 (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc);
   L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
   return L;
 }
@@ -153,6 +168,25 @@ void prepack_a(const Problem& prob, const GemmLayout& L, T* dst) noexcept {
     if (b < 0 || k0 >= prob.k(b)) continue;
     prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0), dst + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), L.mr),
                 L.mr);
+  }
+}
+
+// Adds the reduction splits of each block in order, then stores it.
+template <typename T, typename Problem>
+void reduce_splits(const Problem& prob, const GemmLayout& L, std::int64_t batches, T* partials) noexcept {
+  const std::int64_t mp = L.mp(), ncp = L.ncp();
+  const std::int64_t blocks = batches * L.ntiles;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && blocks > 1)
+  for (std::int64_t t = 0; t < blocks; ++t) {
+    const std::int64_t b = t / L.ntiles, jt = t % L.ntiles, j0 = jt * L.nc;
+    if (j0 >= prob.n(b)) continue;
+    const std::int64_t size = round_up(prob.m(b), L.mr) * ncp;
+    T* sum = partials + t * mp * ncp;  // split 0 of this block
+    for (std::int64_t s = 1; s < L.ksplit; ++s) {
+      const T* part = partials + (s * blocks + t) * mp * ncp;
+      for (std::int64_t i = 0; i < size; ++i) sum[i] += part[i];
+    }
+    prob.store(b, 0, prob.m(b), j0, std::min(L.nc, prob.n(b) - j0), sum, ncp);
   }
 }
 
@@ -177,14 +211,16 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
   if (Problem::kPrepackA && ready_a == nullptr && !rows_a) prepack_a<T>(prob, L, prepacked);
   const T* a_area = ready_a != nullptr ? ready_a : prepacked;
 
-  if (L.b_shared > 0) {  // one (entry, column block, k block) per task
-    const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
+  if constexpr (!HasPanelsB<Problem>::value) {
+    if (L.b_shared > 0) {  // one (entry, column block, k block) per task
+      const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tasks > 1)
-    for (std::int64_t t = 0; t < tasks; ++t) {
-      const std::int64_t b = t / (L.ntiles * kblocks), jt = t / kblocks % L.ntiles, k0 = t % kblocks * kc_max;
-      const std::int64_t j0 = jt * L.nc;
-      if (j0 >= prob.n(b) || k0 >= prob.k(b)) continue;
-      prob.pack_b(b, k0, std::min(kc_max, prob.k(b) - k0), j0, std::min(L.nc, prob.n(b) - j0), b_panel(b, jt, k0), nr);
+      for (std::int64_t t = 0; t < tasks; ++t) {
+        const std::int64_t b = t / (L.ntiles * kblocks), jt = t / kblocks % L.ntiles, k0 = t % kblocks * kc_max;
+        const std::int64_t j0 = jt * L.nc;
+        if (j0 >= prob.n(b) || k0 >= prob.k(b)) continue;
+        prob.pack_b(b, k0, std::min(kc_max, prob.k(b) - k0), j0, std::min(L.nc, prob.n(b) - j0), b_panel(b, jt, k0), nr);
+      }
     }
   }
 
@@ -200,15 +236,22 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
     const std::int64_t kbeg = std::min(k, split * chunk), kend = std::min(k, kbeg + chunk);
 
     T* b_pack = scratch + thread_index() * L.per_thread;
-    T* c_buf = b_pack + kc_max * ncp;  // rows ibeg.. of the block, from row 0 of the buffer
-    T* a_pack = c_buf + mp * ncp;
+    T* c_buf = b_pack + (HasPanelsB<Problem>::value ? 0 : kc_max * ncp);
+    T* a_pack = c_buf + (HasRowsC<Problem>::value ? 0 : mp * ncp);
     const std::int64_t mpb = round_up(m, mr), rows = round_up(iend - ibeg, mr);
-    if (kbeg == kend) std::fill(c_buf, c_buf + rows * ncp, T(0));  // no terms: the block is zero
+    T* c = c_buf;  // rows ibeg.. of the block, ldc apart
+    std::int64_t ldc = ncp;
+    if constexpr (HasRowsC<Problem>::value) c = prob.c_rows(b, ibeg, j0), ldc = prob.c_ld();
+    if (kbeg == kend)  // no terms: the block is zero
+      for (std::int64_t i = 0; i < rows; ++i) std::fill(c + i * ldc, c + i * ldc + round_up(nc, nr), T(0));
 
     for (std::int64_t k0 = kbeg; k0 < kend; k0 += kc_max) {
       const std::int64_t kc = std::min(kc_max, kend - k0);
       const T* bp = b_pack;
-      if (L.b_shared > 0) {
+      std::int64_t panel = kc * nr;  // between B micro-panels
+      if constexpr (HasPanelsB<Problem>::value) {
+        bp = prob.b_panels(b, k0, j0), panel = prob.b_panel_stride();
+      } else if (L.b_shared > 0) {
         bp = b_panel(b, jt, k0);
       } else {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
@@ -218,7 +261,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
           for (std::int64_t jr = 0; jr < nc; jr += nr)
             for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
-              tile(ir, bp + jr * kc, c_buf + (ir - ibeg) * ncp + jr, k0 > kbeg);
+              tile(ir, bp + jr / nr * panel, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
       };
       if constexpr (HasRowsA<Problem>::value) {
         if (rows_a) {
@@ -227,9 +270,9 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
           if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
           sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) {
             if (ir < whole) {
-              uk.run_rows(kc, a + ir * lda, lda, bj, ci, ncp, acc);
+              uk.run_rows(kc, a + ir * lda, lda, bj, ci, ldc, acc);
             } else {
-              uk.run(kc, a_pack, bj, ci, ncp, acc);
+              uk.run(kc, a_pack, bj, ci, ldc, acc);
             }
           });
           continue;
@@ -242,9 +285,11 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         prob.pack_a(b, k0, kc, a_pack, mr);
         a = a_pack;
       }
-      sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ncp, acc); });
+      sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ldc, acc); });
     }
-    if (L.ksplit == 1) {
+    if constexpr (HasRowsC<Problem>::value) {
+      continue;  // stored in place, and never split (make_layout)
+    } else if (L.ksplit == 1) {
       prob.store(b, ibeg, iend - ibeg, j0, nc, c_buf, ncp);
     } else {  // only problems without prepacked A split the reduction, and their rows are whole
       T* part = partials + ((split * batches + b) * L.ntiles + jt) * mp * ncp;
@@ -252,19 +297,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
     }
   }
 
-  if (L.ksplit == 1) return;
-  const std::int64_t blocks = batches * L.ntiles;  // add the splits in order, then store
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && blocks > 1)
-  for (std::int64_t t = 0; t < blocks; ++t) {
-    const std::int64_t b = t / L.ntiles, jt = t % L.ntiles, j0 = jt * L.nc;
-    if (j0 >= prob.n(b)) continue;
-    const std::int64_t size = round_up(prob.m(b), mr) * ncp;
-    T* sum = partials + t * mp * ncp;  // split 0 of this block
-    for (std::int64_t s = 1; s < L.ksplit; ++s) {
-      const T* part = partials + (s * blocks + t) * mp * ncp;
-      for (std::int64_t i = 0; i < size; ++i) sum[i] += part[i];
-    }
-    prob.store(b, 0, prob.m(b), j0, std::min(L.nc, prob.n(b) - j0), sum, ncp);
+  if constexpr (!HasRowsC<Problem>::value) {
+    if (L.ksplit > 1) reduce_splits<T>(prob, L, batches, partials);
   }
 }
 

@@ -71,15 +71,31 @@ struct Geometry {
         tiles(N * th * tw) {}
 };
 
-// The tuple GEMM as a problem of the direct path's driver: entry b = (point xi, group).
+// Where the transformed tiles of a block lie: tile t of channel c at offset(c, t), and point xi a
+// further xi * point. Either rows (one panel as wide as the block) or the microkernel's B panels
+// (nr tiles wide, all channels each), which the tuple GEMM then reads in place without packing.
+struct TileLayout {
+  std::int64_t width, panel, row, point;
+  std::int64_t offset(std::int64_t c, std::int64_t t) const { return t / width * panel + c * row + t % width; }
+
+  static TileLayout rows(std::int64_t channels, std::int64_t stride) { return {stride, 0, stride, channels * stride}; }
+  static TileLayout panels(std::int64_t channels, std::int64_t tiles, std::int64_t nr) {
+    return {nr, channels * nr, nr, ceil_div(tiles, nr) * channels * nr};
+  }
+};
+
+// The tuple GEMM as a problem of the direct path's driver: entry b = (point xi, group). It reads
+// V and writes M in place: the input transform writes V in B panels, and M's rows are padded
+// so that the microkernel's whole micro-tiles fit (each group's rows to a multiple of mr).
 template <typename T>
 struct TupleGemm {
   static constexpr bool kPrepackA = true;
   const Geometry& g;
-  const T* u;  // [xi][k][c]: K x Cg per group, groups stacked along k
-  const T* v;  // [xi][c][tile]
-  T* prod;     // [xi][k][tile]
-  std::int64_t stride, count;  // tiles a row of v and prod holds, and tiles in this block
+  const T* u;       // [xi][k][c]: K x Cg per group, groups stacked along k
+  const T* v;       // V[xi][c][tile] at vl
+  T* prod;          // M[xi][group * kgp + k][tile] at ml
+  TileLayout vl, ml;
+  std::int64_t kgp, count;  // M rows per group, and tiles in this block
 
   std::int64_t batches() const { return kXi * g.G; }
   std::int64_t period() const { return kXi * g.G; }
@@ -93,42 +109,17 @@ struct TupleGemm {
     direct::pack_rows(u + (xi * g.K + grp * g.Kg) * g.Cg, g.Cg, g.Kg, k0, kc, dst, mr);
   }
 
-  void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
-              int nr) const {
-    switch (nr) {  // the microkernels' panel widths, so that whole panels copy in fixed sizes
-      case 8: return pack_panels<8>(b, k0, kc, j0, nc, dst, nr);
-      case 16: return pack_panels<16>(b, k0, kc, j0, nc, dst, nr);
-      default: return pack_panels<0>(b, k0, kc, j0, nc, dst, nr);
-    }
-  }
-
-  template <int NR>
-  void pack_panels(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
-                   int nr_runtime) const {
-    const int nr = NR ? NR : nr_runtime;
+  const T* b_panels(std::int64_t b, std::int64_t k0, std::int64_t j0) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    const T* src = v + (xi * g.C + grp * g.Cg + k0) * stride + j0;
-    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
-      const std::int64_t width = std::min<std::int64_t>(nr, nc - jj);
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* row = src + p * stride + jj;
-        T* out = dst + p * nr;
-        if (NR && width == NR) {
-          std::memcpy(out, row, NR * sizeof(T));  // a fixed size: vector moves, not a memmove call
-        } else {
-          std::copy(row, row + width, out);
-          std::fill(out + width, out + nr, T(0));
-        }
-      }
-    }
+    return v + xi * vl.point + vl.offset(grp * g.Cg + k0, j0);
   }
+  std::int64_t b_panel_stride() const { return vl.panel; }
 
-  void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
-             std::int64_t ldc) const {
+  T* c_rows(std::int64_t b, std::int64_t i0, std::int64_t j0) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    for (std::int64_t i = 0; i < mc; ++i)
-      std::copy(c + i * ldc, c + i * ldc + nc, prod + (xi * g.K + grp * g.Kg + i0 + i) * stride + j0);
+    return prod + xi * ml.point + ml.offset(grp * kgp + i0, j0);
   }
+  std::int64_t c_ld() const { return ml.row; }
 };
 
 // The weight gradient's GEMMs: S[xi][k][c] = sum over tiles of Z[xi][k][tile] * V[xi][c][tile],
@@ -271,7 +262,7 @@ class WinogradConv final : public ConvImpl {
     T* bufs = gemm_ws + wgrad_layout_.workspace_elements();
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, stride, bufs);
+      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, TileLayout::rows(g.C, stride), bufs);
       transform_gradient(g, dy, r0, r1, z, stride);
       direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_, gemm_ws);
     }
@@ -289,10 +280,17 @@ class WinogradConv final : public ConvImpl {
 
  private:
   // Workspace: U (36 x K x Cg; for the weight gradient, its sums S), V (36 x C x B) and M (or Z,
-  // 36 x K x B) for a block of B tiles, then the
-  // GEMM's own.
+  // 36 x K x B, M's rows padded) for a block of B tiles (B rounded up to whole B panels), then
+  // the GEMM's own.
   static std::int64_t elements(const Geometry& g) {
-    return kXi * g.K * g.Cg + kXi * (g.C + g.K) * block_tiles(g);
+    return kXi * g.K * g.Cg + kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
+  }
+  // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
+  static std::int64_t nr() { return gemm_microkernel<T>().nr; }
+  static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
+  static TileLayout v_layout(const Geometry& g) { return TileLayout::panels(g.C, block_tiles(g), nr()); }
+  static TileLayout m_layout(const Geometry& g) {
+    return TileLayout::rows(g.G * m_rows(g), round_up(block_tiles(g), nr()));
   }
 
   // Forward and input gradient run a block of whole tile rows at a time, input transform to
@@ -307,7 +305,7 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
 
   static TupleGemm<T> tuple_gemm(const Geometry& g, const T* u, const T* v, T* m, std::int64_t count) {
-    return {g, u, v, m, block_tiles(g), count};
+    return {g, u, v, m, v_layout(g), m_layout(g), m_rows(g), count};
   }
 
   // The input gradient as a forward convolution over dY: channels K -> C, kernel rotated,
@@ -400,10 +398,10 @@ class WinogradConv final : public ConvImpl {
         fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), (img * g.th + ty - r0) * g.tw + tx);
   }
 
-  // V[xi][c][tile] (rows `stride` tiles long) = B^T d B for global tile rows [r0, r1): each
-  // (image, channel) strip padded in the thread's buffer (bufs: threads_ slots), then transformed.
+  // V[xi][c][tile] (at vl) = B^T d B for global tile rows [r0, r1): each (image, channel) strip
+  // padded in the thread's buffer (bufs: threads_ slots), then transformed.
   void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
-                       T* v, std::int64_t stride, T* bufs) const noexcept {
+                       T* v, const TileLayout& vl, T* bufs) const noexcept {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     const std::int64_t ld = pad.geometry().ld;
     auto buffer = [&] {
@@ -414,20 +412,26 @@ class WinogradConv final : public ConvImpl {
     for_planes(g, g.C, r0, r1, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
       pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
       for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
-        wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, count, v + c * stride + tile, g.C * stride);
+        while (count > 0) {  // split where the lanes cross into the next panel
+          const int part = int(std::min<std::int64_t>(count, vl.width - tile % vl.width));
+          wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, part, v + vl.offset(c, tile), vl.point);
+          tx += part, tile += part, count -= part;
+        }
       });
     });
   }
 
-  // y for global tile rows [r0, r1) = A^T M A + bias, from M[xi][k][tile].
-  void transform_output(const Geometry& g, const T* m, std::int64_t stride, std::int64_t r0, std::int64_t r1,
-                        const T* bias, T* y) const noexcept {
+  // y for global tile rows [r0, r1) = A^T M A + bias, from M[xi][group * m_rows + k][tile].
+  void transform_output(const Geometry& g, const T* m, std::int64_t r0, std::int64_t r1, const T* bias,
+                        T* y) const noexcept {
+    const TileLayout ml = m_layout(g);
+    const std::int64_t rows = m_rows(g);
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
-        wk.output(m + k * stride + tile, g.K * stride, count, bias ? bias[k] : T(0), y + (img * g.K + k) * g.P * g.Q,
-                  g.P, g.Q, ty * kTile, tx * kTile);
+        wk.output(m + ml.offset(k / g.Kg * rows + k % g.Kg, tile), ml.point, count, bias ? bias[k] : T(0),
+                  y + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile);
       });
     });
   }
@@ -448,18 +452,19 @@ class WinogradConv final : public ConvImpl {
   // u: the transformed weights, or with `packed` (prepared weights) none.
   void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* packed,
            const T* bias, T* y, T* work) const noexcept {
-    const std::int64_t rows = block_rows(g), stride = rows * g.tw;
+    const std::int64_t rows = block_rows(g);
+    const TileLayout vl = v_layout(g);
     T* v = work + kXi * g.K * g.Cg;
-    T* m = v + kXi * g.C * stride;
-    T* gemm_ws = m + kXi * g.K * stride;
+    T* m = v + kXi * vl.point;
+    T* gemm_ws = m + kXi * m_layout(g).point;
     T* bufs = gemm_ws + L.workspace_elements();
     const T* ready = packed;  // else the first block packs U, and the others reuse its packing
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, planes, x, r0, r1, v, stride, bufs);
+      transform_input(g, planes, x, r0, r1, v, vl, bufs);
       direct::run_gemm<T>(tuple_gemm(g, u, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
       if (packed == nullptr) ready = gemm_ws;  // the prepacked area leads the GEMM workspace
-      transform_output(g, m, stride, r0, r1, bias, y);
+      transform_output(g, m, r0, r1, bias, y);
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "kernels/avx2/vec_avx2.hpp"
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx2 {
@@ -52,6 +53,7 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
     columns(row + 4, 2, d + 4);
     bt(d, rows[i]);
   }
+  const __m256i lanes = Vec<float>::first(count);  // a masked store: a copy per point costs more
   for (int nu = 0; nu < kA; ++nu) {
     __m256 col[kA], out[kA];
     for (int i = 0; i < kA; ++i) col[i] = rows[i][nu];
@@ -61,9 +63,7 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
       if (count == kLanes) {
         _mm256_storeu_ps(dst, out[xi]);
       } else {
-        float part[kLanes];
-        _mm256_storeu_ps(part, out[xi]);
-        std::copy(part, part + count, dst);
+        _mm256_maskstore_ps(dst, lanes, out[xi]);
       }
     }
   }
