@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
+import reference as ref
 import sweep
 from conftest import TOL
 
@@ -41,6 +42,28 @@ def test_larger_layers_float32(rng):
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
         print(cfg, errs)
         assert max(errs.values()) <= TOL["float32"], (cfg, errs)
+
+
+def test_few_filters_forward_path(rng):
+    """Forward with 5 to 32 filters per group reads the pixels' windows in place (the
+    '+indirect' path where the microkernel is at most twice as wide): every parameter drawn at
+    random, both dtypes, against the reference."""
+    used = 0
+    for _ in range(80):
+        cfg = sweep.random_config(rng, channels=(2, 7))
+        groups = cfg["groups"]
+        cfg.update(k=groups * int(rng.integers(5, 33)), r=int(rng.integers(2, 6)), s=int(rng.integers(2, 6)),
+                   pads=((int(rng.integers(0, 5)), int(rng.integers(0, 5))), (int(rng.integers(0, 5)), int(rng.integers(0, 5)))),
+                   h=int(rng.integers(14, 30)), w=int(rng.integers(14, 30)))
+        x, w, b, _ = sweep.make_arrays(cfg, rng)
+        kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=groups)
+        plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
+        used += "+indirect" in plan.implementation
+        want = ref.conv2d(x, w, b, cfg["stride"], cfg["pads"], cfg["dilation"], groups)
+        err = ref.rel_err(fastconv.conv2d(x, w, b, algorithm="direct", **kw), want)
+        assert err <= TOL[cfg["dtype"]], (err, cfg)
+    print(f"{used} of 80 plans took the few-filters path")
+    assert used >= 10  # how many depends on the microkernel's width: 34 with AVX2, 20 generic
 
 
 @pytest.mark.parametrize("cfg", [

@@ -18,10 +18,17 @@ template <typename T>
 using GemmRowsMicrokernelFn = void (*)(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c,
                                        std::int64_t ldc, bool accumulate) noexcept;
 
+// The same with A gathered: element (i, p) at rows[i] + off[p] (im2col values read in place
+// from padded planes, each row a pixel and off a table of kernel tap offsets).
+template <typename T>
+using GemmIndirectMicrokernelFn = void (*)(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b,
+                                           T* c, std::int64_t ldc, bool accumulate) noexcept;
+
 template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
+  GemmIndirectMicrokernelFn<T> run_indirect = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";
 };

@@ -7,6 +7,8 @@
 //                     With few input channels per group: T = W^T * dY (plain GEMM), then col2im.
 //   backward weights  dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k] per group: the
 //                     batch is part of the reduction, so it is reduced in a fixed order.
+// Forward with few filters per group turns the product around, Y^T[pix, k] = X_col^T * W^T, and
+// reads X_col^T in place from padded planes through a table of tap offsets (forward_indirect).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -494,6 +496,20 @@ class DirectConv final : public ConvImpl {
         fwd_chunk_ = g_.N;
       }
     }
+    // Few filters (one or two panels, not under half of one): each packed im2col value would
+    // feed only a few rows of the microkernel, so the pixels become its rows instead, read in
+    // place (forward_indirect). Not for short reductions, which would not pay for its
+    // transposed stores (measured: a 3-channel 3x3 layer with 32 filters runs slower).
+    indirect_ = padded_ && 2 * g_.Kg > uk.nr && g_.Kg <= 2 * uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg &&
+                uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
+    if (indirect_) {
+      const DepthwisePlane& pg = padded_->geometry();
+      const std::int64_t plane = padded_->buffer_elems();
+      for (std::int64_t c = 0; c < g_.Cg; ++c)
+        for (std::int64_t r = 0; r < g_.R; ++r)
+          for (std::int64_t s = 0; s < g_.S; ++s) offsets_.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
+      filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
+    }
     if (use_col2im()) {
       const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
       chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
@@ -513,10 +529,12 @@ class DirectConv final : public ConvImpl {
   }
 
   std::string name() const override {
-    return std::string("direct/") + kernel_name_ + (use_col2im() ? "+col2im" : "");
+    return std::string("direct/") + kernel_name_ + (indirect_ ? "+indirect" : "") + (use_col2im() ? "+col2im" : "");
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
+    if (d == Direction::Forward && indirect_)
+      return std::size_t(padded_elements_ + filter_elements_) * sizeof(T) + kWorkspaceAlign;
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
     const std::int64_t extra =
         d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : padded_weight_elements_;
@@ -527,11 +545,16 @@ class DirectConv final : public ConvImpl {
     T* work = static_cast<T*>(align_workspace(ws));
     const T* ready = w ? nullptr : packed_fwd_.data();
     if (!padded_) return run_gemm<T>(forward_problem(x, weights(w), bias, y, 0, g_.N, nullptr), fwd_, work, ready);
-    T* planes = work + fwd_.workspace_elements();
+    T* planes = work + (indirect_ ? filter_elements_ : fwd_.workspace_elements());
+    if (indirect_) pack_filters(static_cast<const T*>(weights(w)), work);
     const std::int64_t hw = g_.H * g_.W;
     for (std::int64_t img = 0; img < g_.N; img += fwd_chunk_) {
       const std::int64_t images = std::min(fwd_chunk_, g_.N - img);
       pad_planes(static_cast<const T*>(x) + img * g_.C * hw, images * g_.C, planes, img == 0);
+      if (indirect_) {
+        forward_indirect(planes, img, images, work, static_cast<const T*>(bias), static_cast<T*>(y));
+        continue;
+      }
       run_gemm<T>(forward_problem(x, weights(w), bias, y, img, images, planes), fwd_, work, ready);
       // The first chunk packs the weights (unless prepared or read in place); the others reuse it.
       if (ready == nullptr && !fwd_.rows_a) ready = work;
@@ -593,6 +616,58 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
+  // W^T per group in filter panels as wide as the microkernel's, zero past the last filter:
+  // wt[((grp * panels + pn) * taps + p) * nr + j] = w[grp * Kg + pn * nr + j][p].
+  void pack_filters(const T* w, T* wt) const noexcept {
+    const std::int64_t nr = gemm_microkernel<T>().nr, taps = std::int64_t(offsets_.size());
+    const std::int64_t panels = ceil_div(g_.Kg, nr);
+    for (std::int64_t grp = 0; grp < g_.G; ++grp)
+      for (std::int64_t pn = 0; pn < panels; ++pn, wt += taps * nr)
+        for (std::int64_t j = 0; j < nr; ++j) {
+          const std::int64_t k = pn * nr + j;
+          const T* src = w + (grp * g_.Kg + k) * taps;
+          for (std::int64_t p = 0; p < taps; ++p) wt[p * nr + j] = k < g_.Kg ? src[p] : T(0);
+        }
+  }
+
+  // Y for images [img0, img0 + images), whose planes lie padded in `planes`: micro-tiles of mr
+  // consecutive pixels by nr filters, each pixel's row of X_col^T read at its window's origin
+  // plus the tap offsets. Tasks are (image, group, run of micro-tiles), so batch 1 splits too.
+  void forward_indirect(const T* planes, std::int64_t img0, std::int64_t images, const T* wt, const T* bias,
+                        T* y) const noexcept {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const int mr = uk.mr, nr = uk.nr;
+    const DepthwisePlane& pg = padded_->geometry();
+    const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
+    const std::int64_t panels = ceil_div(g_.Kg, nr), tiles = ceil_div(pq, mr), kc_max = kMaxRuns;
+    const std::int64_t runs = ceil_div(tiles, kIndirectTiles), tasks = images * g_.G * runs;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t img = task / (g_.G * runs), grp = task / runs % g_.G, run = task % runs;
+      const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
+      alignas(64) T c[kMaxRows * kMaxPanel];
+      const T* rows[kMaxRows];
+      for (std::int64_t t = run * kIndirectTiles; t < std::min(tiles, (run + 1) * kIndirectTiles); ++t) {
+        const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pq - pix0);
+        for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
+          const std::int64_t pix = pix0 + std::min<std::int64_t>(i, count - 1);
+          rows[i] = base + pix / g_.Q * pg.sh * pg.ld + pix % g_.Q;
+        }
+        for (std::int64_t pn = 0; pn < panels; ++pn) {
+          const T* b = wt + (grp * panels + pn) * taps * nr;
+          for (std::int64_t k0 = 0; k0 < taps; k0 += kc_max)
+            uk.run_indirect(std::min(kc_max, taps - k0), rows, offsets_.data() + k0, b + k0 * nr, c, nr, k0 > 0);
+          for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Kg - pn * nr); ++j) {
+            const std::int64_t kout = grp * g_.Kg + pn * nr + j;
+            const T add = bias ? bias[kout] : T(0);
+            T* yk = y + ((img0 + img) * g_.K + kout) * pq + pix0;
+            for (std::int64_t i = 0; i < count; ++i) yk[i] = c[i * nr + j] + add;
+          }
+        }
+      }
+    }
+  }
+
   // Copies `count` consecutive planes of x into padded buffers, one per plane. The padding sits
   // in the same places in every buffer and fill() never writes it, so buffers that already held
   // planes of this call (a later chunk) need no clearing.
@@ -612,13 +687,17 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on forward's padded planes
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
   static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
+  static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
+  static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
   std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
-  bool merged_ = false;
+  bool merged_ = false, indirect_ = false;
+  std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes
+  std::int64_t filter_elements_ = 0;   // and its packed W^T
   int threads_ = 1;
 };
 

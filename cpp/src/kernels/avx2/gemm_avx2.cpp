@@ -8,6 +8,20 @@ namespace {
 
 constexpr int kMR = 6;
 
+// C (6 rows of 2 vectors, rows ldc apart) = or += the accumulators.
+template <typename T, typename R = typename Vec<T>::type>
+inline void store_6x2v(T* c, std::int64_t ldc, bool accumulate, R c00, R c01, R c10, R c11, R c20, R c21, R c30,
+                       R c31, R c40, R c41, R c50, R c51) noexcept {
+  using V = Vec<T>;
+  auto put = [&](int i, R lo, R hi) {
+    T* ci = c + i * ldc;
+    if (accumulate) lo = V::add(lo, V::load(ci)), hi = V::add(hi, V::load(ci + V::width));
+    V::store(ci, lo);
+    V::store(ci + V::width, hi);
+  };
+  put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
+}
+
 // Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
 // A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p].
 template <typename T, bool kPacked>
@@ -34,13 +48,35 @@ inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b,
     ai = V::broadcast(a3 + 2 * row);
     c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
   }
-  auto put = [&](int i, typename V::type lo, typename V::type hi) {
-    T* ci = c + i * ldc;
-    if (accumulate) lo = V::add(lo, V::load(ci)), hi = V::add(hi, V::load(ci + W));
-    V::store(ci, lo);
-    V::store(ci + W, hi);
-  };
-  put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
+  store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+// A element (i, p) at rows[i][off[p]]: the pixels' windows, read in place.
+template <typename T>
+void gemm_6x2v_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b, T* c,
+                        std::int64_t ldc, bool accumulate) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  const T *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+  auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
+  auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, b += 2 * W) {
+    const std::int64_t o = off[p];
+    const auto b0 = V::load(b), b1 = V::load(b + W);
+    auto ai = V::broadcast(a0 + o);
+    c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
+    ai = V::broadcast(a1 + o);
+    c10 = V::fma(ai, b0, c10), c11 = V::fma(ai, b1, c11);
+    ai = V::broadcast(a2 + o);
+    c20 = V::fma(ai, b0, c20), c21 = V::fma(ai, b1, c21);
+    ai = V::broadcast(a3 + o);
+    c30 = V::fma(ai, b0, c30), c31 = V::fma(ai, b1, c31);
+    ai = V::broadcast(a4 + o);
+    c40 = V::fma(ai, b0, c40), c41 = V::fma(ai, b1, c41);
+    ai = V::broadcast(a5 + o);
+    c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
+  }
+  store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
 template <typename T>
@@ -50,7 +86,11 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
 
 }  // namespace
 
-GemmMicrokernel<float> sgemm() { return {gemm_packed<float>, gemm_6x2v<float, false>, kMR, 16, "gemm-avx2-fma-6x16"}; }
-GemmMicrokernel<double> dgemm() { return {gemm_packed<double>, gemm_6x2v<double, false>, kMR, 8, "gemm-avx2-fma-6x8"}; }
+GemmMicrokernel<float> sgemm() {
+  return {gemm_packed<float>, gemm_6x2v<float, false>, gemm_6x2v_indirect<float>, kMR, 16, "gemm-avx2-fma-6x16"};
+}
+GemmMicrokernel<double> dgemm() {
+  return {gemm_packed<double>, gemm_6x2v<double, false>, gemm_6x2v_indirect<double>, kMR, 8, "gemm-avx2-fma-6x8"};
+}
 
 }  // namespace fastconv::kernels::avx2
