@@ -44,10 +44,10 @@ def test_larger_layers_float32(rng):
         assert max(errs.values()) <= TOL["float32"], (cfg, errs)
 
 
-def test_few_filters_forward_path(rng):
-    """Forward with 5 to 32 filters per group reads the pixels' windows in place (the
-    '+indirect' path where the microkernel is at most twice as wide): every parameter drawn at
-    random, both dtypes, against the reference."""
+def test_few_filters_path(rng):
+    """Forward and weight gradient with 5 to 32 filters per group read the pixels' windows in
+    place (the '+indirect' path, where the microkernel is at most twice as wide): every parameter
+    drawn at random, both dtypes, against the reference."""
     used = 0
     for _ in range(80):
         cfg = sweep.random_config(rng, channels=(2, 7))
@@ -55,13 +55,15 @@ def test_few_filters_forward_path(rng):
         cfg.update(k=groups * int(rng.integers(5, 33)), r=int(rng.integers(2, 6)), s=int(rng.integers(2, 6)),
                    pads=((int(rng.integers(0, 5)), int(rng.integers(0, 5))), (int(rng.integers(0, 5)), int(rng.integers(0, 5)))),
                    h=int(rng.integers(14, 30)), w=int(rng.integers(14, 30)))
-        x, w, b, _ = sweep.make_arrays(cfg, rng)
+        x, w, b, dy = sweep.make_arrays(cfg, rng)
         kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=groups)
+        rkw = dict(stride=cfg["stride"], pads=cfg["pads"], dilation=cfg["dilation"], groups=groups)
         plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
         used += "+indirect" in plan.implementation
-        want = ref.conv2d(x, w, b, cfg["stride"], cfg["pads"], cfg["dilation"], groups)
-        err = ref.rel_err(fastconv.conv2d(x, w, b, algorithm="direct", **kw), want)
-        assert err <= TOL[cfg["dtype"]], (err, cfg)
+        errs = (ref.rel_err(fastconv.conv2d(x, w, b, algorithm="direct", **kw), ref.conv2d(x, w, b, **rkw)),
+                ref.rel_err(fastconv.conv2d_weight(x, w.shape, dy, algorithm="direct", **kw),
+                            ref.conv2d_weight(x, w.shape, dy, **rkw)))
+        assert max(errs) <= TOL[cfg["dtype"]], (errs, cfg)
     print(f"{used} of 80 plans took the few-filters path")
     assert used >= 10  # how many depends on the microkernel's width: 34 with AVX2, 20 generic
 

@@ -526,6 +526,19 @@ class DirectConv final : public ConvImpl {
       padded_weight_elements_ = g_.N * per_image;
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) padded_weight_elements_ = 0;
     }
+    // The weight gradient of few filters turns around the same way, dW^T[(c,r,s), k] =
+    // X_col[(c,r,s), pix] dY^T[pix, k]: the taps become the rows, read in place at the pixels'
+    // offsets, against dY^T in filter panels (weights_indirect).
+    const std::int64_t pq = g_.P * g_.Q;
+    const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
+    if (indirect_ && padded_weight_elements_ > 0 && pq <= kIndirectPixels && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
+      dyt_elements_ = std::int64_t(dyt);
+      if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0;
+    }
+    if (dyt_elements_ > 0) {
+      const DepthwisePlane& pg = padded_->geometry();
+      for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix / g_.Q * pg.sh * pg.ld + pix % g_.Q);
+    }
   }
 
   std::string name() const override {
@@ -538,6 +551,8 @@ class DirectConv final : public ConvImpl {
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
     const std::int64_t extra =
         d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : padded_weight_elements_;
+    if (d == Direction::BackwardWeights && dyt_elements_ > 0)
+      return std::size_t(padded_weight_elements_ + dyt_elements_) * sizeof(T) + kWorkspaceAlign;
     return std::size_t(L.workspace_elements() + extra) * sizeof(T) + kWorkspaceAlign;
   }
 
@@ -589,9 +604,14 @@ class DirectConv final : public ConvImpl {
 
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
-    T* planes = padded_weight_elements_ ? work + bwd_weights_.workspace_elements() : nullptr;
+    const std::int64_t before = dyt_elements_ > 0 ? dyt_elements_ : bwd_weights_.workspace_elements();
+    T* planes = padded_weight_elements_ ? work + before : nullptr;
     if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes, true);
-    run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
+    if (dyt_elements_ > 0) {
+      weights_indirect(planes, static_cast<const T*>(dy), work, static_cast<T*>(dw));
+    } else {
+      run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
+    }
     if (db) bias_gradient(g_.N, g_.K, g_.P * g_.Q, static_cast<const T*>(dy), static_cast<T*>(db), bwd_weights_.threads);
   }
 
@@ -647,12 +667,15 @@ class DirectConv final : public ConvImpl {
       const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
       alignas(64) T c[kMaxRows * kMaxPanel];
       const T* rows[kMaxRows];
-      for (std::int64_t t = run * kIndirectTiles; t < std::min(tiles, (run + 1) * kIndirectTiles); ++t) {
+      const std::int64_t t0 = run * kIndirectTiles;
+      std::int64_t oh = t0 * mr / g_.Q, ow = t0 * mr % g_.Q;  // the next pixel's position
+      for (std::int64_t t = t0; t < std::min(tiles, t0 + kIndirectTiles); ++t) {
         const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pq - pix0);
         for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
-          const std::int64_t pix = pix0 + std::min<std::int64_t>(i, count - 1);
-          rows[i] = base + pix / g_.Q * pg.sh * pg.ld + pix % g_.Q;
+          rows[i] = base + oh * pg.sh * pg.ld + ow;
+          if (i + 1 < count && ++ow == g_.Q) ow = 0, ++oh;
         }
+        if (++ow == g_.Q) ow = 0, ++oh;
         for (std::int64_t pn = 0; pn < panels; ++pn) {
           const T* b = wt + (grp * panels + pn) * taps * nr;
           for (std::int64_t k0 = 0; k0 < taps; k0 += kc_max)
@@ -664,6 +687,47 @@ class DirectConv final : public ConvImpl {
             for (std::int64_t i = 0; i < count; ++i) yk[i] = c[i * nr + j] + add;
           }
         }
+      }
+    }
+  }
+
+  // dW for all images, whose planes lie padded in `planes`: dY^T is packed in filter panels
+  // (dyt), then micro-tiles of mr taps by nr filters reduce over every pixel of every image in
+  // order, each tap's row of X_col read at its offset plus the pixels' offsets.
+  void weights_indirect(const T* planes, const T* dy, T* dyt, T* dw) const noexcept {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const int mr = uk.mr, nr = uk.nr;
+    const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
+    const std::int64_t panels = ceil_div(g_.Kg, nr), kc_max = kMaxRuns;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && g_.N > 1)
+    for (std::int64_t img = 0; img < g_.N; ++img)  // dyt[img][grp][panel][pix][j]
+      for (std::int64_t grp = 0; grp < g_.G; ++grp)
+        for (std::int64_t pn = 0; pn < panels; ++pn) {
+          T* out = dyt + ((img * g_.G + grp) * panels + pn) * pq * nr;
+          for (std::int64_t j = 0; j < nr; ++j) {
+            const std::int64_t k = pn * nr + j;
+            const T* src = dy + (img * g_.K + grp * g_.Kg + k) * pq;
+            for (std::int64_t p = 0; p < pq; ++p) out[p * nr + j] = k < g_.Kg ? src[p] : T(0);
+          }
+        }
+    const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t grp = task / (panels * tiles), pn = task / tiles % panels, t = task % tiles;
+      const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
+      alignas(64) T c[kMaxRows * kMaxPanel];
+      const T* rows[kMaxRows];
+      for (std::int64_t img = 0; img < g_.N; ++img) {
+        const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
+        for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
+        const T* b = dyt + ((img * g_.G + grp) * panels + pn) * pq * nr;
+        for (std::int64_t k0 = 0; k0 < pq; k0 += kc_max)
+          uk.run_indirect(std::min(kc_max, pq - k0), rows, pixel_offsets_.data() + k0, b + k0 * nr, c, nr,
+                          img > 0 || k0 > 0);
+      }
+      for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Kg - pn * nr); ++j) {
+        T* dwk = dw + (grp * g_.Kg + pn * nr + j) * taps + tap0;
+        for (std::int64_t i = 0; i < count; ++i) dwk[i] = c[i * nr + j];
       }
     }
   }
@@ -688,6 +752,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
   static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
   static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
+  static constexpr std::int64_t kIndirectPixels = 1 << 20;  // the most pixels weights_indirect tabulates
   static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
@@ -698,6 +763,8 @@ class DirectConv final : public ConvImpl {
   bool merged_ = false, indirect_ = false;
   std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes
   std::int64_t filter_elements_ = 0;   // and its packed W^T
+  std::vector<std::int64_t> pixel_offsets_;  // weights_indirect: per output pixel, its window's offset
+  std::int64_t dyt_elements_ = 0;            // and its packed dY^T
   int threads_ = 1;
 };
 
