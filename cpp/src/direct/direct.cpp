@@ -301,6 +301,9 @@ struct BackwardDataCol2imProblem {
   std::int64_t img0, images;  // the chunk
   const T *dy, *w;
   T* t;  // images * G rows blocks of (Cg*R*S) x (P*Q)
+  // With `dx` (fused: every tile holds all rows and columns of one image and group), store adds
+  // each finished block into dX at once, while it is in cache, instead of through t.
+  T* dx;
 
   std::int64_t batches() const { return images * g.G; }
   std::int64_t period() const { return g.G; }
@@ -335,34 +338,58 @@ struct BackwardDataCol2imProblem {
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
     const std::int64_t crs = m(0), pq = n(0);
+    if (dx) {  // all of (image, group) b: its planes, (c, r, s) rows ldc apart
+      T* planes = dx + (img0 * g.G + b) * g.Cg * g.H * g.W;
+      for (std::int64_t c0 = 0; c0 < g.Cg; ++c0) add_plane(c + c0 * g.R * g.S * ldc, ldc, planes + c0 * g.H * g.W);
+      return;
+    }
     for (std::int64_t i = 0; i < mc; ++i)
       std::copy(c + i * ldc, c + i * ldc + nc, t + (b * crs + i0 + i) * pq + j0);
   }
 
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
-  void col2im(T* dx, int threads) const {
+  void col2im(T* out, int threads) const {
     const std::int64_t planes = images * g.G * g.Cg, pq = g.P * g.Q;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !forked_child())
-    for (std::int64_t pl = 0; pl < planes; ++pl) {  // pl = (image in chunk, group, c)
-      T* dxp = dx + (img0 * g.C + pl) * g.H * g.W;
-      const T* tc = t + pl * g.R * g.S * pq;
-      std::fill(dxp, dxp + g.H * g.W, T(0));
-      for (std::int64_t r = 0; r < g.R; ++r)
-        for (std::int64_t s = 0; s < g.S; ++s) {
-          const std::int64_t off = s * g.dw - g.pl;  // iw = ow * sw + off
-          const std::int64_t lo = std::min(off >= 0 ? 0 : (-off + g.sw - 1) / g.sw, g.Q);
-          const std::int64_t hi = std::max(lo, std::min(g.W - 1 - off < 0 ? 0 : (g.W - 1 - off) / g.sw + 1, g.Q));
-          const T* trs = tc + (r * g.S + s) * pq;
-          for (std::int64_t oh = 0; oh < g.P; ++oh) {
-            const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
-            if (ih < 0 || ih >= g.H || hi == lo) continue;
-            const T* src = trs + oh * g.Q;
-            T* dst = dxp + ih * g.W + off;
-            for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
+    for (std::int64_t pl = 0; pl < planes; ++pl)  // pl = (image in chunk, group, c)
+      add_plane(t + pl * g.R * g.S * pq, pq, out + (img0 * g.C + pl) * g.H * g.W);
+  }
+
+  // One plane of dX from its R*S rows of T (`ld` apart), in a fixed (r, s) order.
+  void add_plane(const T* tc, std::int64_t ld, T* dxp) const {
+    std::fill(dxp, dxp + g.H * g.W, T(0));
+    std::int64_t lo[kMaxTaps], hi[kMaxTaps];  // per s, the output columns inside the plane
+    const bool table = g.S <= kMaxTaps;
+    auto bounds = [&](std::int64_t s, std::int64_t& l, std::int64_t& h) {
+      const std::int64_t off = s * g.dw - g.pl;  // iw = ow * sw + off
+      l = std::min(off >= 0 ? 0 : (-off + g.sw - 1) / g.sw, g.Q);
+      h = std::max(l, std::min(g.W - 1 - off < 0 ? 0 : (g.W - 1 - off) / g.sw + 1, g.Q));
+    };
+    if (table)
+      for (std::int64_t s = 0; s < g.S; ++s) bounds(s, lo[s], hi[s]);
+    for (std::int64_t r = 0; r < g.R; ++r)
+      for (std::int64_t s = 0; s < g.S; ++s) {  // (r, s) outermost: rows of one tap never overlap
+        std::int64_t l, h;
+        if (table) {
+          l = lo[s], h = hi[s];
+        } else {
+          bounds(s, l, h);
+        }
+        if (l == h) continue;
+        for (std::int64_t oh = 0; oh < g.P; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.pt + r * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* __restrict src = tc + (r * g.S + s) * ld + oh * g.Q;
+          T* __restrict dst = dxp + ih * g.W + s * g.dw - g.pl;
+          if (g.sw == 1) {  // a unit stride, which the compiler vectorises
+            for (std::int64_t ow = l; ow < h; ++ow) dst[ow] += src[ow];
+          } else {
+            for (std::int64_t ow = l; ow < h; ++ow) dst[ow * g.sw] += src[ow];
           }
         }
-    }
+      }
   }
+  static constexpr std::int64_t kMaxTaps = 16;  // kernel widths whose column bounds add_plane tabulates
 };
 
 // Computed transposed, dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k], so that
@@ -511,10 +538,19 @@ class DirectConv final : public ConvImpl {
       filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
     }
     if (use_col2im()) {
-      const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
-      chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
-      bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
-      col2im_elements_ = chunk_ * t_per_image;
+      // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
+      // T is never written; else T is made a chunk of images at a time, and added afterwards.
+      bwd_data_ = make_layout(col2im_problem(0, g_.N, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
+                              threads);
+      fused_col2im_ = bwd_data_.ntiles == 1 && bwd_data_.mtiles == 1;
+      chunk_ = g_.N;
+      if (!fused_col2im_) {
+        const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
+        chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
+        bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
+                                threads);
+        col2im_elements_ = chunk_ * t_per_image;
+      }
     } else {
       bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
     }
@@ -583,7 +619,7 @@ class DirectConv final : public ConvImpl {
     prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr, 0, fwd_chunk_, nullptr), fwd_, packed_fwd_.data());
     packed_bwd_.resize(std::size_t(bwd_data_.a_prepacked));
     if (use_col2im())
-      prepack_a<T>(col2im_problem(0, chunk_, nullptr, w, nullptr), bwd_data_, packed_bwd_.data());
+      prepack_a<T>(col2im_problem(0, chunk_, nullptr, w, nullptr, nullptr), bwd_data_, packed_bwd_.data());
     else
       prepack_a<T>(backward_data_problem(nullptr, w, nullptr), bwd_data_, packed_bwd_.data());
   }
@@ -593,9 +629,10 @@ class DirectConv final : public ConvImpl {
     // The first chunk packs the weights (unless prepared); the others reuse its packing.
     const T* ready = w ? nullptr : packed_bwd_.data();
     if (!use_col2im()) return run_gemm<T>(backward_data_problem(dy, weights(w), dx), bwd_data_, work, ready);
+    if (fused_col2im_) return run_gemm<T>(col2im_problem(0, g_.N, dy, weights(w), nullptr, dx), bwd_data_, work, ready);
     T* t = work + bwd_data_.workspace_elements();
     for (std::int64_t img = 0; img < g_.N; img += chunk_) {
-      const auto prob = col2im_problem(img, std::min(chunk_, g_.N - img), dy, weights(w), t);
+      const auto prob = col2im_problem(img, std::min(chunk_, g_.N - img), dy, weights(w), t, nullptr);
       run_gemm<T>(prob, bwd_data_, work, ready);
       prob.col2im(static_cast<T*>(dx), threads_);
       if (ready == nullptr) ready = work;  // the prepacked area leads the GEMM workspace
@@ -629,8 +666,8 @@ class DirectConv final : public ConvImpl {
   // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
   bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
   BackwardDataCol2imProblem<T> col2im_problem(std::int64_t img0, std::int64_t images, const void* dy, const void* w,
-                                              T* t) const {
-    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t};
+                                              T* t, void* dx) const {
+    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t, static_cast<T*>(dx)};
   }
   BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw, const T* planes) const {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
@@ -760,7 +797,7 @@ class DirectConv final : public ConvImpl {
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
-  bool merged_ = false, indirect_ = false;
+  bool merged_ = false, indirect_ = false, fused_col2im_ = false;
   std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes
   std::int64_t filter_elements_ = 0;   // and its packed W^T
   std::vector<std::int64_t> pixel_offsets_;  // weights_indirect: per output pixel, its window's offset
