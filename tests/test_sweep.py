@@ -45,14 +45,15 @@ def test_larger_layers_float32(rng):
 
 
 def test_few_filters_path(rng):
-    """Forward and weight gradient with 5 to 32 filters per group read the pixels' windows in
-    place (the '+indirect' path, where the microkernel is at most twice as wide): every parameter
-    drawn at random, both dtypes, against the reference."""
+    """Forward and weight gradient with 5 to 64 filters per group read the pixels' windows in
+    place (the '+indirect' path where the microkernel is at most twice as wide, and for the
+    weight gradient four times): every parameter drawn at random, both dtypes, against the
+    reference."""
     used = 0
     for _ in range(80):
         cfg = sweep.random_config(rng, channels=(2, 7))
         groups = cfg["groups"]
-        cfg.update(k=groups * int(rng.integers(5, 33)), r=int(rng.integers(2, 6)), s=int(rng.integers(2, 6)),
+        cfg.update(k=groups * int(rng.integers(5, 65)), r=int(rng.integers(2, 6)), s=int(rng.integers(2, 6)),
                    pads=((int(rng.integers(0, 5)), int(rng.integers(0, 5))), (int(rng.integers(0, 5)), int(rng.integers(0, 5)))),
                    h=int(rng.integers(14, 30)), w=int(rng.integers(14, 30)))
         x, w, b, dy = sweep.make_arrays(cfg, rng)
@@ -65,7 +66,7 @@ def test_few_filters_path(rng):
                             ref.conv2d_weight(x, w.shape, dy, **rkw)))
         assert max(errs) <= TOL[cfg["dtype"]], (errs, cfg)
     print(f"{used} of 80 plans took the few-filters path")
-    assert used >= 10  # how many depends on the microkernel's width: 34 with AVX2, 20 generic
+    assert used >= 10  # how many depends on the microkernel's width: 25 with AVX2, 13 generic
 
 
 @pytest.mark.parametrize("cfg", [

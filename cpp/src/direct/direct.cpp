@@ -527,16 +527,20 @@ class DirectConv final : public ConvImpl {
     // feed only a few rows of the microkernel, so the pixels become its rows instead, read in
     // place (forward_indirect). Not for short reductions, which would not pay for its
     // transposed stores (measured: a 3-channel 3x3 layer with 32 filters runs slower).
-    indirect_ = padded_ && 2 * g_.Kg > uk.nr && g_.Kg <= 2 * uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg &&
-                uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
-    if (indirect_) {
+    const bool few = padded_ && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
+                     uk.nr <= kMaxPanel;
+    indirect_ = few && g_.Kg <= 2 * uk.nr;
+    // The weight gradient gains up to four panels (measured: 7x7 stem and 64-filter 3x3 and 5x5
+    // layers), since its packed operand, dY^T, is read once per tap tile.
+    const bool few_weights = few && g_.Kg <= 4 * uk.nr;
+    if (few_weights) {
       const DepthwisePlane& pg = padded_->geometry();
       const std::int64_t plane = padded_->buffer_elems();
       for (std::int64_t c = 0; c < g_.Cg; ++c)
         for (std::int64_t r = 0; r < g_.R; ++r)
           for (std::int64_t s = 0; s < g_.S; ++s) offsets_.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
-      filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
     }
+    if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
     if (use_col2im()) {
       // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
       // T is never written; else T is made a chunk of images at a time, and added afterwards.
@@ -567,7 +571,8 @@ class DirectConv final : public ConvImpl {
     // offsets, against dY^T in filter panels (weights_indirect).
     const std::int64_t pq = g_.P * g_.Q;
     const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
-    if (indirect_ && padded_weight_elements_ > 0 && pq <= kIndirectPixels && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
+    if (few_weights && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
+        dyt <= double(kPaddedWeightBytes / sizeof(T))) {
       dyt_elements_ = std::int64_t(dyt);
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0;
     }
@@ -736,17 +741,20 @@ class DirectConv final : public ConvImpl {
     const int mr = uk.mr, nr = uk.nr;
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const std::int64_t panels = ceil_div(g_.Kg, nr), kc_max = kMaxRuns;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && g_.N > 1)
-    for (std::int64_t img = 0; img < g_.N; ++img)  // dyt[img][grp][panel][pix][j]
-      for (std::int64_t grp = 0; grp < g_.G; ++grp)
-        for (std::int64_t pn = 0; pn < panels; ++pn) {
-          T* out = dyt + ((img * g_.G + grp) * panels + pn) * pq * nr;
-          for (std::int64_t j = 0; j < nr; ++j) {
-            const std::int64_t k = pn * nr + j;
-            const T* src = dy + (img * g_.K + grp * g_.Kg + k) * pq;
-            for (std::int64_t p = 0; p < pq; ++p) out[p * nr + j] = k < g_.Kg ? src[p] : T(0);
-          }
-        }
+    // dyt[img][grp][panel][pix][j], a block of pixels at a time so that the block stays in L1
+    // while each filter's row is written into it
+    const std::int64_t blocks = ceil_div(pq, kPackPixels), packs = g_.N * g_.G * panels * blocks;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && packs > 1)
+    for (std::int64_t task = 0; task < packs; ++task) {
+      const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
+      const std::int64_t p0 = task % blocks * kPackPixels, p1 = std::min(pq, p0 + kPackPixels);
+      T* out = dyt + panel * pq * nr;
+      for (std::int64_t j = 0; j < nr; ++j) {
+        const std::int64_t k = pn * nr + j;
+        const T* src = dy + (img * g_.K + grp * g_.Kg + k) * pq;
+        for (std::int64_t p = p0; p < p1; ++p) out[p * nr + j] = k < g_.Kg ? src[p] : T(0);
+      }
+    }
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
@@ -790,6 +798,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
   static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
   static constexpr std::int64_t kIndirectPixels = 1 << 20;  // the most pixels weights_indirect tabulates
+  static constexpr std::int64_t kPackPixels = 64;           // pixels per block of its dY^T packing
   static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
