@@ -12,7 +12,9 @@
 // and optionally, where A is a plain row-major matrix:
 //   const T* a_rows(op) const; std::int64_t a_ld() const;  // A of an operand, and its row stride
 //   void pack_a(op_or_b, k0, kc, T* dst, int mr) const;  // all m rows of columns k0..k0+kc, in
-//                                                        // mr-row panels, zero-padded
+//                                                        // mr-row panels, zero-padded; problems
+//                                                        // whose A always comes packed (ready_a)
+//                                                        // need none
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
 //   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
 // and optionally, where an operand already lies in the form the microkernel reads (Winograd's
@@ -44,6 +46,10 @@ template <typename P, typename = void>
 struct HasRowsA : std::false_type {};
 template <typename P>
 struct HasRowsA<P, std::void_t<decltype(&P::a_rows)>> : std::true_type {};
+template <typename P, typename = void>
+struct HasPackA : std::false_type {};
+template <typename P>
+struct HasPackA<P, std::void_t<decltype(&P::pack_a)>> : std::true_type {};
 template <typename P, typename = void>
 struct HasPanelsB : std::false_type {};
 template <typename P>
@@ -208,7 +214,9 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
   };
 
   const bool rows_a = L.rows_a && ready_a == nullptr;  // prepared weights come packed already
-  if (Problem::kPrepackA && ready_a == nullptr && !rows_a) prepack_a<T>(prob, L, prepacked);
+  if constexpr (HasPackA<Problem>::value) {
+    if (Problem::kPrepackA && ready_a == nullptr && !rows_a) prepack_a<T>(prob, L, prepacked);
+  }
   const T* a_area = ready_a != nullptr ? ready_a : prepacked;
 
   if constexpr (!HasPanelsB<Problem>::value) {
@@ -279,7 +287,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         }
       }
       const T* a;
-      if (Problem::kPrepackA) {
+      if constexpr (Problem::kPrepackA) {
         a = a_area + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
       } else {
         prob.pack_a(b, k0, kc, a_pack, mr);

@@ -36,20 +36,23 @@ constexpr int kAlpha = kTile + 2;    // input tile (m + r - 1)
 constexpr int kXi = kAlpha * kAlpha; // transform-domain points
 constexpr int kLanes = 8;            // filters transformed side by side
 
-// The weight transform, one 1-D pass (applied to columns, then rows); interpolation points
-// 0, 1, -1, 2, -2 and infinity. The input and output transforms are per-ISA kernels
-// (kernels/winograd_f4.inl).
+// The weight transform, one 1-D pass (applied to columns, then rows) over kLanes filters side
+// by side, so that the arithmetic vectorises; interpolation points 0, 1, -1, 2, -2 and
+// infinity. out row i = (G g) row i, for g rows `stride` apart and out rows `ostride` apart.
+// The input and output transforms are per-ISA kernels (kernels/winograd_f4.inl).
 template <typename T>
-inline void kernel_1d(const T* g, int stride, T* out, int ostride) {
-  // out = G g, multiplying by reciprocals rather than dividing, which costs several multiplies
+inline void kernel_lanes(const T* g, int stride, T* out, int ostride) {
+  // multiplying by reciprocals rather than dividing, which costs several multiplies
   constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-  const T g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
-  out[0 * ostride] = g0 * k4;
-  out[1 * ostride] = -(g0 + g1 + g2) * k6;
-  out[2 * ostride] = -(g0 - g1 + g2) * k6;
-  out[3 * ostride] = g0 * k24 + g1 * k12 + g2 * k6;
-  out[4 * ostride] = g0 * k24 - g1 * k12 + g2 * k6;
-  out[5 * ostride] = g2;
+  for (int t = 0; t < kLanes; ++t) {
+    const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
+    out[0 * ostride + t] = g0 * k4;
+    out[1 * ostride + t] = -(g0 + g1 + g2) * k6;
+    out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
+    out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
+    out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
+    out[5 * ostride + t] = g2;
+  }
 }
 
 template <typename T>
@@ -86,12 +89,12 @@ struct TileLayout {
 
 // The tuple GEMM as a problem of the direct path's driver: entry b = (point xi, group). It reads
 // V and writes M in place: the input transform writes V in B panels, and M's rows are padded
-// so that the microkernel's whole micro-tiles fit (each group's rows to a multiple of mr).
+// so that the microkernel's whole micro-tiles fit (each group's rows to a multiple of mr). Its A,
+// U[xi][k][c] (K x Cg per group), always comes packed: the weight transform writes it so.
 template <typename T>
 struct TupleGemm {
   static constexpr bool kPrepackA = true;
   const Geometry& g;
-  const T* u;       // [xi][k][c]: K x Cg per group, groups stacked along k
   const T* v;       // V[xi][c][tile] at vl
   T* prod;          // M[xi][group * kgp + k][tile] at ml
   TileLayout vl, ml;
@@ -103,11 +106,6 @@ struct TupleGemm {
   std::int64_t n(std::int64_t) const { return count; }
   std::int64_t k(std::int64_t) const { return g.Cg; }
   std::int64_t a_operand(std::int64_t b) const { return b; }
-
-  void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    const std::int64_t xi = b / g.G, grp = b % g.G;
-    direct::pack_rows(u + (xi * g.K + grp * g.Kg) * g.Cg, g.Cg, g.Kg, k0, kc, dst, mr);
-  }
 
   const T* b_panels(std::int64_t b, std::int64_t k0, std::int64_t j0) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
@@ -185,16 +183,15 @@ class WinogradConv final : public ConvImpl {
       : g_(desc), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
-    layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T),
-                                  threads);
+    layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T), threads);
     planes_ = padded_planes(g_);
     const std::int64_t tiles = block_tiles(g_);
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_);
-      bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr,
-                                        sizeof(T), threads);
+      bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr, sizeof(T),
+                                        threads);
       bwd_planes_ = padded_planes(*gb_);
     } else {
       direct_ = make_direct(desc, threads);  // the input gradient when a padding exceeds 2
@@ -207,7 +204,7 @@ class WinogradConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
-      const std::int64_t e = elements(g_);
+      const std::int64_t e = kXi * g_.K * g_.Cg + tile_elements(g_);
       return std::size_t(e + wgrad_layout_.workspace_elements() + threads_ * slot(*planes_)) * sizeof(T) +
              kWorkspaceAlign;
     }
@@ -215,37 +212,31 @@ class WinogradConv final : public ConvImpl {
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
     const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
     const PaddedSource& planes = d == Direction::Forward ? *planes_ : *bwd_planes_;
-    return std::size_t(elements(g) + L.workspace_elements() + threads_ * slot(planes)) * sizeof(T) + kWorkspaceAlign;
+    return std::size_t(tile_elements(g) + L.workspace_elements() + threads_ * slot(planes)) * sizeof(T) +
+           kWorkspaceAlign;
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
-    T* work = static_cast<T*>(align_workspace(ws));
-    if (w) transform_weights(g_, static_cast<const T*>(w), false, work);
-    run(g_, layout_, *planes_, static_cast<const T*>(x), w ? work : nullptr, w ? nullptr : packed_fwd_.data(),
-        static_cast<const T*>(bias), static_cast<T*>(y), work);
+    run(g_, layout_, *planes_, static_cast<const T*>(x), static_cast<const T*>(w), false, packed_fwd_.data(),
+        static_cast<const T*>(bias), static_cast<T*>(y), static_cast<T*>(align_workspace(ws)));
   }
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
     if (!bwd_ok_) return direct_->backward_data(dy, w, dx, ws);
-    T* work = static_cast<T*>(align_workspace(ws));
-    if (w) transform_weights(*gb_, static_cast<const T*>(w), true, work);
-    run(*gb_, bwd_layout_, *bwd_planes_, static_cast<const T*>(dy), w ? work : nullptr, w ? nullptr : packed_bwd_.data(),
-        nullptr, static_cast<T*>(dx), work);
+    run(*gb_, bwd_layout_, *bwd_planes_, static_cast<const T*>(dy), static_cast<const T*>(w), true, packed_bwd_.data(),
+        nullptr, static_cast<T*>(dx), static_cast<T*>(align_workspace(ws)));
   }
 
-  // Transforms the weights once for forward and backward data, and packs them for the tuple
-  // GEMM's microkernel, as each call would (the cache of a plan run many times).
+  // Transforms the weights once for forward and backward data, packed for the tuple GEMM's
+  // microkernel, as each call would (the cache of a plan run many times).
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
     if (direct_) direct_->prepare_weights(w, bytes);
-    prepare(g_, layout_, static_cast<const T*>(w), false, packed_fwd_);
-    if (bwd_ok_) prepare(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_);
-  }
-  void prepare(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, std::vector<T>& packed) const {
-    std::vector<T> u(std::size_t(kXi * g.K * g.Cg));
-    transform_weights(g, w, rotate, u.data());
-    packed.resize(std::size_t(L.a_prepacked));
-    direct::prepack_a<T>(tuple_gemm(g, u.data(), nullptr, nullptr, block_tiles(g)), L, packed.data());
+    packed_fwd_.resize(std::size_t(layout_.a_prepacked));
+    transform_weights(g_, layout_, static_cast<const T*>(w), false, packed_fwd_.data());
+    if (!bwd_ok_) return;
+    packed_bwd_.resize(std::size_t(bwd_layout_.a_prepacked));
+    transform_weights(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_.data());
   }
 
   // S[xi][k][c] = sum over tiles of Z[xi][k][tile] V[xi][c][tile], a block of tile rows at a time
@@ -279,11 +270,11 @@ class WinogradConv final : public ConvImpl {
   }
 
  private:
-  // Workspace: U (36 x K x Cg; for the weight gradient, its sums S), V (36 x C x B) and M (or Z,
-  // 36 x K x B, M's rows padded) for a block of B tiles (B rounded up to whole B panels), then
-  // the GEMM's own.
-  static std::int64_t elements(const Geometry& g) {
-    return kXi * g.K * g.Cg + kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
+  // Workspace: V (36 x C x B) and M (or Z, 36 x K x B, M's rows padded) for a block of B tiles
+  // (rounded up to whole B panels), then the GEMM's own (which leads with the packed U), then
+  // the threads' padded planes; the weight gradient puts its sums S (36 x K x Cg) first.
+  static std::int64_t tile_elements(const Geometry& g) {
+    return kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
   }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
@@ -304,8 +295,8 @@ class WinogradConv final : public ConvImpl {
   }
   static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
 
-  static TupleGemm<T> tuple_gemm(const Geometry& g, const T* u, const T* v, T* m, std::int64_t count) {
-    return {g, u, v, m, v_layout(g), m_layout(g), m_rows(g), count};
+  static TupleGemm<T> tuple_gemm(const Geometry& g, const T* v, T* m, std::int64_t count) {
+    return {g, v, m, v_layout(g), m_layout(g), m_rows(g), count};
   }
 
   // The input gradient as a forward convolution over dY: channels K -> C, kernel rotated,
@@ -325,31 +316,41 @@ class WinogradConv final : public ConvImpl {
   }
 
   // U[xi][k][c] = G g[k][c] G^T. For the input gradient, g[k][c] = rot180(w[c][k]) per group.
-  void transform_weights(const Geometry& g, const T* w, bool rotate, T* u) const noexcept {
-    const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, kLanes);
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
-    for (std::int64_t blk = 0; blk < blocks; ++blk) {
-      const std::int64_t kc0 = blk * kLanes;
-      const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
-      T f[9][kLanes] = {}, out[kXi][kLanes];
-      for (int t = 0; t < count; ++t) {
-        const std::int64_t kc = kc0 + t, k = kc / g.Cg, c = kc % g.Cg;
-        if (!rotate) {
-          for (int i = 0; i < 9; ++i) f[i][t] = w[kc * 9 + i];
-        } else {  // forward weights are [C][K/groups][3][3] from this problem's view
-          const std::int64_t grp = k / g.Kg, kin = k % g.Kg;
-          const T* src = w + ((grp * g.Cg + c) * g.Kg + kin) * 9;
-          for (int i = 0; i < 9; ++i) f[i][t] = src[8 - i];
+  // Written where the tuple GEMM's packing (layout L) would put it: operand (xi, group), block
+  // of kc channels, panel of mr filters. A task takes one panel of filters, channel by channel,
+  // so that each point's values land consecutively; filters past the last are zero, and so are
+  // the panel rows they fill.
+  void transform_weights(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, T* packed) const noexcept {
+    const std::int64_t mr = L.mr, kgp = round_up(g.Kg, mr), panels = kgp / mr, tasks = g.G * panels;
+    // U[xi][grp * Kg + kin][c] at xi * point + offset(grp, kin, c): make_layout lays the
+    // operands out in entry order, each kgp x Cg in blocks of kc channels.
+    const std::int64_t op_size = kgp * g.Cg, point = g.G * op_size;
+    auto offset = [&](std::int64_t grp, std::int64_t kin, std::int64_t c) {
+      const std::int64_t c0 = c / L.kc * L.kc, kc = std::min(L.kc, g.Cg - c0);
+      return grp * op_size + c0 * kgp + kin / mr * kc * mr + (c - c0) * mr + kin % mr;
+    };
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t grp = task / panels, panel0 = task % panels * mr;
+      for (std::int64_t c = 0; c < g.Cg; ++c)
+        for (std::int64_t l0 = 0; l0 < mr; l0 += kLanes) {  // lanes: filters panel0 + l0 + t
+          const int lanes = int(std::min<std::int64_t>(kLanes, mr - l0));
+          T f[9][kLanes], tmp[kAlpha][3][kLanes], out[kXi][kLanes];
+          for (int t = 0; t < kLanes; ++t) {
+            const std::int64_t kin = panel0 + l0 + t;
+            if (t >= lanes || kin >= g.Kg) {
+              for (int i = 0; i < 9; ++i) f[i][t] = T(0);
+              continue;
+            }
+            const T* src = rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9  // forward's [C][K/groups][3][3]
+                                  : w + ((grp * g.Kg + kin) * g.Cg + c) * 9;
+            for (int i = 0; i < 9; ++i) f[i][t] = rotate ? src[8 - i] : src[i];
+          }
+          for (int col = 0; col < 3; ++col) kernel_lanes(f[col], 3 * kLanes, tmp[0][col], 3 * kLanes);  // G g
+          for (int row = 0; row < kAlpha; ++row) kernel_lanes(tmp[row][0], kLanes, out[row * kAlpha], kLanes);  // G^T
+          T* dst = packed + offset(grp, panel0 + l0, c);
+          for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + lanes, dst + xi * point);
         }
-      }
-      for (int t = 0; t < kLanes; ++t) {  // each lane a filter, so the arithmetic vectorises
-        T tmp[kAlpha * 3], one[kXi];
-        for (int col = 0; col < 3; ++col) kernel_1d(&f[col][t], 3 * kLanes, tmp + col, 3);  // G g: 6 x 3
-        for (int row = 0; row < kAlpha; ++row) kernel_1d(tmp + row * 3, 1, one + row * kAlpha, 1);  // (G g) G^T
-        for (int xi = 0; xi < kXi; ++xi) out[xi][t] = one[xi];
-      }
-      // U[xi][k][c] = U[xi * pairs + kc]: lanes are consecutive there
-      for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + count, u + xi * pairs + kc0);
     }
   }
 
@@ -449,21 +450,22 @@ class WinogradConv final : public ConvImpl {
     });
   }
 
-  // u: the transformed weights, or with `packed` (prepared weights) none.
-  void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* u, const T* packed,
-           const T* bias, T* y, T* work) const noexcept {
+  // With weights w, transforms them into the GEMM workspace's packed-A area first; else runs on
+  // the prepared `packed` ones (rotated: the input gradient's).
+  void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* w, bool rotated,
+           const T* packed, const T* bias, T* y, T* work) const noexcept {
     const std::int64_t rows = block_rows(g);
     const TileLayout vl = v_layout(g);
-    T* v = work + kXi * g.K * g.Cg;
+    T* v = work;
     T* m = v + kXi * vl.point;
     T* gemm_ws = m + kXi * m_layout(g).point;
     T* bufs = gemm_ws + L.workspace_elements();
-    const T* ready = packed;  // else the first block packs U, and the others reuse its packing
+    if (w) transform_weights(g, L, w, rotated, gemm_ws);  // the packed-A area leads the GEMM workspace
+    const T* ready = w ? gemm_ws : packed;
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
       transform_input(g, planes, x, r0, r1, v, vl, bufs);
-      direct::run_gemm<T>(tuple_gemm(g, u, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
-      if (packed == nullptr) ready = gemm_ws;  // the prepacked area leads the GEMM workspace
+      direct::run_gemm<T>(tuple_gemm(g, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
       transform_output(g, m, r0, r1, bias, y);
     }
   }
