@@ -66,6 +66,26 @@ def test_winograd_several_tile_blocks(rng, groups):
     assert max(errs) <= WINOGRAD_TOL["float32"]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("h,w", [(10, 14), (16, 13), (9, 16)])
+def test_winograd_planes_four_tiles_wide(rng, dtype, h, w):
+    """Planes 4 tiles wide take two tile rows per block of 8 lanes; an odd number of tile rows
+    leaves single rows, whose blocks may cross the GEMM's 16-tile panels. Every direction."""
+    x = rng.standard_normal((3, 20, h, w)).astype(dtype)
+    wt = rng.standard_normal((13, 20, 3, 3)).astype(dtype)
+    b = rng.standard_normal(13).astype(dtype)
+    pads = ((1, 1), (1, 1))
+    y = fastconv.conv2d(x, wt, b, padding=1, algorithm="winograd")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    errs = [ref.rel_err(y, ref.conv2d(x, wt, b, (1, 1), pads)),
+            ref.rel_err(fastconv.conv2d_input(x.shape, wt, dy, padding=1, algorithm="winograd"),
+                        ref.conv2d_input(x.shape, wt, dy, (1, 1), pads)),
+            ref.rel_err(fastconv.conv2d_weight(x, wt.shape, dy, padding=1, algorithm="winograd"),
+                        ref.conv2d_weight(x, wt.shape, dy, (1, 1), pads))]
+    print(dtype, h, w, "relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOL[dtype]
+
+
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(stride=2), "stride 1"),
     (dict(dilation=2, padding=2), "dilation 1"),

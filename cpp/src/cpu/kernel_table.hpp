@@ -51,19 +51,23 @@ struct DepthwiseKernels {
   const char* name = "";
 };
 
-// Winograd F(4x4, 3x3) transforms of a block of up to `lanes` horizontally adjacent tiles.
+// Winograd F(4x4, 3x3) transforms of a block of up to `lanes` tiles: horizontally adjacent, or
+// with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2) of the
+// block), for planes only lanes/2 tiles wide, which would leave half the lanes idle.
 template <typename T>
 struct WinogradKernels {
-  // V[xi][t] at v + xi * xi_stride, t < count, from the 6x6 patches at (y0, x0 + 4t) of a padded
-  // plane (row stride ld) that holds all `lanes` patches, so nothing is bounds-checked.
-  void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, T* v,
+  // V[xi][t] at v + xi * xi_stride, t < count, from the 6x6 patches of a padded plane (row
+  // stride ld) at (y0, x0) plus tile t's place, 4 apart; all inside the plane, nothing checked.
+  void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair, T* v,
                 std::int64_t xi_stride) noexcept = nullptr;
-  // 4x4 output tiles at (oy, ox + 4t) of plane (P x Q) from M[xi][t] at m + xi * xi_stride, plus bias.
-  void (*output)(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,
-                 std::int64_t oy, std::int64_t ox) noexcept = nullptr;
-  // Z[xi][t] at z + xi * xi_stride from 4x4 patches of a gradient plane (P x Q) at (oy, ox + 4t).
-  void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count, T* z,
-                   std::int64_t xi_stride) noexcept = nullptr;
+  // 4x4 output tiles at (oy, ox) plus tile t's place of plane (P x Q) from M[xi][t] at
+  // m + xi * xi_stride, plus bias.
+  void (*output)(const T* m, std::int64_t xi_stride, int count, bool pair, T bias, T* plane, std::int64_t P,
+                 std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept = nullptr;
+  // Z[xi][t] at z + xi * xi_stride from the 4x4 patches of a gradient plane (P x Q) at (oy, ox)
+  // plus tile t's place.
+  void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
+                   bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
   int lanes = 0;
   const char* name = "";
 };

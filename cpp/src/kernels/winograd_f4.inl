@@ -1,12 +1,16 @@
 // Winograd F(4x4, 3x3) input and output transforms, written once and compiled once per ISA
 // (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
-// transforms a block of up to 8 horizontally adjacent tiles: the lanes of every loop are tiles,
-// so the arithmetic vectorises at the ISA's width and reads and writes are contiguous.
+// transforms a block of up to 8 tiles, in a row or (pair) two rows of 4: the lanes of every loop
+// are tiles, so the arithmetic vectorises at the ISA's width and reads and writes are contiguous.
 // The including file provides <algorithm> and the kernel table types before its namespace.
 
 namespace {
 
 constexpr int kLanes = 8, kA = 6, kM = 4;
+
+// Tile t's place in a block, in tiles: (row, column).
+inline int lane_row(bool pair, int t) { return pair ? t / (kLanes / 2) : 0; }
+inline int lane_col(bool pair, int t) { return pair ? t % (kLanes / 2) : t; }
 
 // out[xi] = B^T d for 6 lane vectors d[0..5] (each kLanes wide, `stride` apart).
 template <typename T>
@@ -52,50 +56,46 @@ inline void a_lanes(const T* m, int stride, T* out, int ostride) {
   }
 }
 
-// Tiles (ty, tx0 + t), t < count, of one gradient plane (P x Q): Z = A dy A^T of the 4x4 patch at
-// (oy, ox + 4t), zero outside the plane. Writes Z[xi][tile0 + t] at z + xi * xi_stride + t.
+// Tiles t < count of one gradient plane (P x Q): Z = A dy A^T of the 4x4 patch at (oy, ox) plus
+// tile t's place, zero outside the plane. Writes Z[xi][tile0 + t] at z + xi * xi_stride + t.
 template <typename T>
 void gradient_block(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
-                    T* z, std::int64_t xi_stride) noexcept {
+                    bool pair, T* z, std::int64_t xi_stride) noexcept {
   T d[kM][kM][kLanes], tmp[kA][kM][kLanes], out[kA][kA][kLanes];
-  for (int i = 0; i < kM; ++i) {
-    const std::int64_t yy = oy + i;
-    const bool row_in = yy < P;
-    const T* row = plane + yy * Q;
+  for (int i = 0; i < kM; ++i)
     for (int j = 0; j < kM; ++j)
       for (int t = 0; t < kLanes; ++t) {
-        const std::int64_t xx = ox + kM * t + j;
-        d[i][j][t] = row_in && t < count && xx < Q ? row[xx] : T(0);
+        const std::int64_t yy = oy + kM * lane_row(pair, t) + i, xx = ox + kM * lane_col(pair, t) + j;
+        d[i][j][t] = t < count && yy < P && xx < Q ? plane[yy * Q + xx] : T(0);
       }
-  }
   for (int j = 0; j < kM; ++j) a_lanes(&d[0][j][0], kM * kLanes, &tmp[0][j][0], kM * kLanes);  // A dy: 6 x 4
   for (int xi = 0; xi < kA; ++xi) a_lanes(&tmp[xi][0][0], kLanes, &out[xi][0][0], kLanes);     // (A dy) A^T
   for (int xi = 0; xi < kA; ++xi)
     for (int nu = 0; nu < kA; ++nu) std::copy(&out[xi][nu][0], &out[xi][nu][0] + count, z + (xi * kA + nu) * xi_stride);
 }
 
-// Tiles (ty, tx0 + t), t < count: the 6x6 patches at (y0, x0 + 4t) of a padded plane, all
+// Tiles t < count: the 6x6 patches at (y0, x0) plus tile t's place of a padded plane, all
 // inside it. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
 template <typename T>
-void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, T* v,
+void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair, T* v,
                  std::int64_t xi_stride) noexcept {
   T d[kA][kA][kLanes], tmp[kA][kA][kLanes], out[kA][kA][kLanes];
-  for (int i = 0; i < kA; ++i) {
-    const T* row = padded + (y0 + i) * ld + x0;
+  std::int64_t at[kLanes];  // each patch's origin
+  for (int t = 0; t < kLanes; ++t) at[t] = (y0 + kM * lane_row(pair, t)) * ld + x0 + kM * lane_col(pair, t);
+  for (int i = 0; i < kA; ++i)
     for (int j = 0; j < kA; ++j)
-      for (int t = 0; t < kLanes; ++t) d[i][j][t] = row[kM * t + j];
-  }
+      for (int t = 0; t < kLanes; ++t) d[i][j][t] = padded[at[t] + i * ld + j];
   for (int j = 0; j < kA; ++j) bt_lanes(&d[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // B^T d
   for (int xi = 0; xi < kA; ++xi) bt_lanes(&tmp[xi][0][0], kLanes, &out[xi][0][0], kLanes);     // (B^T d) B
   for (int xi = 0; xi < kA; ++xi)
     for (int nu = 0; nu < kA; ++nu) std::copy(&out[xi][nu][0], &out[xi][nu][0] + count, v + (xi * kA + nu) * xi_stride);
 }
 
-// Tiles (ty, tx0 + t), t < count, of one output plane from M[xi][tile0 + t] at m + xi * xi_stride:
-// y tile = A^T M A + bias, clipped to the P x Q plane.
+// Tiles t < count of one output plane from M[xi][tile0 + t] at m + xi * xi_stride: the y tile at
+// (oy, ox) plus tile t's place = A^T M A + bias, clipped to the P x Q plane.
 template <typename T>
-void output_block(const T* m, std::int64_t xi_stride, int count, T bias, T* plane, std::int64_t P, std::int64_t Q,
-                  std::int64_t oy, std::int64_t ox) noexcept {
+void output_block(const T* m, std::int64_t xi_stride, int count, bool pair, T bias, T* plane, std::int64_t P,
+                  std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
   T mm[kA][kA][kLanes], tmp[kM][kA][kLanes], out[kM][kM][kLanes];
   for (int xi = 0; xi < kA * kA; ++xi) {
     const T* src = m + xi * xi_stride;
@@ -104,13 +104,11 @@ void output_block(const T* m, std::int64_t xi_stride, int count, T bias, T* plan
   }
   for (int j = 0; j < kA; ++j) at_lanes(&mm[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // A^T M
   for (int i = 0; i < kM; ++i) at_lanes(&tmp[i][0][0], kLanes, &out[i][0][0], kLanes);           // (A^T M) A
-  const std::int64_t rows = std::min<std::int64_t>(kM, P - oy);
-  for (std::int64_t i = 0; i < rows; ++i) {
-    T* row = plane + (oy + i) * Q;
-    for (int t = 0; t < count; ++t) {
-      const std::int64_t x = ox + kM * t, cols = std::min<std::int64_t>(kM, Q - x);
-      for (std::int64_t j = 0; j < cols; ++j) row[x + j] = out[i][j][t] + bias;
-    }
+  for (int t = 0; t < count; ++t) {
+    const std::int64_t y = oy + kM * lane_row(pair, t), x = ox + kM * lane_col(pair, t);
+    const std::int64_t rows = std::min<std::int64_t>(kM, P - y), cols = std::min<std::int64_t>(kM, Q - x);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) plane[(y + i) * Q + x + j] = out[i][j][t] + bias;
   }
 }
 

@@ -396,16 +396,26 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  // Calls fn(ty, tx, count, tile) for the lane blocks of tiles in rows [ty0, ty1) of an image;
-  // tile counts from the first tile of global row r0.
-  template <typename Fn>
+  // Calls fn(ty, tx, count, pair, tile) for the lane blocks of tiles in rows [ty0, ty1) of an
+  // image; tile counts from the first tile of global row r0. Planes half a block wide take two
+  // tile rows a block (pair), whose tiles are consecutive, where pairable(tile) allows.
+  template <typename Pairable, typename Fn>
   static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
-                              Fn&& fn) noexcept {
+                              Pairable&& pairable, Fn&& fn) noexcept {
     const int lanes = winograd_kernels<T>().lanes;
-    for (std::int64_t ty = ty0; ty < ty1; ++ty)
+    for (std::int64_t ty = ty0; ty < ty1;) {
+      const std::int64_t tile = (img * g.th + ty - r0) * g.tw;
+      if (2 * g.tw == lanes && ty + 1 < ty1 && pairable(tile)) {
+        fn(ty, 0, lanes, true, tile);
+        ty += 2;
+        continue;
+      }
       for (std::int64_t tx = 0; tx < g.tw; tx += lanes)
-        fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), (img * g.th + ty - r0) * g.tw + tx);
+        fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), false, tile + tx);
+      ++ty;
+    }
   }
+  static bool always(std::int64_t) { return true; }
 
   // V[xi][c][tile] (at vl) = B^T d B for global tile rows [r0, r1): each (image, channel) strip
   // padded in the thread's buffer (bufs: threads_ slots), then transformed.
@@ -420,10 +430,12 @@ class WinogradConv final : public ConvImpl {
     };
     for_planes(g, g.C, r0, r1, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
       pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
-      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
-        while (count > 0) {  // split where the lanes cross into the next panel
+      auto within_panel = [&](std::int64_t tile) { return vl.width - tile % vl.width >= wk.lanes; };
+      for_lane_blocks(g, img, ty0, ty1, r0, within_panel,
+                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
+        while (count > 0) {  // split where the lanes cross into the next panel (a pair never does)
           const int part = int(std::min<std::int64_t>(count, vl.width - tile % vl.width));
-          wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, part, v + vl.offset(c, tile), vl.point);
+          wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, part, pair, v + vl.offset(c, tile), vl.point);
           tx += part, tile += part, count -= part;
         }
       });
@@ -438,8 +450,9 @@ class WinogradConv final : public ConvImpl {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
-      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
-        wk.output(m + ml.offset(k / g.Kg * rows + k % g.Kg, tile), ml.point, count, bias ? bias[k] : T(0),
+      for_lane_blocks(g, img, ty0, ty1, r0, always,
+                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
+        wk.output(m + ml.offset(k / g.Kg * rows + k % g.Kg, tile), ml.point, count, pair, bias ? bias[k] : T(0),
                   y + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile);
       });
     });
@@ -451,9 +464,10 @@ class WinogradConv final : public ConvImpl {
     const WinogradKernels<T>& wk = winograd_kernels<T>();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
-      for_lane_blocks(g, img, ty0, ty1, r0, [&](std::int64_t ty, std::int64_t tx, int count, std::int64_t tile) {
-        wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, z + k * stride + tile,
-                    g.K * stride);
+      for_lane_blocks(g, img, ty0, ty1, r0, always,
+                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
+        wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, pair,
+                    z + k * stride + tile, g.K * stride);
       });
     });
   }

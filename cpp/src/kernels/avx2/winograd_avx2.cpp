@@ -24,12 +24,12 @@ inline void bt(const __m256* d, __m256* out) {
   out[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(m5, d[3], d[5]));
 }
 
-// Columns j, j+1 (and j+2, j+3 when all four are wanted) of 8 patches whose rows start 4 apart:
-// lane t of col[c] = row[4t + j + c]. Eight 4-float groups are transposed, ordered so that the
-// lanes come out in tile order.
-inline void columns(const float* row, int wanted, __m256* col) {
-  const __m256 a0 = _mm256_loadu_ps(row), a1 = _mm256_loadu_ps(row + 8), a2 = _mm256_loadu_ps(row + 16),
-               a3 = _mm256_loadu_ps(row + 24);
+// Columns j, j+1 (and j+2, j+3 when all four are wanted) of 8 patches whose rows start 4 apart,
+// the last four `second` further (pair: the tile row below): lane t of col[c] = row[4t + j + c].
+// Eight 4-float groups are transposed, ordered so that the lanes come out in tile order.
+inline void columns(const float* row, std::int64_t second, int wanted, __m256* col) {
+  const __m256 a0 = _mm256_loadu_ps(row), a1 = _mm256_loadu_ps(row + 8), a2 = _mm256_loadu_ps(row + second + 16),
+               a3 = _mm256_loadu_ps(row + second + 24);
   const __m256 p0 = _mm256_permute2f128_ps(a0, a2, 0x20), p1 = _mm256_permute2f128_ps(a0, a2, 0x31);  // s0|s4, s1|s5
   const __m256 p2 = _mm256_permute2f128_ps(a1, a3, 0x20), p3 = _mm256_permute2f128_ps(a1, a3, 0x31);  // s2|s6, s3|s7
   const __m256 lo01 = _mm256_unpacklo_ps(p0, p1), lo23 = _mm256_unpacklo_ps(p2, p3);
@@ -43,14 +43,15 @@ inline void columns(const float* row, int wanted, __m256* col) {
 
 // The input transform of winograd_f4.inl's input_block, for float: V = B^T (d B), each patch row
 // transformed as it is loaded, then each column.
-void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, float* v,
-                     std::int64_t xi_stride) noexcept {
+void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair,
+                     float* v, std::int64_t xi_stride) noexcept {
   __m256 rows[kA][kA];  // rows[i][nu]: row i of the patches times B
+  const std::int64_t second = pair ? kM * ld - 16 : 0;  // lanes 4-7: the tile row below, not 16 columns on
   for (int i = 0; i < kA; ++i) {
     const float* row = padded + (y0 + i) * ld + x0;
     __m256 d[kA];
-    columns(row, 4, d);
-    columns(row + 4, 2, d + 4);
+    columns(row, second, 4, d);
+    columns(row + 4, second, 2, d + 4);
     bt(d, rows[i]);
   }
   const __m256i lanes = Vec<float>::first(count);  // a masked store: a copy per point costs more
@@ -81,8 +82,8 @@ inline void at(const __m256* m, __m256* out) {
 
 // The output transform of winograd_f4.inl's output_block, for float: y = A^T M A + bias, each
 // output row of the 8 tiles interleaved in registers into 32 consecutive values.
-void output_block_f32(const float* m, std::int64_t xi_stride, int count, float bias, float* plane, std::int64_t P,
-                      std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
+void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pair, float bias, float* plane,
+                      std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
   __m256 cols[kA][kM];  // cols[nu][i]: column nu of A^T M
   const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   for (int nu = 0; nu < kA; ++nu) {
@@ -93,9 +94,11 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, float b
     }
     at(mm, cols[nu]);
   }
-  const std::int64_t rows = std::min<std::int64_t>(kM, P - oy), width = std::min<std::int64_t>(kM * count, Q - ox);
+  // pair: lanes 4-7 (out[2], out[3] below) go 4 rows down instead of 16 columns on
+  const int per_row = pair ? kLanes / 2 : kLanes, halves = pair && count > per_row ? 2 : 1;
+  const std::int64_t width = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
   const __m256 b = _mm256_set1_ps(bias);
-  for (std::int64_t i = 0; i < rows; ++i) {
+  for (std::int64_t i = 0; i < kM; ++i) {
     __m256 r[kA], c[kM];
     for (int nu = 0; nu < kA; ++nu) r[nu] = cols[nu][i];
     at(r, c);  // c[j]: lane t is output (i, 4t + j)
@@ -109,13 +112,18 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, float b
                            _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x20), b),
                            _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x31), b),
                            _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x31), b)};
-    float* dst = plane + (oy + i) * Q + ox;
-    std::int64_t col = 0;
-    for (int q = 0; col + 8 <= width; ++q, col += 8) _mm256_storeu_ps(dst + col, out[q]);
-    if (col < width) {
-      float part[8];
-      _mm256_storeu_ps(part, out[col / 8]);
-      std::copy(part, part + (width - col), dst + col);
+    for (int h = 0; h < halves; ++h) {
+      const std::int64_t y = oy + h * kM + i;
+      if (y >= P) continue;
+      float* dst = plane + y * Q + ox;
+      const __m256* src = out + h * 2;
+      std::int64_t col = 0;
+      for (int q = 0; col + 8 <= width; ++q, col += 8) _mm256_storeu_ps(dst + col, src[q]);
+      if (col < width) {
+        float part[8];
+        _mm256_storeu_ps(part, src[col / 8]);
+        std::copy(part, part + (width - col), dst + col);
+      }
     }
   }
 }
