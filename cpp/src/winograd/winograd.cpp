@@ -55,14 +55,17 @@ inline void kernel_lanes(const T* g, int stride, T* out, int ostride) {
   }
 }
 
+// out = G^T s, 3 rows from 6, over kLanes lanes (the weight gradient's inverse transform).
 template <typename T>
-inline void kernel_t_1d(const T* s, int stride, T* out, int ostride) {
-  // out = G^T s: 3 values from 6
+inline void kernel_t_lanes(const T* s, int stride, T* out, int ostride) {
   constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-  const T s0 = s[0], s1 = s[stride], s2 = s[2 * stride], s3 = s[3 * stride], s4 = s[4 * stride], s5 = s[5 * stride];
-  out[0] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
-  out[ostride] = (s2 - s1) * k6 + (s3 - s4) * k12;
-  out[2 * ostride] = (s3 + s4 - s1 - s2) * k6 + s5;
+  for (int t = 0; t < kLanes; ++t) {
+    const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
+            s5 = s[5 * stride + t];
+    out[t] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
+    out[ostride + t] = (s2 - s1) * k6 + (s3 - s4) * k12;
+    out[2 * ostride + t] = (s3 + s4 - s1 - s2) * k6 + s5;
+  }
 }
 
 struct Geometry {
@@ -185,7 +188,7 @@ class WinogradConv final : public ConvImpl {
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T), threads);
     planes_ = padded_planes(g_);
-    const std::int64_t tiles = block_tiles(g_);
+    const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
@@ -204,7 +207,7 @@ class WinogradConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
-      const std::int64_t e = kXi * g_.K * g_.Cg + tile_elements(g_);
+      const std::int64_t e = kXi * g_.K * g_.Cg + kXi * (g_.C + g_.K) * wgrad_rows(g_) * g_.tw;
       return std::size_t(e + wgrad_layout_.workspace_elements() + threads_ * slot(*planes_)) * sizeof(T) +
              kWorkspaceAlign;
     }
@@ -239,13 +242,13 @@ class WinogradConv final : public ConvImpl {
     transform_weights(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_.data());
   }
 
-  // S[xi][k][c] = sum over tiles of Z[xi][k][tile] V[xi][c][tile], a block of tile rows at a time
-  // (the blocks of forward), each block's sums added in order.
+  // S[xi][k][c] = sum over tiles of Z[xi][k][tile] V[xi][c][tile], a block of tile rows at a time,
+  // each block's sums added in order.
   void backward_weights(const void* xv, const void* dyv, void* dwv, void* db, void* ws) const noexcept override {
     const Geometry& g = g_;
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
-    const std::int64_t rows = block_rows(g), stride = rows * g.tw;
+    const std::int64_t rows = wgrad_rows(g), stride = rows * g.tw;
     T* sum = static_cast<T*>(align_workspace(ws));
     T* v = sum + kXi * g.K * g.Cg;
     T* z = v + kXi * g.C * stride;
@@ -257,14 +260,20 @@ class WinogradConv final : public ConvImpl {
       transform_gradient(g, dy, r0, r1, z, stride);
       direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_, gemm_ws);
     }
-    // dW[k][c] = G^T S[k][c] G
-    const std::int64_t pairs = g.K * g.Cg;
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && pairs > 64)
-    for (std::int64_t kc = 0; kc < pairs; ++kc) {
-      T s6[kXi], tmp[3 * kAlpha];
-      for (int xi = 0; xi < kXi; ++xi) s6[xi] = sum[xi * pairs + kc];
-      for (int col = 0; col < kAlpha; ++col) kernel_t_1d(s6 + col, kAlpha, tmp + col, kAlpha);  // G^T S: 3 x 6
-      for (int row = 0; row < 3; ++row) kernel_t_1d(tmp + row * kAlpha, 1, dw + kc * 9 + row * 3, 1);  // (G^T S) G
+    // dW[k][c] = G^T S[k][c] G, for kLanes consecutive (k, c) pairs side by side: each point's
+    // sums are consecutive there
+    const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, kLanes);
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::int64_t kc0 = blk * kLanes;
+      const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
+      T s6[kXi][kLanes], tmp[3][kAlpha][kLanes], out[9][kLanes];
+      for (int xi = 0; xi < kXi; ++xi)
+        for (int t = 0; t < kLanes; ++t) s6[xi][t] = t < count ? sum[xi * pairs + kc0 + t] : T(0);
+      for (int col = 0; col < kAlpha; ++col) kernel_t_lanes(s6[col], kAlpha * kLanes, tmp[0][col], kAlpha * kLanes);
+      for (int row = 0; row < 3; ++row) kernel_t_lanes(tmp[row][0], kLanes, out[row * 3], kLanes);  // (G^T S) G
+      for (int t = 0; t < count; ++t)
+        for (int i = 0; i < 9; ++i) dw[(kc0 + t) * 9 + i] = out[i][t];
     }
     if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
   }
@@ -302,6 +311,15 @@ class WinogradConv final : public ConvImpl {
     return best;
   }
   static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
+
+  // The weight gradient instead adds each block's products into the weight-sized sums S, which
+  // costs a pass over S per block: its blocks hold about 4 MB of V and Z, and at least enough
+  // tiles that S's passes cost less than V's and Z's.
+  static std::int64_t wgrad_rows(const Geometry& g) {
+    const std::int64_t by_cache = (std::int64_t(4) << 20) / (kXi * (g.C + g.K) * std::int64_t(sizeof(T)));
+    const std::int64_t by_sums = 2 * g.K * g.Cg / (g.C + g.K);
+    return std::clamp<std::int64_t>(ceil_div(std::max({by_cache, by_sums, std::int64_t(64)}), g.tw), 1, g.N * g.th);
+  }
 
   static TupleGemm<T> tuple_gemm(const Geometry& g, const T* v, T* m, std::int64_t count) {
     return {g, v, m, v_layout(g), m_layout(g), m_rows(g), count};
@@ -367,7 +385,7 @@ class WinogradConv final : public ConvImpl {
   // A buffer holds the rows of one tile block, not the whole plane.
   static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
     const std::int64_t lanes = winograd_kernels<T>().lanes, width = ceil_div(g.tw, lanes) * lanes * kTile;
-    const std::int64_t strip_rows = std::min(g.th, block_rows(g)) * kTile;
+    const std::int64_t strip_rows = std::min(g.th, std::max(block_rows(g), wgrad_rows(g))) * kTile;
     const std::size_t strip_bytes = std::size_t((strip_rows + 2) * (width + 2)) * sizeof(T);
     return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, width, 3, 3, 1, 1, 1, 1, sizeof(T),
                                           strip_bytes);
