@@ -86,6 +86,39 @@ def test_winograd_planes_four_tiles_wide(rng, dtype, h, w):
     assert max(errs) <= WINOGRAD_TOL[dtype]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_dilated_phases(rng, dtype):
+    """Dilated 3x3 layers whose sizes and paddings divide by the dilation run as one undilated
+    Winograd layer per phase: seeded sweep of dilations (each axis its own), paddings, groups,
+    every direction, with and without prepared weights."""
+    for _ in range(12):
+        dh, dw = int(rng.integers(1, 4)), int(rng.integers(2, 4))
+        groups = int(rng.choice([1, 2]))
+        n, c, k = int(rng.integers(1, 3)), groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 5))
+        h, w = dh * int(rng.integers(3, 9)), dw * int(rng.integers(3, 9))
+        pads = ((dh * int(rng.integers(0, 3)), dh * int(rng.integers(0, 3))),
+                (dw * int(rng.integers(0, 3)), dw * int(rng.integers(0, 3))))
+        x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        wt = rng.standard_normal((k, c // groups, 3, 3)).astype(dtype)
+        b = rng.standard_normal(k).astype(dtype)
+        kw = dict(padding=pads, dilation=(dh, dw), groups=groups)
+        rkw = dict(stride=(1, 1), pads=pads, dilation=(dh, dw), groups=groups)
+        plan = fastconv.plan_conv2d(x.shape, wt.shape, dtype=dtype, algorithm="winograd", **kw)
+        assert plan.implementation.startswith("winograd/") and plan.implementation.endswith("+phases")
+        y = plan.forward(x, wt, b)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        errs = [ref.rel_err(y, ref.conv2d(x, wt, b, **rkw)),
+                ref.rel_err(plan.backward_input(dy, wt), ref.conv2d_input(x.shape, wt, dy, **rkw)),
+                ref.rel_err(plan.backward_weight(x, dy)[0], ref.conv2d_weight(x, wt.shape, dy, **rkw))]
+        plan.set_weight(wt)
+        errs.append(ref.rel_err(plan.forward(x, None, b), ref.conv2d(x, wt, b, **rkw)))
+        assert max(errs) <= WINOGRAD_TOL[dtype], (errs, x.shape, wt.shape, kw)
+    with pytest.raises(ValueError, match="divide by the dilation"):
+        fastconv.conv2d(np.zeros((1, 4, 9, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32), padding=2,
+                        dilation=2, algorithm="winograd")
+    assert fastconv.plan_conv2d((4, 128, 28, 28), (128, 128, 3, 3), padding=2, dilation=2).algorithm == "winograd"
+
+
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(stride=2), "stride 1"),
     (dict(dilation=2, padding=2), "dilation 1"),

@@ -44,6 +44,9 @@ bool depthwise_accepts(const ConvDesc& desc);                                  /
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // plane kernels
 bool winograd_accepts(const ConvDesc& desc, std::string* why);                 // 3x3, stride 1, ...
 std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads);   // F(4x4, 3x3)
+// dilated: Winograd on the dilation's phases, where sizes and paddings divide by the dilation
+bool phases_divide(const ConvDesc& desc);
+std::unique_ptr<ConvImpl> make_winograd_phases(const ConvDesc& desc, int threads);
 
 // Rounds a workspace pointer up to a cache line; workspace sizes include the slack for it.
 constexpr std::size_t kWorkspaceAlign = 64;

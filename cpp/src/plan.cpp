@@ -38,7 +38,9 @@ namespace {
 // (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
 // The one table of the automatic choice.
 bool winograd_wins(const ConvDesc& d) {
-  const std::int64_t tiles = d.n * ((d.p() + 3) / 4) * ((d.q() + 3) / 4);
+  // a dilated layer runs as one undilated layer per phase: tiles of P/d x Q/d, d*d times
+  const std::int64_t dh = d.dilation_h, dw = d.dilation_w;
+  const std::int64_t tiles = d.n * dh * dw * ((d.p() / dh + 3) / 4) * ((d.q() / dw + 3) / 4);
   return d.dtype == DType::Float32 && d.c / d.groups >= 32 && d.k / d.groups >= 32 && tiles >= 64;
 }
 

@@ -10,7 +10,7 @@ namespace fastconv {
 enum class Algorithm {
   Auto,       // the planner chooses
   Direct,     // blocked direct convolution (implicit GEMM; plane kernels for depthwise)
-  Winograd,   // F(4x4, 3x3) for 3x3, stride-1, undilated convolution
+  Winograd,   // F(4x4, 3x3) for 3x3, stride-1 convolution (dilated: per phase, where sizes divide)
   Reference,  // scalar loops accumulating in double: slow, the oracle of the tests
 };
 

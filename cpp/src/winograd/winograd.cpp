@@ -532,12 +532,14 @@ bool winograd_accepts(const ConvDesc& d, std::string* why) {
   };
   if (d.r != 3 || d.s != 3) return no("Winograd F(4x4, 3x3) needs a 3x3 kernel");
   if (d.stride_h != 1 || d.stride_w != 1) return no("Winograd needs stride 1");
-  if (d.dilation_h != 1 || d.dilation_w != 1) return no("Winograd needs dilation 1");
+  if ((d.dilation_h != 1 || d.dilation_w != 1) && !phases_divide(d))
+    return no("Winograd needs dilation 1, or sizes and paddings that divide by the dilation");
   if (d.input_layout != Layout::NCHW) return no("Winograd reads NCHW input only");
   return true;
 }
 
 std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads) {
+  if (desc.dilation_h != 1 || desc.dilation_w != 1) return make_winograd_phases(desc, threads);
   if (desc.dtype == DType::Float32) return std::make_unique<winograd::WinogradConv<float>>(desc, threads);
   return std::make_unique<winograd::WinogradConv<double>>(desc, threads);
 }
