@@ -69,6 +69,20 @@ def test_few_filters_path(rng):
     assert used >= 10  # how many depends on the microkernel's width: 25 with AVX2, 13 generic
 
 
+def test_1x1_weight_gradient(rng):
+    """1x1 stride-1 unpadded weight gradients read the input planes in place (X_col's rows as
+    they lie) against dY^T in filter panels: random sizes, groups and dtypes against the reference."""
+    for _ in range(30):
+        groups = int(rng.choice([1, 1, 2, 3]))
+        n, c, k = int(rng.integers(1, 4)), groups * int(rng.integers(1, 40)), groups * int(rng.integers(1, 70))
+        h, w, dtype = int(rng.integers(1, 20)), int(rng.integers(1, 20)), str(rng.choice(["float32", "float64"]))
+        x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        dy = rng.standard_normal((n, k, h, w)).astype(dtype)
+        got = fastconv.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
+        want = ref.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
+        assert ref.rel_err(got, want) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
+
+
 @pytest.mark.parametrize("cfg", [
     # the weight-gradient reduction is split into partial sums
     dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), pads=((1, 1), (1, 0)), groups=2),
@@ -77,6 +91,8 @@ def test_few_filters_path(rng):
     # depthwise, and few channels per group (col2im)
     dict(n=3, c=8, k=8, h=20, w=21, r=3, s=3, stride=(2, 1), pads=((1, 1), (1, 1)), groups=8),
     dict(n=3, c=3, k=16, h=20, w=21, r=5, s=5, stride=(1, 1), pads=((2, 2), (2, 2)), groups=1),
+    # 1x1: the weight gradient reads the input planes in place
+    dict(n=3, c=40, k=72, h=9, w=11, r=1, s=1, stride=(1, 1), pads=((0, 0), (0, 0)), groups=1),
     # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
     dict(n=4, c=16, k=24, h=64, w=63, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
          algorithm="winograd"),

@@ -579,6 +579,18 @@ class DirectConv final : public ConvImpl {
     if (dyt_elements_ > 0) {
       const DepthwisePlane& pg = padded_->geometry();
       for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix / g_.Q * pg.sh * pg.ld + pix % g_.Q);
+      plane_elems_ = padded_->buffer_elems();
+    }
+    // 1x1, stride 1, unpadded, NCHW: the input planes are the rows of X_col as they lie, so any
+    // number of filters gains (measured on ResNet-50's 1x1 layers: no pack of X^T at all).
+    const bool plain = g_.R * g_.S == 1 && g_.sh * g_.sw == 1 && g_.P == g_.H && g_.Q == g_.W &&
+                       desc.input_layout == Layout::NCHW && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
+    if (plain && dyt_elements_ == 0 && pq <= kIndirectPixels && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
+      dyt_elements_ = std::int64_t(dyt);
+      offsets_.clear();
+      for (std::int64_t c = 0; c < g_.Cg; ++c) offsets_.push_back(c * pq);
+      for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix);
+      plane_elems_ = pq;
     }
   }
 
@@ -650,7 +662,7 @@ class DirectConv final : public ConvImpl {
     T* planes = padded_weight_elements_ ? work + before : nullptr;
     if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes, true);
     if (dyt_elements_ > 0) {
-      weights_indirect(planes, static_cast<const T*>(dy), work, static_cast<T*>(dw));
+      weights_indirect(planes ? planes : static_cast<const T*>(x), static_cast<const T*>(dy), work, static_cast<T*>(dw));
     } else {
       run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
     }
@@ -739,7 +751,7 @@ class DirectConv final : public ConvImpl {
   void weights_indirect(const T* planes, const T* dy, T* dyt, T* dw) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const int mr = uk.mr, nr = uk.nr;
-    const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
+    const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const std::int64_t panels = ceil_div(g_.Kg, nr), kc_max = kMaxRuns;
     // dyt[img][grp][panel][pix][j], a block of pixels at a time so that the block stays in L1
     // while each filter's row is written into it
@@ -756,9 +768,14 @@ class DirectConv final : public ConvImpl {
       }
     }
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
+    // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
+    // a filter panel, whose dY^T then stays in the last-level cache.
+    const bool taps_outer = dyt_elements_ * std::int64_t(sizeof(T)) <= kL2Bytes;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
-      const std::int64_t grp = task / (panels * tiles), pn = task / tiles % panels, t = task % tiles;
+      const std::int64_t grp = task / (panels * tiles);
+      const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
+      const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
       const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
       alignas(64) T c[kMaxRows * kMaxPanel];
       const T* rows[kMaxRows];
@@ -799,6 +816,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
   static constexpr std::int64_t kIndirectPixels = 1 << 20;  // the most pixels weights_indirect tabulates
   static constexpr std::int64_t kPackPixels = 64;           // pixels per block of its dY^T packing
+  static constexpr std::int64_t kL2Bytes = 256 << 10;       // what it counts on finding in L2
   static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
@@ -811,6 +829,7 @@ class DirectConv final : public ConvImpl {
   std::int64_t filter_elements_ = 0;   // and its packed W^T
   std::vector<std::int64_t> pixel_offsets_;  // weights_indirect: per output pixel, its window's offset
   std::int64_t dyt_elements_ = 0;            // and its packed dY^T
+  std::int64_t plane_elems_ = 0;             // and the planes it reads (padded, or the input's own)
   int threads_ = 1;
 };
 
