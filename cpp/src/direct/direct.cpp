@@ -7,8 +7,9 @@
 //                     With few input channels per group: T = W^T * dY (plain GEMM), then col2im.
 //   backward weights  dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k] per group: the
 //                     batch is part of the reduction, so it is reduced in a fixed order.
-// Forward with few filters per group turns the product around, Y^T[pix, k] = X_col^T * W^T, and
-// reads X_col^T in place from padded planes through a table of tap offsets (forward_indirect).
+// Turned around, forward with few filters per group is Y^T[pix, k] = X_col^T * W^T, and the
+// weight gradient dW^T = X_col * dY^T with the taps as rows: both read X_col in place from padded
+// planes through tables of offsets (forward_indirect, weights_indirect).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -523,17 +524,17 @@ class DirectConv final : public ConvImpl {
         fwd_chunk_ = g_.N;
       }
     }
-    // Few filters (one or two panels, not under half of one): each packed im2col value would
-    // feed only a few rows of the microkernel, so the pixels become its rows instead, read in
-    // place (forward_indirect). Not for short reductions, which would not pay for its
-    // transposed stores (measured: a 3-channel 3x3 layer with 32 filters runs slower).
-    const bool few = padded_ && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
-                     uk.nr <= kMaxPanel;
-    indirect_ = few && g_.Kg <= 2 * uk.nr;
-    // The weight gradient gains up to four panels (measured: 7x7 stem and 64-filter 3x3 and 5x5
-    // layers), since its packed operand, dY^T, is read once per tap tile.
-    const bool few_weights = few && g_.Kg <= 4 * uk.nr;
-    if (few_weights) {
+    // Turned around (the *_indirect paths), the pixels or taps become the microkernel's rows, read
+    // in place from the padded planes: nothing of X_col is packed. Not for under half a panel of
+    // filters, nor for short reductions, which would not pay for the transposed stores
+    // (measured: a 3-channel 3x3 layer with 32 filters runs slower).
+    const bool turns = padded_ && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
+                       uk.nr <= kMaxPanel;
+    // The forward pass only for one or two panels of filters: with more, each packed im2col value
+    // feeds enough rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3
+    // layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
+    indirect_ = turns && g_.Kg <= 2 * uk.nr;
+    if (turns) {
       const DepthwisePlane& pg = padded_->geometry();
       const std::int64_t plane = padded_->buffer_elems();
       for (std::int64_t c = 0; c < g_.Cg; ++c)
@@ -566,12 +567,12 @@ class DirectConv final : public ConvImpl {
       padded_weight_elements_ = g_.N * per_image;
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) padded_weight_elements_ = 0;
     }
-    // The weight gradient of few filters turns around the same way, dW^T[(c,r,s), k] =
-    // X_col[(c,r,s), pix] dY^T[pix, k]: the taps become the rows, read in place at the pixels'
-    // offsets, against dY^T in filter panels (weights_indirect).
+    // The weight gradient turned around, dW^T[(c,r,s), k] = X_col[(c,r,s), pix] dY^T[pix, k]: the
+    // taps become the rows, read in place at the pixels' offsets, against dY^T in filter panels
+    // (weights_indirect), where dY^T's copy stays within the padded planes' bound.
     const std::int64_t pq = g_.P * g_.Q;
     const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
-    if (few_weights && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
+    if (turns && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
         dyt <= double(kPaddedWeightBytes / sizeof(T))) {
       dyt_elements_ = std::int64_t(dyt);
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0;
