@@ -530,10 +530,11 @@ class DirectConv final : public ConvImpl {
     // (measured: a 3-channel 3x3 layer with 32 filters runs slower).
     const bool turns = padded_ && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
                        uk.nr <= kMaxPanel;
-    // The forward pass only for one or two panels of filters: with more, each packed im2col value
-    // feeds enough rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3
-    // layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
-    indirect_ = turns && g_.Kg <= 2 * uk.nr;
+    // The forward pass only up to four panels of filters (measured: the 7x7 stem and 3x3 layers
+    // of 64 filters gain, of 128 and 512 lose): with more, each packed im2col value feeds enough
+    // rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3 layers of 16 to
+    // 512 filters at stride 1 and 2), since it packs only dY^T.
+    indirect_ = turns && g_.Kg <= 4 * uk.nr;
     if (turns) {
       const DepthwisePlane& pg = padded_->geometry();
       const std::int64_t plane = padded_->buffer_elems();
