@@ -773,7 +773,8 @@ class DirectConv final : public ConvImpl {
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
     // a filter panel, whose dY^T then stays in the last-level cache.
     const bool taps_outer = dyt_elements_ * std::int64_t(sizeof(T)) <= kL2Bytes;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    // Tasks are alike and may be tiny (49 pixels at batch 1): static, as dynamic claims cost more.
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t grp = task / (panels * tiles);
       const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
