@@ -197,6 +197,7 @@ struct BackwardDataProblem {
   const Geometry& g;
   const std::vector<Taps>& rows;  // per phase of the height stride
   const std::vector<Taps>& cols;  // per phase of the width stride
+  const std::vector<std::vector<std::int64_t>>& offsets;  // per phase, A's columns in W (a_offsets)
   const T *dy, *w;
   T* dx;
   bool merged;  // all images side by side in one GEMM per (group, phase): small phase grids
@@ -230,6 +231,13 @@ struct BackwardDataProblem {
   }
   std::int64_t k(std::int64_t b) const { return g.Kg * taps_r(b) * taps_s(b); }
   std::int64_t a_operand(std::int64_t b) const { return b % (g.G * g.sh * g.sw); }
+
+  // A read in place (one image: packing it would cost more than it saves): row c at W[0, c],
+  // column (k, tr, ts) a further k*Cg*R*S + r(tr)*S + s(ts).
+  const T* a_row(std::int64_t op, std::int64_t c) const { return w + (group(op) * g.Kg * g.Cg + c) * g.R * g.S; }
+  const std::int64_t* a_offsets(std::int64_t op) const {  // none: A is packed
+    return offsets.empty() ? nullptr : offsets[std::size_t(ph(op) * g.sw + pw(op))].data();
+  }
 
   // A[c, (k, tr, ts)] = W[k, c, r(tr), s(ts)]; the column index is walked with counters, since
   // three divisions per column cost more than the copy. Columns outside, panels inside: the
@@ -495,6 +503,15 @@ class DirectConv final : public ConvImpl {
   // workspace_bound: padded input planes are used only where the workspace stays within it.
   DirectConv(const ConvDesc& desc, int threads, std::size_t workspace_bound)
       : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
+    // Not for 1x1: its A rows, W's columns, are a float apart, and packing them measured faster.
+    for (std::int64_t ph = 0; ph < g_.sh && g_.R * g_.S > 1; ++ph)
+      for (std::int64_t pw = 0; pw < g_.sw; ++pw) {
+        std::vector<std::int64_t> off;  // A's columns (k, tr, ts) of phase (ph, pw), in order
+        for (std::int64_t k = 0; k < g_.Kg; ++k)
+          for (std::int64_t r : rows_[std::size_t(ph)].index)
+            for (std::int64_t s : cols_[std::size_t(pw)].index) off.push_back((k * g_.Cg * g_.R + r) * g_.S + s);
+        phase_offsets_.push_back(std::move(off));
+      }
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     // Inputs in NCHW with taps that a gather would have to bounds-check or stride are first
@@ -680,7 +697,8 @@ class DirectConv final : public ConvImpl {
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     // small phase grids: the images side by side, as forward does
     const bool merged = g_.N > 1 && ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw) <= kMergedPixels;
-    return {g_, rows_, cols_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx), merged};
+    return {g_, rows_, cols_, phase_offsets_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx),
+            merged};
   }
   // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
   bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
@@ -811,6 +829,7 @@ class DirectConv final : public ConvImpl {
 
   Geometry g_;
   std::vector<Taps> rows_, cols_;
+  std::vector<std::vector<std::int64_t>> phase_offsets_;  // backward data: per phase, W's offsets of A's columns
   static constexpr std::int64_t kCol2imMaxChannels = 8;
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
   static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on forward's padded planes

@@ -17,6 +17,10 @@
 //                                                        // need none
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
 //   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
+// or, where A's rows lie in memory with one table of column offsets (a weight matrix read
+// transposed), for the microkernel's gathered entry:
+//   const T* a_row(op, i) const; const std::int64_t* a_offsets(op) const;  // A(i, p) = a_row(i)[off[p]];
+//                                                                          // no offsets: A is packed
 // and optionally, where an operand already lies in the form the microkernel reads (Winograd's
 // transformed tiles), instead of pack_b or store:
 //   const T* b_panels(b, k0, j0) const; std::int64_t b_panel_stride() const;  // B's panel holding
@@ -40,12 +44,17 @@
 namespace fastconv::direct {
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+constexpr int kMaxIndirectRows = 16;  // the most microkernel rows the gathered-A entry takes
 inline std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 
 template <typename P, typename = void>
 struct HasRowsA : std::false_type {};
 template <typename P>
 struct HasRowsA<P, std::void_t<decltype(&P::a_rows)>> : std::true_type {};
+template <typename P, typename = void>
+struct HasIndirectA : std::false_type {};
+template <typename P>
+struct HasIndirectA<P, std::void_t<decltype(&P::a_offsets)>> : std::true_type {};
 template <typename P, typename = void>
 struct HasPackA : std::false_type {};
 template <typename P>
@@ -58,6 +67,13 @@ template <typename P, typename = void>
 struct HasRowsC : std::false_type {};
 template <typename P>
 struct HasRowsC<P, std::void_t<decltype(&P::c_rows)>> : std::true_type {};
+
+// Whether a problem's A may be read gathered: it offers offsets, and the rows fit the entry.
+template <typename Problem>
+bool indirect_a_ok(const Problem& prob, int mr) {
+  if constexpr (HasIndirectA<Problem>::value) return mr <= kMaxIndirectRows && prob.a_offsets(0) != nullptr;
+  return true;
+}
 
 // Everything the driver needs that depends on shapes only, computed when a plan is made.
 struct GemmLayout {
@@ -139,7 +155,8 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
 
   // An A operand that few column blocks read costs more to pack than it saves (a whole weight
   // matrix, for one image); the microkernel then reads it in place, in L2-sized row blocks.
-  if constexpr (HasRowsA<Problem>::value) L.rows_a = L.batches / std::max<std::int64_t>(operands, 1) * L.ntiles <= 2;
+  if constexpr (HasRowsA<Problem>::value || HasIndirectA<Problem>::value)
+    L.rows_a = L.batches / std::max<std::int64_t>(operands, 1) * L.ntiles <= 2 && indirect_a_ok(prob, mr);
   if (Problem::kPrepackA) {
     L.a_offset.assign(std::size_t(operands), -1);
     L.a_first.assign(std::size_t(operands), -1);
@@ -282,6 +299,18 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
             } else {
               uk.run(kc, a_pack, bj, ci, ldc, acc);
             }
+          });
+          continue;
+        }
+      }
+      if constexpr (HasIndirectA<Problem>::value) {
+        if (rows_a) {
+          const std::int64_t op = prob.a_operand(b);
+          const std::int64_t* off = prob.a_offsets(op) + k0;
+          const T* rows[kMaxIndirectRows];
+          sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) {
+            for (int i = 0; i < mr; ++i) rows[i] = prob.a_row(op, std::min(ir + i, iend - 1));  // ragged: repeat
+            uk.run_indirect(kc, rows, off, bj, ci, ldc, acc);
           });
           continue;
         }
