@@ -91,6 +91,8 @@ def test_1x1_weight_gradient(rng):
     # depthwise, and few channels per group (col2im)
     dict(n=3, c=8, k=8, h=20, w=21, r=3, s=3, stride=(2, 1), pads=((1, 1), (1, 1)), groups=8),
     dict(n=3, c=3, k=16, h=20, w=21, r=5, s=5, stride=(1, 1), pads=((2, 2), (2, 2)), groups=1),
+    # backward data turned around: stride phases' pixels as rows, read from padded dY planes
+    dict(n=2, c=40, k=24, h=15, w=16, r=3, s=3, stride=(2, 2), pads=((1, 1), (1, 1)), groups=1),
     # 1x1: the weight gradient reads the input planes in place
     dict(n=3, c=40, k=72, h=9, w=11, r=1, s=1, stride=(1, 1), pads=((0, 0), (0, 0)), groups=1),
     # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
@@ -151,11 +153,12 @@ def test_depthwise_wide_planes(rng, dtype):
 
 
 def test_backward_data_paths(rng):
-    """Backward data has two GEMM formulations, by input channels per group: stride phases for
-    many channels, GEMM + col2im for few. Sweep each on its own."""
+    """Backward data has three formulations, by input channels per group: stride phases for
+    many channels (up to four microkernel panels of them turned around, the phase's pixels as
+    rows, read from padded dY planes), GEMM + col2im for few. Sweep each on its own."""
     seen = set()
-    for channels in ((9, 13), (2, 9)):
-        for _ in range(60):
+    for channels in ((9, 13), (2, 9), (17, 80)):
+        for _ in range(60 if channels[0] < 17 else 25):
             cfg = sweep.random_config(rng, channels)
             plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]),
                                         (cfg["k"], cfg["c"] // cfg["groups"], cfg["r"], cfg["s"]),

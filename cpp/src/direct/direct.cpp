@@ -7,9 +7,10 @@
 //                     With few input channels per group: T = W^T * dY (plain GEMM), then col2im.
 //   backward weights  dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k] per group: the
 //                     batch is part of the reduction, so it is reduced in a fixed order.
-// Turned around, forward with few filters per group is Y^T[pix, k] = X_col^T * W^T, and the
-// weight gradient dW^T = X_col * dY^T with the taps as rows: both read X_col in place from padded
-// planes through tables of offsets (forward_indirect, weights_indirect).
+// Turned around, forward with few filters per group is Y^T[pix, k] = X_col^T * W^T, the weight
+// gradient dW^T = X_col * dY^T with the taps as rows, and backward data with few input channels
+// per group dX^T = dY_col^T * W per stride phase: each reads its im2col operand in place from
+// padded planes through tables of offsets (forward_indirect, weights_indirect, data_indirect).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -578,6 +579,7 @@ class DirectConv final : public ConvImpl {
       bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
     }
     threads_ = threads;
+    plan_data_indirect(uk, workspace_bound);
     bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
                                threads);
     // The weight gradient reduces over all images, so it pads them all at once, where they fit.
@@ -618,6 +620,8 @@ class DirectConv final : public ConvImpl {
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
+    if (d == Direction::BackwardData && data_indirect_)
+      return std::size_t(dy_pad_.elements + dy_pad_.weights) * sizeof(T) + kWorkspaceAlign;
     if (d == Direction::Forward && indirect_)
       return std::size_t(padded_elements_ + filter_elements_) * sizeof(T) + kWorkspaceAlign;
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
@@ -662,6 +666,8 @@ class DirectConv final : public ConvImpl {
 
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
     T* work = static_cast<T*>(align_workspace(ws));
+    if (data_indirect_)
+      return data_indirect(static_cast<const T*>(dy), static_cast<const T*>(weights(w)), static_cast<T*>(dx), work);
     // The first chunk packs the weights (unless prepared); the others reuse its packing.
     const T* ready = w ? nullptr : packed_bwd_.data();
     if (!use_col2im()) return run_gemm<T>(backward_data_problem(dy, weights(w), dx), bwd_data_, work, ready);
@@ -815,6 +821,125 @@ class DirectConv final : public ConvImpl {
     }
   }
 
+  // Backward data turned around, per stride phase (ph, pw): dX^T[(a, e), c] = sum over the
+  // phase's taps (k, r, s) of dY[k, a + off_r, e + off_s] W[k, c, r, s], with the phase's input
+  // pixels as the microkernel's rows, read in place from zero-padded copies of the dY planes
+  // through a table of tap offsets, against W in panels of channels. Nothing of dY_col is packed.
+  struct DyPad {
+    std::int64_t top = 0, left = 0, rows = 0, cols = 0, elements = 0, weights = 0;
+    std::vector<std::vector<std::int64_t>> offsets;  // per phase: (k, r, s) -> offset in the planes
+    std::vector<std::int64_t> packed_at;             // per phase: where its packed W starts (per group)
+  };
+
+  void plan_data_indirect(const GemmMicrokernel<T>& uk, std::size_t workspace_bound) {
+    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxRows || uk.nr > kMaxPanel) return;
+    std::int64_t lo_r = 0, hi_r = g_.P - 1, lo_s = 0, hi_s = g_.Q - 1;  // dY rows and columns the taps reach
+    for (std::int64_t ph = 0; ph < g_.sh; ++ph)
+      for (std::int64_t off : rows_[std::size_t(ph)].offset) {
+        lo_r = std::min(lo_r, off);
+        hi_r = std::max(hi_r, off + ceil_div(g_.H - ph, g_.sh) - 1);
+      }
+    for (std::int64_t pw = 0; pw < g_.sw; ++pw)
+      for (std::int64_t off : cols_[std::size_t(pw)].offset) {
+        lo_s = std::min(lo_s, off);
+        hi_s = std::max(hi_s, off + ceil_div(g_.W - pw, g_.sw) - 1);
+      }
+    DyPad d;
+    d.top = -lo_r, d.left = -lo_s, d.rows = hi_r - lo_r + 1, d.cols = hi_s - lo_s + 1;
+    const double elements = double(g_.N) * double(g_.K) * double(d.rows) * double(d.cols);
+    if (elements > double(kPaddedBytes / std::int64_t(sizeof(T)))) return;
+    d.elements = std::int64_t(elements);
+    const std::int64_t plane = d.rows * d.cols, panels = ceil_div(g_.Cg, uk.nr);
+    for (std::int64_t ph = 0; ph < g_.sh; ++ph)
+      for (std::int64_t pw = 0; pw < g_.sw; ++pw) {
+        std::vector<std::int64_t> off;
+        for (std::int64_t k = 0; k < g_.Kg; ++k)
+          for (std::int64_t ro : rows_[std::size_t(ph)].offset)
+            for (std::int64_t so : cols_[std::size_t(pw)].offset) off.push_back(k * plane + ro * d.cols + so);
+        d.packed_at.push_back(d.weights);
+        d.weights += panels * uk.nr * std::int64_t(off.size());
+        d.offsets.push_back(std::move(off));
+      }
+    d.weights *= g_.G;
+    dy_pad_ = std::move(d);
+    data_indirect_ = true;
+    if (workspace_size(Direction::BackwardData) > workspace_bound) data_indirect_ = false;
+  }
+
+  void data_indirect(const T* dy, const T* w, T* dx, T* work) const noexcept {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const int mr = uk.mr, nr = uk.nr;
+    const DyPad& d = dy_pad_;
+    const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.sh * g_.sw;
+    const std::int64_t panels = ceil_div(g_.Cg, nr), kc_max = kMaxRuns, per_group = d.weights / g_.G;
+    T* pad = work;
+    T* wt = work + d.elements;
+    const std::int64_t planes = g_.N * g_.K;
+#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
+    {
+#pragma omp for schedule(static) nowait
+      for (std::int64_t i = 0; i < planes; ++i) {  // dY planes, zero-padded
+        T* out = pad + i * plane;
+        std::fill(out, out + plane, T(0));
+        for (std::int64_t r = 0; r < g_.P; ++r)
+          copy_run(dy + i * pq + r * g_.Q, g_.Q, out + (r + d.top) * d.cols + d.left);
+      }
+#pragma omp for schedule(static)
+      for (std::int64_t t = 0; t < g_.G * phases * panels; ++t) {  // W per (group, phase, panel)
+        const std::int64_t grp = t / (phases * panels), phase = t / panels % phases, pn = t % panels;
+        const Taps &tr = rows_[std::size_t(phase / g_.sw)], &ts = cols_[std::size_t(phase % g_.sw)];
+        const std::int64_t taps = std::int64_t(d.offsets[std::size_t(phase)].size());
+        T* out = wt + grp * per_group + d.packed_at[std::size_t(phase)] + pn * taps * nr;
+        std::int64_t p = 0;
+        for (std::int64_t k = 0; k < g_.Kg; ++k)
+          for (std::int64_t r : tr.index)
+            for (std::int64_t s : ts.index) {
+              for (std::int64_t j = 0; j < nr; ++j) {
+                const std::int64_t c = pn * nr + j;
+                out[p * nr + j] = c < g_.Cg ? w[(((grp * g_.Kg + k) * g_.Cg + c) * g_.R + r) * g_.S + s] : T(0);
+              }
+              ++p;
+            }
+      }
+    }
+    // tasks: (image, group, phase, run of micro-tiles of the phase's pixels)
+    const std::int64_t max_tiles = ceil_div(ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw), mr);
+    const std::int64_t runs = ceil_div(max_tiles, kIndirectTiles), tasks = g_.N * g_.G * phases * runs;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t run = task % runs, phase = task / runs % phases, grp = task / (runs * phases) % g_.G;
+      const std::int64_t img = task / (runs * phases * g_.G), ph = phase / g_.sw, pw = phase % g_.sw;
+      const std::int64_t hph = ph < g_.H ? ceil_div(g_.H - ph, g_.sh) : 0, wph = pw < g_.W ? ceil_div(g_.W - pw, g_.sw) : 0;
+      const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
+      const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
+      const T* base = pad + (img * g_.K + grp * g_.Kg) * plane + d.top * d.cols + d.left;
+      const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
+      T* dxg = dx + (img * g_.C + grp * g_.Cg) * g_.H * g_.W + ph * g_.W + pw;
+      alignas(64) T c[kMaxRows * kMaxPanel];
+      const T* rows[kMaxRows];
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pix - pix0);
+        for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
+          const std::int64_t q = pix0 + std::min<std::int64_t>(i, count - 1);
+          rows[i] = base + q / wph * d.cols + q % wph;
+        }
+        for (std::int64_t pn = 0; pn < panels; ++pn) {
+          if (taps == 0) std::fill(c, c + mr * nr, T(0));  // no tap reaches this phase
+          for (std::int64_t k0 = 0; k0 < taps; k0 += kc_max)
+            uk.run_indirect(std::min(kc_max, taps - k0), rows, d.offsets[std::size_t(phase)].data() + k0,
+                            wg + (pn * taps + k0) * nr, c, nr, k0 > 0);
+          for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
+            T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
+            for (std::int64_t i = 0; i < count; ++i) {
+              const std::int64_t q = pix0 + i;
+              dxc[q / wph * g_.sh * g_.W + q % wph * g_.sw] = c[i * nr + j];
+            }
+          }
+        }
+      }
+    }
+  }
+
   // Copies `count` consecutive planes of x into padded buffers, one per plane. The padding sits
   // in the same places in every buffer and fill() never writes it, so buffers that already held
   // planes of this call (a later chunk) need no clearing.
@@ -847,7 +972,8 @@ class DirectConv final : public ConvImpl {
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
-  bool merged_ = false, indirect_ = false, fused_col2im_ = false;
+  bool merged_ = false, indirect_ = false, fused_col2im_ = false, data_indirect_ = false;
+  DyPad dy_pad_;  // backward data turned around (data_indirect)
   std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes
   std::int64_t filter_elements_ = 0;   // and its packed W^T
   std::vector<std::int64_t> pixel_offsets_;  // weights_indirect: per output pixel, its window's offset
