@@ -17,7 +17,7 @@ import numpy as np
 # ResNet's 64-channel 3x3 layer on a batch chunked 8 images at a time: 32 tasks, so that a task
 # more or less on one worker moves the balance by 3%.
 SHAPE = (256, 64, 56, 56)
-CHUNK = 8
+CHUNK = 32  # 25.7 MB chunks: Dask advises tens of megabytes or more, so scheduling stays small
 
 
 def _time_workers(workers: int, repeat: int) -> List[float]:
