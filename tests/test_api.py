@@ -360,9 +360,10 @@ def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dt
 
 def test_padded_planes_give_the_gather_paths_bits(rng):
     """Direct forward copies NCHW inputs into padded planes a bounded chunk of images at a time
-    (here 3 of 5 images a chunk); the weight gradient pads all images at once. Both give the bits
-    of the unpadded NHWC path, which gathers, with the weights packed by the first chunk or
-    prepared in a plan."""
+    (here 3 of 5 images a chunk), and gives the bits of the unpadded NHWC path, which gathers,
+    with the weights packed by the first chunk or prepared in a plan. The weight gradient pads all
+    images at once; where its dY^T copy is small it turns the product around (taps as rows), which
+    sums in another order, so it agrees with the NHWC path to rounding rather than bit for bit."""
     x = rng.standard_normal((5, 2, 1100, 1100)).astype(np.float32)
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
@@ -379,4 +380,4 @@ def test_padded_planes_give_the_gather_paths_bits(rng):
         dy = rng.standard_normal(fastconv.conv2d(xs, w, **kw).shape).astype(np.float32)
         gw = fastconv.conv2d_weight(xs, w.shape, dy, algorithm="direct", **kw)
         nhwc = np.ascontiguousarray(xs.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-        np.testing.assert_array_equal(gw, fastconv.conv2d_weight(nhwc, w.shape, dy, algorithm="direct", **kw))
+        assert ref.rel_err(gw, fastconv.conv2d_weight(nhwc, w.shape, dy, algorithm="direct", **kw)) <= TOL["float32"]

@@ -553,13 +553,7 @@ class DirectConv final : public ConvImpl {
     // rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3 layers of 16 to
     // 512 filters at stride 1 and 2), since it packs only dY^T.
     indirect_ = turns && g_.Kg <= 4 * uk.nr;
-    if (turns) {
-      const DepthwisePlane& pg = padded_->geometry();
-      const std::int64_t plane = padded_->buffer_elems();
-      for (std::int64_t c = 0; c < g_.Cg; ++c)
-        for (std::int64_t r = 0; r < g_.R; ++r)
-          for (std::int64_t s = 0; s < g_.S; ++s) offsets_.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
-    }
+    if (turns) offsets_ = tap_offsets();
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
     if (use_col2im()) {
       // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
@@ -593,8 +587,14 @@ class DirectConv final : public ConvImpl {
     // the stem at batch 16, 51 MB of it, ran slower at 2 threads than the GEMM).
     const std::int64_t pq = g_.P * g_.Q;
     const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
-    if (turns && padded_weight_elements_ > 0 && pq <= kIndirectPixels && dyt <= double(kTurnedBytes / sizeof(T))) {
+    // Below half a panel of filters too (measured: LeNet's 6-filter first layer, 1.8x faster):
+    // packing X_col costs more than the idle columns.
+    const bool weights_turn = padded_ && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
+    if (weights_turn && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
+        dyt <= double(kTurnedBytes / sizeof(T))) {
+      if (!turns) offsets_ = tap_offsets();
       dyt_elements_ = std::int64_t(dyt);
+      split_weights(uk);
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0;
     }
     if (dyt_elements_ > 0) {
@@ -612,6 +612,7 @@ class DirectConv final : public ConvImpl {
       for (std::int64_t c = 0; c < g_.Cg; ++c) offsets_.push_back(c * pq);
       for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix);
       plane_elems_ = pq;
+      split_weights(uk);
     }
   }
 
@@ -628,7 +629,7 @@ class DirectConv final : public ConvImpl {
     const std::int64_t extra =
         d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : padded_weight_elements_;
     if (d == Direction::BackwardWeights && dyt_elements_ > 0)
-      return std::size_t(padded_weight_elements_ + dyt_elements_) * sizeof(T) + kWorkspaceAlign;
+      return std::size_t(padded_weight_elements_ + dyt_elements_ + partial_elements_) * sizeof(T) + kWorkspaceAlign;
     return std::size_t(L.workspace_elements() + extra) * sizeof(T) + kWorkspaceAlign;
   }
 
@@ -687,7 +688,8 @@ class DirectConv final : public ConvImpl {
     T* planes = padded_weight_elements_ ? work + before : nullptr;
     if (planes) pad_planes(static_cast<const T*>(x), g_.N * g_.C, planes, true);
     if (dyt_elements_ > 0) {
-      weights_indirect(planes ? planes : static_cast<const T*>(x), static_cast<const T*>(dy), work, static_cast<T*>(dw));
+      weights_indirect(planes ? planes : static_cast<const T*>(x), static_cast<const T*>(dy), work,
+                       work + dyt_elements_ + padded_weight_elements_, static_cast<T*>(dw));
     } else {
       run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
     }
@@ -771,10 +773,31 @@ class DirectConv final : public ConvImpl {
     }
   }
 
+  // Per (c, r, s), the tap's offset in the padded planes.
+  std::vector<std::int64_t> tap_offsets() const {
+    const DepthwisePlane& pg = padded_->geometry();
+    const std::int64_t plane = padded_->buffer_elems();
+    std::vector<std::int64_t> off;
+    for (std::int64_t c = 0; c < g_.Cg; ++c)
+      for (std::int64_t r = 0; r < g_.R; ++r)
+        for (std::int64_t s = 0; s < g_.S; ++s) off.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
+    return off;
+  }
+
+  // Few tap tiles (LeNet's first layer has 5) leave threads idle: the images are then split into
+  // a shape-derived number of runs whose partial sums are added in order, so the bits stay the
+  // same for any thread count.
+  void split_weights(const GemmMicrokernel<T>& uk) {
+    const std::int64_t tasks = g_.G * ceil_div(g_.Kg, uk.nr) * ceil_div(std::int64_t(offsets_.size()), uk.mr);
+    weight_splits_ = std::clamp<std::int64_t>(ceil_div(kWantTasks, tasks), 1, g_.N);
+    partial_elements_ = weight_splits_ > 1 ? weight_splits_ * tasks * uk.mr * uk.nr : 0;
+  }
+
   // dW for all images, whose planes lie padded in `planes`: dY^T is packed in filter panels
   // (dyt), then micro-tiles of mr taps by nr filters reduce over every pixel of every image in
-  // order, each tap's row of X_col read at its offset plus the pixels' offsets.
-  void weights_indirect(const T* planes, const T* dy, T* dyt, T* dw) const noexcept {
+  // order, each tap's row of X_col read at its offset plus the pixels' offsets (runs of images
+  // into `partials`, then added in order, where split_weights split them).
+  void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const int mr = uk.mr, nr = uk.nr;
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
@@ -797,27 +820,50 @@ class DirectConv final : public ConvImpl {
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
     // a filter panel, whose dY^T then stays in the last-level cache.
     const bool taps_outer = dyt_elements_ * std::int64_t(sizeof(T)) <= kL2Bytes;
-    // Tasks are alike and may be tiny (49 pixels at batch 1): static, as dynamic claims cost more.
-#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
-    for (std::int64_t task = 0; task < tasks; ++task) {
+    const std::int64_t splits = weight_splits_, run = ceil_div(g_.N, splits);
+    // The micro-tile of task `task` goes to dW: taps down, filters across.
+    auto store = [&](std::int64_t task, const T* c) {
       const std::int64_t grp = task / (panels * tiles);
       const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
       const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
       const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
-      alignas(64) T c[kMaxRows * kMaxPanel];
+      for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Kg - pn * nr); ++j) {
+        T* dwk = dw + (grp * g_.Kg + pn * nr + j) * taps + tap0;
+        for (std::int64_t i = 0; i < count; ++i) dwk[i] = c[i * nr + j];
+      }
+    };
+    // Tasks are alike and may be tiny (49 pixels at batch 1): static, as dynamic claims cost more.
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks * splits > 1)
+    for (std::int64_t job = 0; job < tasks * splits; ++job) {
+      const std::int64_t task = job % tasks, split = job / tasks;
+      const std::int64_t grp = task / (panels * tiles);
+      const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
+      const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
+      const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
+      alignas(64) T tile[kMaxRows * kMaxPanel];
+      T* c = splits > 1 ? partials + job * mr * nr : tile;
       const T* rows[kMaxRows];
-      for (std::int64_t img = 0; img < g_.N; ++img) {
+      const std::int64_t img0 = split * run, img1 = std::min(g_.N, img0 + run);
+      if (img0 >= img1) std::fill(c, c + mr * nr, T(0));  // no images in this run
+      for (std::int64_t img = img0; img < img1; ++img) {
         const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
         for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
         const T* b = dyt + ((img * g_.G + grp) * panels + pn) * pq * nr;
         for (std::int64_t k0 = 0; k0 < pq; k0 += kc_max)
           uk.run_indirect(std::min(kc_max, pq - k0), rows, pixel_offsets_.data() + k0, b + k0 * nr, c, nr,
-                          img > 0 || k0 > 0);
+                          img > img0 || k0 > 0);
       }
-      for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Kg - pn * nr); ++j) {
-        T* dwk = dw + (grp * g_.Kg + pn * nr + j) * taps + tap0;
-        for (std::int64_t i = 0; i < count; ++i) dwk[i] = c[i * nr + j];
+      if (splits == 1) store(task, c);
+    }
+    if (splits == 1) return;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {  // the runs' partial sums, in order
+      T* sum = partials + task * mr * nr;
+      for (std::int64_t split = 1; split < splits; ++split) {
+        const T* part = partials + (split * tasks + task) * mr * nr;
+        for (std::int64_t e = 0; e < mr * nr; ++e) sum[e] += part[e];
       }
+      store(task, sum);
     }
   }
 
@@ -965,6 +1011,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kPackPixels = 64;           // pixels per block of its dY^T packing
   static constexpr std::int64_t kL2Bytes = 256 << 10;       // what it counts on finding in L2
   static constexpr std::int64_t kTurnedBytes = 16 << 20;    // and the most dY^T it copies (1x1: the padded bound)
+  static constexpr std::int64_t kWantTasks = 16;            // and the tasks it splits images to reach
   static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
@@ -979,6 +1026,7 @@ class DirectConv final : public ConvImpl {
   std::vector<std::int64_t> pixel_offsets_;  // weights_indirect: per output pixel, its window's offset
   std::int64_t dyt_elements_ = 0;            // and its packed dY^T
   std::int64_t plane_elems_ = 0;             // and the planes it reads (padded, or the input's own)
+  std::int64_t weight_splits_ = 1, partial_elements_ = 0;  // and its runs of images, with their partial sums
   int threads_ = 1;
 };
 
