@@ -505,7 +505,8 @@ class DirectConv final : public ConvImpl {
   DirectConv(const ConvDesc& desc, int threads, std::size_t workspace_bound)
       : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
     // Not for 1x1: its A rows, W's columns, are a float apart, and packing them measured faster.
-    for (std::int64_t ph = 0; ph < g_.sh && g_.R * g_.S > 1; ++ph)
+    const bool table_fits = g_.Kg * g_.R * g_.S <= kMaxTable && g_.Cg * g_.R * g_.S <= kMaxTable;
+    for (std::int64_t ph = 0; ph < g_.sh && g_.R * g_.S > 1 && table_fits; ++ph)
       for (std::int64_t pw = 0; pw < g_.sw; ++pw) {
         std::vector<std::int64_t> off;  // A's columns (k, tr, ts) of phase (ph, pw), in order
         for (std::int64_t k = 0; k < g_.Kg; ++k)
@@ -546,8 +547,8 @@ class DirectConv final : public ConvImpl {
     // in place from the padded planes: nothing of X_col is packed. Not for under half a panel of
     // filters, nor for short reductions, which would not pay for the transposed stores
     // (measured: a 3-channel 3x3 layer with 32 filters runs slower).
-    const bool turns = padded_ && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
-                       uk.nr <= kMaxPanel;
+    const bool turns = padded_ && table_fits && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg &&
+                       uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
     // The forward pass only up to four panels of filters (measured: the 7x7 stem and 3x3 layers
     // of 64 filters gain, of 128 and 512 lose): with more, each packed im2col value feeds enough
     // rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3 layers of 16 to
@@ -589,7 +590,8 @@ class DirectConv final : public ConvImpl {
     const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
     // Below half a panel of filters too (measured: LeNet's 6-filter first layer, 1.8x faster):
     // packing X_col costs more than the idle columns.
-    const bool weights_turn = padded_ && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
+    const bool weights_turn =
+        padded_ && table_fits && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
     if (weights_turn && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
         dyt <= double(kTurnedBytes / sizeof(T))) {
       if (!turns) offsets_ = tap_offsets();
@@ -606,7 +608,7 @@ class DirectConv final : public ConvImpl {
     // number of filters gains (measured on ResNet-50's 1x1 layers: no pack of X^T at all).
     const bool plain = g_.R * g_.S == 1 && g_.sh * g_.sw == 1 && g_.P == g_.H && g_.Q == g_.W &&
                        desc.input_layout == Layout::NCHW && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
-    if (plain && dyt_elements_ == 0 && pq <= kIndirectPixels && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
+    if (plain && dyt_elements_ == 0 && pq <= kIndirectPixels && g_.Cg <= kMaxTable && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
       dyt_elements_ = std::int64_t(dyt);
       offsets_.clear();
       for (std::int64_t c = 0; c < g_.Cg; ++c) offsets_.push_back(c * pq);
@@ -878,7 +880,9 @@ class DirectConv final : public ConvImpl {
   };
 
   void plan_data_indirect(const GemmMicrokernel<T>& uk, std::size_t workspace_bound) {
-    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxRows || uk.nr > kMaxPanel) return;
+    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxRows || uk.nr > kMaxPanel ||
+        g_.Kg * g_.R * g_.S > kMaxTable)
+      return;
     std::int64_t lo_r = 0, hi_r = g_.P - 1, lo_s = 0, hi_s = g_.Q - 1;  // dY rows and columns the taps reach
     for (std::int64_t ph = 0; ph < g_.sh; ++ph)
       for (std::int64_t off : rows_[std::size_t(ph)].offset) {
@@ -1012,6 +1016,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kL2Bytes = 256 << 10;       // what it counts on finding in L2
   static constexpr std::int64_t kTurnedBytes = 16 << 20;    // and the most dY^T it copies (1x1: the padded bound)
   static constexpr std::int64_t kWantTasks = 16;            // and the tasks it splits images to reach
+  static constexpr std::int64_t kMaxTable = 1 << 20;        // the longest offset table a plan builds
   static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
