@@ -1,6 +1,6 @@
-// Winograd F(4x4, 3x3) for 3x3, stride-1, undilated convolution (Lavin & Gray): each 4x4 output
-// tile is computed from a 6x6 input tile with 36 multiplications per channel pair instead of
-// 144. Three steps:
+// Winograd F(4x4, 3x3) for 3x3, stride-1, undilated convolution (Lavin & Gray; dilated layers run
+// on it phase by phase, phases.cpp): each 4x4 output tile is computed from a 6x6 input tile with
+// 36 multiplications per channel pair instead of 144. Three steps:
 //   input transform   V[xi][c][tile] = (B^T d B)[xi]    for every 6x6 input tile d (zero padded)
 //   tuple GEMM        M[xi][k][tile] = sum_c U[xi][k][c] V[xi][c][tile]   36 GEMMs per group, on
 //                     the blocked GEMM driver and the per-ISA microkernels of the direct path
@@ -13,7 +13,6 @@
 // Every direction walks the tiles in blocks of whole tile rows, transform to GEMM to transform,
 // so that the transformed tiles of a block stay in the last-level cache.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "bias.hpp"
