@@ -44,29 +44,24 @@
 namespace fastconv::direct {
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
-constexpr int kMaxIndirectRows = 16;  // the most microkernel rows the gathered-A entry takes
 inline std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
+constexpr int kMaxIndirectRows = 16;  // the most microkernel rows the gathered-A entry takes
 
-template <typename P, typename = void>
-struct HasRowsA : std::false_type {};
-template <typename P>
-struct HasRowsA<P, std::void_t<decltype(&P::a_rows)>> : std::true_type {};
-template <typename P, typename = void>
-struct HasIndirectA : std::false_type {};
-template <typename P>
-struct HasIndirectA<P, std::void_t<decltype(&P::a_offsets)>> : std::true_type {};
-template <typename P, typename = void>
-struct HasPackA : std::false_type {};
-template <typename P>
-struct HasPackA<P, std::void_t<decltype(&P::pack_a)>> : std::true_type {};
-template <typename P, typename = void>
-struct HasPanelsB : std::false_type {};
-template <typename P>
-struct HasPanelsB<P, std::void_t<decltype(&P::b_panels)>> : std::true_type {};
-template <typename P, typename = void>
-struct HasRowsC : std::false_type {};
-template <typename P>
-struct HasRowsC<P, std::void_t<decltype(&P::c_rows)>> : std::true_type {};
+// Which optional hooks a problem offers: Has<P, Hook> holds where Hook<P> names a member of P.
+template <typename P, template <typename> class Hook, typename = void>
+struct Has : std::false_type {};
+template <typename P, template <typename> class Hook>
+struct Has<P, Hook, std::void_t<Hook<P>>> : std::true_type {};
+template <typename P> using RowsAHook = decltype(&P::a_rows);
+template <typename P> using IndirectAHook = decltype(&P::a_offsets);
+template <typename P> using PackAHook = decltype(&P::pack_a);
+template <typename P> using PanelsBHook = decltype(&P::b_panels);
+template <typename P> using RowsCHook = decltype(&P::c_rows);
+template <typename P> using HasRowsA = Has<P, RowsAHook>;
+template <typename P> using HasIndirectA = Has<P, IndirectAHook>;
+template <typename P> using HasPackA = Has<P, PackAHook>;
+template <typename P> using HasPanelsB = Has<P, PanelsBHook>;
+template <typename P> using HasRowsC = Has<P, RowsCHook>;
 
 // Whether a problem's A may be read gathered: it offers offsets, and the rows fit the entry.
 template <typename Problem>
