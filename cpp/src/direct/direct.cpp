@@ -62,6 +62,18 @@ inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
 constexpr int kMaxPanel = 64;   // the widest microkernel panel the padded packing takes
 constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded packing takes
 
+// C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
+// rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
+// L1 (the turned-around paths). With no terms and nothing to add to, C is zero.
+template <typename T>
+void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t count, const T* const* rows, const std::int64_t* off,
+                      const T* b, T* c, bool accumulate) noexcept {
+  if (count == 0 && !accumulate) std::fill(c, c + uk.mr * uk.nr, T(0));
+  for (std::int64_t k0 = 0; k0 < count; k0 += kMaxRuns)
+    uk.run_indirect(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0, b + k0 * uk.nr, c, uk.nr,
+                    accumulate || k0 > 0);
+}
+
 template <typename T>
 struct ForwardProblem {
   static constexpr bool kPrepackA = true;  // the weights of a group serve every image
@@ -544,17 +556,18 @@ class DirectConv final : public ConvImpl {
       }
     }
     // Turned around (the *_indirect paths), the pixels or taps become the microkernel's rows, read
-    // in place from the padded planes: nothing of X_col is packed. Not for under half a panel of
-    // filters, nor for short reductions, which would not pay for the transposed stores
-    // (measured: a 3-channel 3x3 layer with 32 filters runs slower).
-    const bool turns = padded_ && table_fits && 2 * g_.Kg > uk.nr && g_.Cg * g_.R * g_.S >= 2 * g_.Kg &&
-                       uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
-    // The forward pass only up to four panels of filters (measured: the 7x7 stem and 3x3 layers
-    // of 64 filters gain, of 128 and 512 lose): with more, each packed im2col value feeds enough
-    // rows. The weight gradient with any number (measured: the 7x7 stem, and 3x3 layers of 16 to
-    // 512 filters at stride 1 and 2), since it packs only dY^T.
-    indirect_ = turns && g_.Kg <= 4 * uk.nr;
+    // in place from the padded planes: nothing of X_col is packed. Not for short reductions, which
+    // would not pay for the transposed stores (measured: a 3-channel 3x3 layer with 32 filters
+    // runs slower).
+    const bool turns = padded_ && table_fits && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
+                       uk.nr <= kMaxPanel;
     if (turns) offsets_ = tap_offsets();
+    // The forward pass from half a panel of filters up to four panels (measured: the 7x7 stem and
+    // 3x3 layers of 64 filters gain, of 128 and 512 lose, LeNet's 6 filters lose): with fewer,
+    // the idle columns cost more than packing; with more, each packed im2col value feeds enough
+    // rows. The weight gradient with any number (measured: LeNet's 6-filter first layer, the 7x7
+    // stem, and 3x3 layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
+    indirect_ = turns && 2 * g_.Kg > uk.nr && g_.Kg <= 4 * uk.nr;
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
     if (use_col2im()) {
       // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
@@ -588,13 +601,7 @@ class DirectConv final : public ConvImpl {
     // the stem at batch 16, 51 MB of it, ran slower at 2 threads than the GEMM).
     const std::int64_t pq = g_.P * g_.Q;
     const double dyt = double(g_.N) * double(g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr) * double(pq);
-    // Below half a panel of filters too (measured: LeNet's 6-filter first layer, 1.8x faster):
-    // packing X_col costs more than the idle columns.
-    const bool weights_turn =
-        padded_ && table_fits && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
-    if (weights_turn && padded_weight_elements_ > 0 && pq <= kIndirectPixels &&
-        dyt <= double(kTurnedBytes / sizeof(T))) {
-      if (!turns) offsets_ = tap_offsets();
+    if (turns && padded_weight_elements_ > 0 && pq <= kIndirectPixels && dyt <= double(kTurnedBytes / sizeof(T))) {
       dyt_elements_ = std::int64_t(dyt);
       split_weights(uk);
       if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0;
@@ -743,7 +750,7 @@ class DirectConv final : public ConvImpl {
     const int mr = uk.mr, nr = uk.nr;
     const DepthwisePlane& pg = padded_->geometry();
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
-    const std::int64_t panels = ceil_div(g_.Kg, nr), tiles = ceil_div(pq, mr), kc_max = kMaxRuns;
+    const std::int64_t panels = ceil_div(g_.Kg, nr), tiles = ceil_div(pq, mr);
     const std::int64_t runs = ceil_div(tiles, kIndirectTiles), tasks = images * g_.G * runs;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
@@ -761,9 +768,7 @@ class DirectConv final : public ConvImpl {
         }
         if (++ow == g_.Q) ow = 0, ++oh;
         for (std::int64_t pn = 0; pn < panels; ++pn) {
-          const T* b = wt + (grp * panels + pn) * taps * nr;
-          for (std::int64_t k0 = 0; k0 < taps; k0 += kc_max)
-            uk.run_indirect(std::min(kc_max, taps - k0), rows, offsets_.data() + k0, b + k0 * nr, c, nr, k0 > 0);
+          gathered_product(uk, taps, rows, offsets_.data(), wt + (grp * panels + pn) * taps * nr, c, false);
           for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Kg - pn * nr); ++j) {
             const std::int64_t kout = grp * g_.Kg + pn * nr + j;
             const T add = bias ? bias[kout] : T(0);
@@ -803,7 +808,7 @@ class DirectConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const int mr = uk.mr, nr = uk.nr;
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
-    const std::int64_t panels = ceil_div(g_.Kg, nr), kc_max = kMaxRuns;
+    const std::int64_t panels = ceil_div(g_.Kg, nr);
     // dyt[img][grp][panel][pix][j], a block of pixels at a time so that the block stays in L1
     // while each filter's row is written into it
     const std::int64_t blocks = ceil_div(pq, kPackPixels), packs = g_.N * g_.G * panels * blocks;
@@ -850,10 +855,8 @@ class DirectConv final : public ConvImpl {
       for (std::int64_t img = img0; img < img1; ++img) {
         const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
         for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
-        const T* b = dyt + ((img * g_.G + grp) * panels + pn) * pq * nr;
-        for (std::int64_t k0 = 0; k0 < pq; k0 += kc_max)
-          uk.run_indirect(std::min(kc_max, pq - k0), rows, pixel_offsets_.data() + k0, b + k0 * nr, c, nr,
-                          img > img0 || k0 > 0);
+        gathered_product(uk, pq, rows, pixel_offsets_.data(), dyt + ((img * g_.G + grp) * panels + pn) * pq * nr, c,
+                         img > img0);
       }
       if (splits == 1) store(task, c);
     }
@@ -921,7 +924,7 @@ class DirectConv final : public ConvImpl {
     const int mr = uk.mr, nr = uk.nr;
     const DyPad& d = dy_pad_;
     const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.sh * g_.sw;
-    const std::int64_t panels = ceil_div(g_.Cg, nr), kc_max = kMaxRuns, per_group = d.weights / g_.G;
+    const std::int64_t panels = ceil_div(g_.Cg, nr), per_group = d.weights / g_.G;
     T* pad = work;
     T* wt = work + d.elements;
     const std::int64_t planes = g_.N * g_.K;
@@ -974,10 +977,8 @@ class DirectConv final : public ConvImpl {
           rows[i] = base + q / wph * d.cols + q % wph;
         }
         for (std::int64_t pn = 0; pn < panels; ++pn) {
-          if (taps == 0) std::fill(c, c + mr * nr, T(0));  // no tap reaches this phase
-          for (std::int64_t k0 = 0; k0 < taps; k0 += kc_max)
-            uk.run_indirect(std::min(kc_max, taps - k0), rows, d.offsets[std::size_t(phase)].data() + k0,
-                            wg + (pn * taps + k0) * nr, c, nr, k0 > 0);
+          // A phase that no tap reaches gets zeros.
+          gathered_product(uk, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
           for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
             T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
             for (std::int64_t i = 0; i < count; ++i) {
