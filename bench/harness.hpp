@@ -55,7 +55,7 @@ int register_layers(const Layer (&layers)[N], fastconv::Algorithm algorithm) {
       {"backward_weights", fastconv::Direction::BackwardWeights}};
   for (const Layer& l : layers)
     for (const auto& [name, dir] : dirs)
-      benchmark::RegisterBenchmark((std::string(l.name) + "/" + name).c_str(),
+      benchmark::RegisterBenchmark((std::string(l.name) + "/" + name + "/" + fastconv::to_string(algorithm)).c_str(),
                                    [&l, algorithm, dir = dir](benchmark::State& s) { run(s, l, algorithm, dir); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();

@@ -12,6 +12,11 @@ TOL = {"float32": 1e-5, "float64": 1e-12}
 # Winograd's own bound: the transforms amplify rounding (points up to +-2, weights divided by
 # 24), so float32 gets a looser bound than direct's.
 WINOGRAD_TOL = {"float32": 2e-5, "float64": 1e-13}
+# F(2x2, 3x3)'s transforms have no factor above 1 (points 0 and +-1, weights halved), so it
+# rounds nearly as direct does.
+WINOGRAD_F2_TOL = {"float32": 3e-6, "float64": 2e-14}
+# by algorithm name
+WINOGRAD_TOLS = {"winograd": WINOGRAD_TOL, "winograd_f2": WINOGRAD_F2_TOL}
 
 
 def pytest_report_header(config):

@@ -7,7 +7,7 @@ import pytest
 
 import fastconv
 import reference as ref
-from conftest import TOL, WINOGRAD_TOL
+from conftest import TOL, WINOGRAD_TOLS
 
 
 def _conv3d_ref(x, w, b, stride, pads, dilation, groups):
@@ -333,6 +333,7 @@ def test_repeated_calls_take_the_planned_path_correctly(rng):
     (((3, 3, 20, 20), (8, 3, 5, 5), 1, 2, 1), "direct"),         # few channels: col2im
     (((2, 6, 10, 11), (12, 1, 3, 3), 1, 1, 6), "direct"),        # depthwise
     (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd"),
+    (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd_f2"),
     (((1, 4, 6, 5), (4, 2, 3, 3), 1, 1, 2), "reference"),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -354,7 +355,7 @@ def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dt
         dy = rng.standard_normal(plan.output_shape).astype(dtype)
         np.testing.assert_array_equal(plan.backward_input(dy), plan.backward_input(dy, w))
         pads = ((pad, pad), (pad, pad))
-        tol = (WINOGRAD_TOL if algorithm == "winograd" else TOL)[np.dtype(dtype).name]
+        tol = WINOGRAD_TOLS.get(algorithm, TOL)[np.dtype(dtype).name]
         assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= tol
 
 

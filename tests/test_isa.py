@@ -11,7 +11,7 @@ import pytest
 import fastconv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ["test_sweep.py", "test_gradcheck.py", "test_textbook.py", "test_api.py", "test_torch.py"]
+SUITES = ["test_sweep.py", "test_winograd.py", "test_gradcheck.py", "test_textbook.py", "test_api.py", "test_torch.py"]
 ORDER = ["generic", "avx2", "avx512"]
 
 

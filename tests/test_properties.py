@@ -13,7 +13,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import fastconv  # noqa: E402
 import reference as ref  # noqa: E402
-from conftest import TOL, WINOGRAD_TOL  # noqa: E402
+from conftest import TOL, WINOGRAD_TOLS  # noqa: E402
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -49,8 +49,8 @@ def test_valid_configurations_agree_with_the_reference(cfg):
     want = ref.conv2d(x, w, b, **rkw)
     dy = rng.standard_normal(want.shape).astype(dt)
     winograd_ok = cfg["r"] == cfg["s"] == 3 and cfg["stride"] == (1, 1) and cfg["dilation"] == (1, 1)
-    for algorithm in ["auto", "direct", "reference"] + (["winograd"] if winograd_ok else []):
-        tol = (WINOGRAD_TOL if algorithm == "winograd" else TOL)[dt]
+    for algorithm in ["auto", "direct", "reference"] + (list(WINOGRAD_TOLS) if winograd_ok else []):
+        tol = WINOGRAD_TOLS.get(algorithm, TOL)[dt]
         assert ref.rel_err(fastconv.conv2d(x, w, b, algorithm=algorithm, **kw), want) <= tol, algorithm
         gi, gw, gb = fastconv.conv2d_backward(x, w, dy, algorithm=algorithm, **kw)
         assert ref.rel_err(gi, ref.conv2d_input(x.shape, w, dy, **rkw)) <= tol, algorithm
@@ -68,7 +68,7 @@ def test_valid_configurations_agree_with_the_reference(cfg):
     dilation=st.one_of(st.integers(-1, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))),
     groups=st.one_of(st.integers(-1, 4), st.just(1.5)),
     dtype=st.sampled_from(["float32", "float64", "int32", "float16", "bool"]),
-    algorithm=st.sampled_from(["auto", "direct", "winograd", "nope"]),
+    algorithm=st.sampled_from(["auto", "direct", "winograd", "winograd_f2", "nope"]),
 )
 def test_any_arguments_give_a_result_or_a_clear_error(x_shape, w_shape, stride, padding, dilation, groups, dtype,
                                                        algorithm):

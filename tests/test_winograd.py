@@ -1,5 +1,5 @@
-"""Winograd F(4x4, 3x3): forward and input gradient against the float64 reference over a seeded
-sweep of eligible shapes (3x3, stride 1, undilated; any padding, groups, tile edges)."""
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3): every direction against the float64 reference over a
+seeded sweep of eligible shapes (3x3, stride 1; any padding, groups, tile edges)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,9 @@ import pytest
 import fastconv
 import reference as ref
 import sweep
-from conftest import WINOGRAD_TOL
+from conftest import WINOGRAD_TOL, WINOGRAD_TOLS
+
+ALGORITHMS = list(WINOGRAD_TOLS)  # F(4x4) and F(2x2)
 
 
 def _config(rng, dtype):
@@ -18,19 +20,21 @@ def _config(rng, dtype):
                 groups=groups, dtype=dtype, bias=bool(rng.integers(0, 2)))
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_sweep(rng, dtype):
+def test_winograd_sweep(rng, dtype, algorithm):
     worst = {}
+    tile = "f2x2" if algorithm == "winograd_f2" else "f4x4"
     for _ in range(80):
         cfg = _config(rng, dtype)
         plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]), (cfg["k"], cfg["c"] // cfg["groups"], 3, 3),
-                                    1, cfg["pads"], 1, cfg["groups"], dtype=dtype, algorithm="winograd")
-        assert plan.implementation.startswith("winograd/"), plan.implementation
-        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="winograd")
+                                    1, cfg["pads"], 1, cfg["groups"], dtype=dtype, algorithm=algorithm)
+        assert plan.implementation.startswith(f"winograd/{tile}-") and plan.algorithm == algorithm, plan.implementation
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm=algorithm)
         for key, e in errs.items():
             worst[key] = max(worst.get(key, 0.0), e)
-            assert e <= WINOGRAD_TOL[dtype], (key, e, cfg)
-    print(dtype, {k: f"{v:.2g}" for k, v in worst.items()})
+            assert e <= WINOGRAD_TOLS[algorithm][dtype], (key, e, cfg)
+    print(algorithm, dtype, {k: f"{v:.2g}" for k, v in worst.items()})
 
 
 def test_winograd_large_layer_accuracy(rng):
@@ -43,8 +47,9 @@ def test_winograd_large_layer_accuracy(rng):
     assert err <= WINOGRAD_TOL["float32"]
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("groups", [1, 2])
-def test_winograd_several_tile_blocks(rng, groups):
+def test_winograd_several_tile_blocks(rng, groups, algorithm):
     """Layers that run in several blocks of tile rows, blocks that span images, rows of 13 tiles
     (lane blocks that cross the GEMM's 16-tile panels) and 61 filters per group (whole
     micro-tiles of 6 written past the last filter), in every direction, with and without
@@ -54,7 +59,7 @@ def test_winograd_several_tile_blocks(rng, groups):
     b = rng.standard_normal(61 * groups).astype(np.float32)
     dy = rng.standard_normal((3, 61 * groups, 20, 50)).astype(np.float32)
     pads = ((1, 1), (1, 1))
-    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, groups=groups, algorithm="winograd")
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, groups=groups, algorithm=algorithm)
     want = ref.conv2d(x, w, b, (1, 1), pads, (1, 1), groups)
     want_dx = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, (1, 1), groups)
     want_dw = ref.conv2d_weight(x, w.shape, dy, (1, 1), pads, (1, 1), groups)
@@ -62,32 +67,34 @@ def test_winograd_several_tile_blocks(rng, groups):
             ref.rel_err(plan.backward_weight(x, dy)[0], want_dw)]
     plan.set_weight(w)
     errs += [ref.rel_err(plan.forward(x, None, b), want), ref.rel_err(plan.backward_input(dy), want_dx)]
-    print("winograd several tile blocks, relative errors", errs)
-    assert max(errs) <= WINOGRAD_TOL["float32"]
+    print(algorithm, "several tile blocks, relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOLS[algorithm]["float32"]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("h,w", [(10, 14), (16, 13), (9, 16)])
-def test_winograd_planes_four_tiles_wide(rng, dtype, h, w):
+@pytest.mark.parametrize("algorithm,h,w", [("winograd", 10, 14), ("winograd", 16, 13), ("winograd", 9, 16),
+                                           ("winograd_f2", 5, 8), ("winograd_f2", 8, 7), ("winograd_f2", 11, 8)])
+def test_winograd_planes_four_tiles_wide(rng, dtype, algorithm, h, w):
     """Planes 4 tiles wide take two tile rows per block of 8 lanes; an odd number of tile rows
     leaves single rows, whose blocks may cross the GEMM's 16-tile panels. Every direction."""
     x = rng.standard_normal((3, 20, h, w)).astype(dtype)
     wt = rng.standard_normal((13, 20, 3, 3)).astype(dtype)
     b = rng.standard_normal(13).astype(dtype)
     pads = ((1, 1), (1, 1))
-    y = fastconv.conv2d(x, wt, b, padding=1, algorithm="winograd")
+    y = fastconv.conv2d(x, wt, b, padding=1, algorithm=algorithm)
     dy = rng.standard_normal(y.shape).astype(dtype)
     errs = [ref.rel_err(y, ref.conv2d(x, wt, b, (1, 1), pads)),
-            ref.rel_err(fastconv.conv2d_input(x.shape, wt, dy, padding=1, algorithm="winograd"),
+            ref.rel_err(fastconv.conv2d_input(x.shape, wt, dy, padding=1, algorithm=algorithm),
                         ref.conv2d_input(x.shape, wt, dy, (1, 1), pads)),
-            ref.rel_err(fastconv.conv2d_weight(x, wt.shape, dy, padding=1, algorithm="winograd"),
+            ref.rel_err(fastconv.conv2d_weight(x, wt.shape, dy, padding=1, algorithm=algorithm),
                         ref.conv2d_weight(x, wt.shape, dy, (1, 1), pads))]
-    print(dtype, h, w, "relative errors", errs)
-    assert max(errs) <= WINOGRAD_TOL[dtype]
+    print(algorithm, dtype, h, w, "relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOLS[algorithm][dtype]
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_dilated_phases(rng, dtype):
+def test_winograd_dilated_phases(rng, dtype, algorithm):
     """Dilated 3x3 layers whose sizes and paddings divide by the dilation run as one undilated
     Winograd layer per phase: seeded sweep of dilations (each axis its own), paddings, groups,
     every direction, with and without prepared weights."""
@@ -103,7 +110,7 @@ def test_winograd_dilated_phases(rng, dtype):
         b = rng.standard_normal(k).astype(dtype)
         kw = dict(padding=pads, dilation=(dh, dw), groups=groups)
         rkw = dict(stride=(1, 1), pads=pads, dilation=(dh, dw), groups=groups)
-        plan = fastconv.plan_conv2d(x.shape, wt.shape, dtype=dtype, algorithm="winograd", **kw)
+        plan = fastconv.plan_conv2d(x.shape, wt.shape, dtype=dtype, algorithm=algorithm, **kw)
         assert plan.implementation.startswith("winograd/") and plan.implementation.endswith("+phases")
         y = plan.forward(x, wt, b)
         dy = rng.standard_normal(y.shape).astype(dtype)
@@ -112,29 +119,34 @@ def test_winograd_dilated_phases(rng, dtype):
                 ref.rel_err(plan.backward_weight(x, dy)[0], ref.conv2d_weight(x, wt.shape, dy, **rkw))]
         plan.set_weight(wt)
         errs.append(ref.rel_err(plan.forward(x, None, b), ref.conv2d(x, wt, b, **rkw)))
-        assert max(errs) <= WINOGRAD_TOL[dtype], (errs, x.shape, wt.shape, kw)
+        assert max(errs) <= WINOGRAD_TOLS[algorithm][dtype], (errs, x.shape, wt.shape, kw)
     with pytest.raises(ValueError, match="divide by the dilation"):
         fastconv.conv2d(np.zeros((1, 4, 9, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32), padding=2,
                         dilation=2, algorithm="winograd")
     assert fastconv.plan_conv2d((4, 128, 28, 28), (128, 128, 3, 3), padding=2, dilation=2).algorithm == "winograd"
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(stride=2), "stride 1"),
     (dict(dilation=2, padding=2), "dilation 1"),
 ])
-def test_winograd_refuses_ineligible_shapes(kwargs, reason):
+def test_winograd_refuses_ineligible_shapes(kwargs, reason, algorithm):
     x = np.zeros((1, 4, 9, 9), np.float32)
-    with pytest.raises(ValueError, match=reason):
-        fastconv.conv2d(x, np.zeros((4, 4, 3, 3), np.float32), algorithm="winograd", **kwargs)
+    with pytest.raises(ValueError, match=f"algorithm='{algorithm}' does not apply.*{reason}"):
+        fastconv.conv2d(x, np.zeros((4, 4, 3, 3), np.float32), algorithm=algorithm, **kwargs)
     with pytest.raises(ValueError, match="3x3"):
-        fastconv.conv2d(x, np.zeros((4, 4, 5, 5), np.float32), algorithm="winograd")
+        fastconv.conv2d(x, np.zeros((4, 4, 5, 5), np.float32), algorithm=algorithm)
 
 
 def test_auto_picks_winograd_for_wide_3x3_float32_layers():
     plan = fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), padding=1)
     assert plan.algorithm == "winograd" and plan.implementation.startswith("winograd/")
-    assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), padding=1, dtype=np.float64).algorithm == "direct"
+    # float64 takes F(2x2), which rounds as direct does, from 64 channels
+    f64 = dict(padding=1, dtype=np.float64)
+    assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), **f64).algorithm == "winograd_f2"
+    assert fastconv.plan_conv2d((64, 32, 12, 12), (32, 32, 3, 3), **f64).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), **f64).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), stride=2, padding=1).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), padding=1).algorithm == "direct"
     assert fastconv.plan_conv2d((8, 3, 224, 224), (64, 3, 3, 3), padding=1).algorithm == "direct"
@@ -155,7 +167,7 @@ def test_measure_times_the_candidates_once_per_shape(rng):
     y = fastconv.conv2d(x, w, padding=1, algorithm="measure")
     assert ref.rel_err(y, ref.conv2d(x, w, None, (1, 1), ((1, 1), (1, 1)))) <= WINOGRAD_TOL["float32"]
     plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure")
-    assert plan.algorithm in ("direct", "winograd")
+    assert plan.algorithm in ("direct", "winograd", "winograd_f2")
     # the choice is kept: the same shape gets the same plan
     assert fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure").implementation == plan.implementation
     # shapes Winograd cannot take are measured among what applies

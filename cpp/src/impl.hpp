@@ -43,10 +43,11 @@ std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads, std::si
 bool depthwise_accepts(const ConvDesc& desc);                                  // one channel per group
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // plane kernels
 bool winograd_accepts(const ConvDesc& desc, std::string* why);                 // 3x3, stride 1, ...
-std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads);   // F(4x4, 3x3)
+// F(tile x tile, 3x3), tile 2 or 4
+std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads, int tile);
 // dilated: Winograd on the dilation's phases, where sizes and paddings divide by the dilation
 bool phases_divide(const ConvDesc& desc);
-std::unique_ptr<ConvImpl> make_winograd_phases(const ConvDesc& desc, int threads);
+std::unique_ptr<ConvImpl> make_winograd_phases(const ConvDesc& desc, int threads, int tile);
 
 // Rounds a workspace pointer up to a cache line; workspace sizes include the slack for it.
 constexpr std::size_t kWorkspaceAlign = 64;

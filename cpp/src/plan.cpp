@@ -17,31 +17,39 @@ const char* to_string(Algorithm algorithm) noexcept {
   switch (algorithm) {
     case Algorithm::Direct: return "direct";
     case Algorithm::Winograd: return "winograd";
+    case Algorithm::WinogradF2: return "winograd_f2";
     case Algorithm::Reference: return "reference";
     default: return "auto";
   }
 }
 
 Algorithm algorithm_from_string(const std::string& name) {
-  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Winograd, Algorithm::Reference})
+  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Winograd, Algorithm::WinogradF2,
+                      Algorithm::Reference})
     if (name == to_string(a)) return a;
-  throw InvalidArgument("algorithm must be one of 'auto', 'direct', 'winograd', 'reference', got algorithm='" +
-                        name + "'");
+  throw InvalidArgument(
+      "algorithm must be one of 'auto', 'direct', 'winograd', 'winograd_f2', 'reference', got algorithm='" + name +
+      "'");
 }
 
 namespace {
 
-// Where this machine's benchmark (bench/RESULTS.md) shows Winograd F(4x4, 3x3) ahead of direct:
-// float32 (float64 keeps direct's accuracy) with at least 32 channels per group on both sides
-// and at least 64 output tiles (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at 14x14 batch 16,
-// 256 channels: 1.2x). With fewer tiles the per-call weight transform outweighs the saving
-// (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
+// Where this machine's benchmark (bench/RESULTS.md) shows Winograd ahead of direct, the Winograd
+// tile to use (4 or 2), else 0. float32: F(4x4, 3x3) with at least 32 channels per group on both
+// sides and at least 64 output tiles of 4x4 (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at
+// 14x14 batch 16, 256 channels: 1.2x). With fewer tiles the per-call weight transform outweighs
+// the saving (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
+// float64: F(2x2, 3x3), whose error is direct's (F(4x4)'s is 10x that), from 64 channels per
+// group (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x).
 // The one table of the automatic choice.
-bool winograd_wins(const ConvDesc& d) {
+int winograd_wins(const ConvDesc& d) {
   // a dilated layer runs as one undilated layer per phase: tiles of P/d x Q/d, d*d times
   const std::int64_t dh = d.dilation_h, dw = d.dilation_w;
   const std::int64_t tiles = d.n * dh * dw * ((d.p() / dh + 3) / 4) * ((d.q() / dw + 3) / 4);
-  return d.dtype == DType::Float32 && d.c / d.groups >= 32 && d.k / d.groups >= 32 && tiles >= 64;
+  const std::int64_t channels = std::min(d.c / d.groups, d.k / d.groups);
+  if (tiles < 64) return 0;
+  if (d.dtype == DType::Float32) return channels >= 32 ? 4 : 0;
+  return channels >= 64 ? 2 : 0;
 }
 
 // FASTCONV_MAX_WORKSPACE: the most workspace, in bytes (suffix K, M or G for binary multiples),
@@ -85,13 +93,15 @@ std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int 
   switch (algorithm) {
     case Algorithm::Reference: return make_reference(desc, threads);
     case Algorithm::Winograd:
-      if (!winograd_accepts(desc, &why)) throw InvalidArgument("algorithm='winograd' does not apply: " + why);
-      impl = make_winograd(desc, threads);
+    case Algorithm::WinogradF2:
+      if (!winograd_accepts(desc, &why))
+        throw InvalidArgument(std::string("algorithm='") + to_string(algorithm) + "' does not apply: " + why);
+      impl = make_winograd(desc, threads, algorithm == Algorithm::WinogradF2 ? 2 : 4);
       break;
     case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads, bound); break;
     case Algorithm::Auto:
-      if (winograd_accepts(desc, nullptr) && winograd_wins(desc)) {
-        impl = make_winograd(desc, threads);
+      if (const int tile = winograd_accepts(desc, nullptr) ? winograd_wins(desc) : 0) {
+        impl = make_winograd(desc, threads, tile);
         if (fits(impl)) return impl;
       }
       impl = make_direct_or_depthwise(desc, threads, bound);
@@ -149,6 +159,7 @@ Plan::Plan(const ConvDesc& desc, Algorithm algorithm) : state_(std::make_unique<
   state_->impl = choose(desc, algorithm, state_->threads);
   const std::string name = state_->impl->name();
   state_->algorithm = name.rfind("reference", 0) == 0  ? Algorithm::Reference
+                      : name.rfind("winograd/f2x2", 0) == 0 ? Algorithm::WinogradF2
                       : name.rfind("winograd", 0) == 0 ? Algorithm::Winograd
                                                        : Algorithm::Direct;
 }

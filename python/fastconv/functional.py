@@ -33,7 +33,7 @@ Padding = Union[str, int, Sequence[Union[int, Sequence[int]]]]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
-_ALGORITHMS = ("auto", "direct", "winograd", "measure", "reference")
+_ALGORITHMS = ("auto", "direct", "winograd", "winograd_f2", "measure", "reference")
 _INT64_MAX = 2**63 - 1
 
 
@@ -236,16 +236,18 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
 
 
 def _measure(args, layout) -> "_core.Plan":
-    """Times a forward pass of each algorithm that applies (Winograd for float32 only, where its
-    accuracy is within the documented bound) on synthetic data and returns the fastest plan."""
+    """Times a forward pass of each algorithm that applies (Winograd F(4x4) for float32 only, where
+    its accuracy is within the documented bound; F(2x2) rounds as direct does) on synthetic data
+    and returns the fastest plan."""
     import time
 
     candidates = [_core.Plan(*args, "direct", layout)]
-    if args[-1] == "float32" and layout == "nchw":
-        try:
-            candidates.append(_core.Plan(*args, "winograd", layout))
-        except ValueError:
-            pass
+    if layout == "nchw":
+        for name in ("winograd", "winograd_f2") if args[-1] == "float32" else ("winograd_f2",):
+            try:
+                candidates.append(_core.Plan(*args, name, layout))
+            except ValueError:
+                break
     if len(candidates) == 1:
         return candidates[0]
     dt = np.dtype(args[-1])
@@ -278,7 +280,7 @@ def _input(x: np.ndarray, algorithm: str) -> Tuple[np.ndarray, str]:
     (so is NHWC for Winograd, which reads NCHW only)."""
     if x.flags.c_contiguous and x.flags.aligned:
         return x, "nchw"
-    if algorithm != "winograd" and x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
+    if not algorithm.startswith("winograd") and x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
         return x, "nhwc"
     return _c(x), "nchw"
 
@@ -337,8 +339,9 @@ def conv2d(
     (K, C/groups, R, S), as ``torch.nn.functional.conv2d``.
 
     ``padding`` is an int, an (h, w) pair, 'valid', 'same' (stride 1 only), or ((top, bottom),
-    (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct', 'winograd', 'measure'
-    (time the candidates once per shape, keep the fastest) or 'reference'.
+    (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct', 'winograd' (F(4x4, 3x3)),
+    'winograd_f2' (F(2x2, 3x3): less saving, less rounding), 'measure' (time the candidates once
+    per shape, keep the fastest) or 'reference'.
     Output size per axis: (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1.
     """
     key = None

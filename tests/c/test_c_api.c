@@ -14,6 +14,26 @@ static int failures = 0;
     }                                                                 \
   } while (0)
 
+enum { X = 2 * 4 * 9 * 8, W = 6 * 2 * 3 * 3, Y = 2 * 6 * 9 * 8 };
+static float x[X], w[W], b[6];
+
+/* Runs all three directions on plan and on the reference plan; returns the largest difference. */
+static double worst_difference(fastconv_plan* plan, fastconv_plan* oracle) {
+  static float y[Y], y_ref[Y], dx[X], dx_ref[X], dw[W], dw_ref[W], db[6], db_ref[6];
+  CHECK(fastconv_forward(plan, x, w, b, y) == FASTCONV_OK);
+  CHECK(fastconv_forward(oracle, x, w, b, y_ref) == FASTCONV_OK);
+  CHECK(fastconv_backward_data(plan, y_ref, w, dx) == FASTCONV_OK);
+  CHECK(fastconv_backward_data(oracle, y_ref, w, dx_ref) == FASTCONV_OK);
+  CHECK(fastconv_backward_weights(plan, x, y_ref, dw, db) == FASTCONV_OK);
+  CHECK(fastconv_backward_weights(oracle, x, y_ref, dw_ref, db_ref) == FASTCONV_OK);
+  double worst = 0;
+  for (int i = 0; i < Y; ++i) worst = fmax(worst, fabs(y[i] - y_ref[i]) / (1.0 + fabs(y_ref[i])));
+  for (int i = 0; i < X; ++i) worst = fmax(worst, fabs(dx[i] - dx_ref[i]) / (1.0 + fabs(dx_ref[i])));
+  for (int i = 0; i < W; ++i) worst = fmax(worst, fabs(dw[i] - dw_ref[i]) / (1.0 + fabs(dw_ref[i])));
+  for (int i = 0; i < 6; ++i) worst = fmax(worst, fabs(db[i] - db_ref[i]) / (1.0 + fabs(db_ref[i])));
+  return worst;
+}
+
 int main(void) {
   fastconv_desc d;
   fastconv_desc_init(&d);
@@ -28,26 +48,27 @@ int main(void) {
   CHECK(fastconv_plan_output_size(plan, &p, &q) == FASTCONV_OK && p == 9 && q == 8);
   printf("fastconv %s, implementation %s\n", fastconv_version(), fastconv_plan_implementation(plan));
 
-  enum { X = 2 * 4 * 9 * 8, W = 6 * 2 * 3 * 3, Y = 2 * 6 * 9 * 8 };
-  float x[X], w[W], b[6], y[Y], y_ref[Y], dx[X], dx_ref[X], dw[W], dw_ref[W], db[6], db_ref[6];
   for (int i = 0; i < X; ++i) x[i] = (float)((i * 37 % 101) - 50) / 25.0f;
   for (int i = 0; i < W; ++i) w[i] = (float)((i * 53 % 97) - 48) / 30.0f;
   for (int i = 0; i < 6; ++i) b[i] = 0.5f * (float)i;
-  CHECK(fastconv_forward(plan, x, w, b, y) == FASTCONV_OK);
-  CHECK(fastconv_forward(oracle, x, w, b, y_ref) == FASTCONV_OK);
-  CHECK(fastconv_backward_data(plan, y, w, dx) == FASTCONV_OK);
-  CHECK(fastconv_backward_data(oracle, y, w, dx_ref) == FASTCONV_OK);
-  CHECK(fastconv_backward_weights(plan, x, y, dw, db) == FASTCONV_OK);
-  CHECK(fastconv_backward_weights(oracle, x, y, dw_ref, db_ref) == FASTCONV_OK);
-  double worst = 0;
-  for (int i = 0; i < Y; ++i) worst = fmax(worst, fabs(y[i] - y_ref[i]) / (1.0 + fabs(y_ref[i])));
-  for (int i = 0; i < X; ++i) worst = fmax(worst, fabs(dx[i] - dx_ref[i]) / (1.0 + fabs(dx_ref[i])));
-  for (int i = 0; i < W; ++i) worst = fmax(worst, fabs(dw[i] - dw_ref[i]) / (1.0 + fabs(dw_ref[i])));
-  for (int i = 0; i < 6; ++i) worst = fmax(worst, fabs(db[i] - db_ref[i]) / (1.0 + fabs(db_ref[i])));
+  double worst = worst_difference(plan, oracle);
   printf("largest difference from the reference: %.3g\n", worst);
   CHECK(worst < 1e-4);
+  /* both Winograd tiles, by name */
+  const fastconv_algorithm winograd[2] = {FASTCONV_ALGORITHM_WINOGRAD, FASTCONV_ALGORITHM_WINOGRAD_F2};
+  for (int a = 0; a < 2; ++a) {
+    fastconv_plan* named = NULL;
+    CHECK(fastconv_plan_create(&d, winograd[a], &named) == FASTCONV_OK);
+    if (named == NULL) continue;
+    CHECK(strstr(fastconv_plan_implementation(named), a == 0 ? "winograd/f4x4" : "winograd/f2x2") != NULL);
+    worst = worst_difference(named, oracle);
+    printf("%s: largest difference from the reference: %.3g\n", fastconv_plan_implementation(named), worst);
+    CHECK(worst < 1e-4);
+    fastconv_plan_destroy(named);
+  }
 
   /* errors: status codes and messages, never a crash */
+  float y[Y], dx[X], db[6];
   fastconv_desc bad = d;
   bad.stride_h = 0;
   fastconv_plan* none = (fastconv_plan*)1;

@@ -10,8 +10,10 @@ namespace fastconv {
 enum class Algorithm {
   Auto,       // the planner chooses
   Direct,     // blocked direct convolution (implicit GEMM; plane kernels for depthwise)
-  Winograd,   // F(4x4, 3x3) for 3x3, stride-1 convolution (dilated: per phase, where sizes divide)
-  Reference,  // scalar loops accumulating in double: slow, the oracle of the tests
+  Winograd,    // F(4x4, 3x3) for 3x3, stride-1 convolution (dilated: per phase, where sizes divide)
+  Reference,   // scalar loops accumulating in double: slow, the oracle of the tests
+  WinogradF2,  // F(2x2, 3x3) where Winograd applies: 2.25x fewer multiplications instead of 4x,
+               // with float64-grade rounding
 };
 
 enum class Direction { Forward, BackwardData, BackwardWeights };

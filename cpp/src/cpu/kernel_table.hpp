@@ -51,25 +51,32 @@ struct DepthwiseKernels {
   const char* name = "";
 };
 
-// Winograd F(4x4, 3x3) transforms of a block of up to `lanes` tiles: horizontally adjacent, or
-// with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2) of the
-// block), for planes only lanes/2 tiles wide, which would leave half the lanes idle.
+// Winograd F(m x m, 3x3) transforms of a block of up to `lanes` tiles (m = tile): horizontally
+// adjacent, or with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2)
+// of the block), for planes only lanes/2 tiles wide, which would leave half the lanes idle.
 template <typename T>
 struct WinogradKernels {
-  // V[xi][t] at v + xi * xi_stride, t < count, from the 6x6 patches of a padded plane (row
-  // stride ld) at (y0, x0) plus tile t's place, 4 apart; all inside the plane, nothing checked.
+  // V[xi][t] at v + xi * xi_stride, t < count, from the (m + 2) square patches of a padded plane
+  // (row stride ld) at (y0, x0) plus tile t's place, m apart; all inside the plane, unchecked.
   void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair, T* v,
                 std::int64_t xi_stride) noexcept = nullptr;
-  // 4x4 output tiles at (oy, ox) plus tile t's place of plane (P x Q) from M[xi][t] at
+  // m x m output tiles at (oy, ox) plus tile t's place of plane (P x Q) from M[xi][t] at
   // m + xi * xi_stride, plus bias.
   void (*output)(const T* m, std::int64_t xi_stride, int count, bool pair, T bias, T* plane, std::int64_t P,
                  std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept = nullptr;
-  // Z[xi][t] at z + xi * xi_stride from the 4x4 patches of a gradient plane (P x Q) at (oy, ox)
+  // Z[xi][t] at z + xi * xi_stride from the m x m patches of a gradient plane (P x Q) at (oy, ox)
   // plus tile t's place.
   void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
                    bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
-  int lanes = 0;
+  int tile = 0, lanes = 0;
   const char* name = "";
+};
+
+// Both tile sizes: F(2x2, 3x3) and F(4x4, 3x3).
+template <typename T>
+struct WinogradFamily {
+  WinogradKernels<T> f2, f4;
+  const WinogradKernels<T>& tile(int m) const noexcept { return m == 2 ? f2 : f4; }
 };
 
 // A float32 multiply-add loop of independent chains, to measure the machine's ceiling.
@@ -84,16 +91,16 @@ struct KernelTable {
   GemmMicrokernel<double> dgemm;
   DepthwiseKernels<float> sdepthwise;
   DepthwiseKernels<double> ddepthwise;
-  WinogradKernels<float> swinograd;
-  WinogradKernels<double> dwinograd;
+  WinogradFamily<float> swinograd;
+  WinogradFamily<double> dwinograd;
   PeakKernel peak;
 
   const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
   const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }
   const DepthwiseKernels<float>& depthwise(float*) const noexcept { return sdepthwise; }
   const DepthwiseKernels<double>& depthwise(double*) const noexcept { return ddepthwise; }
-  const WinogradKernels<float>& winograd(float*) const noexcept { return swinograd; }
-  const WinogradKernels<double>& winograd(double*) const noexcept { return dwinograd; }
+  const WinogradFamily<float>& winograd(float*) const noexcept { return swinograd; }
+  const WinogradFamily<double>& winograd(double*) const noexcept { return dwinograd; }
 };
 
 const KernelTable& kernel_table() noexcept;
@@ -104,8 +111,8 @@ const GemmMicrokernel<T>& gemm_microkernel() noexcept {
 }
 
 template <typename T>
-const WinogradKernels<T>& winograd_kernels() noexcept {
-  return kernel_table().winograd(static_cast<T*>(nullptr));
+const WinogradKernels<T>& winograd_kernels(int tile) noexcept {
+  return kernel_table().winograd(static_cast<T*>(nullptr)).tile(tile);
 }
 
 template <typename T>

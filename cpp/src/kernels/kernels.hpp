@@ -10,8 +10,8 @@ GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
 DepthwiseKernels<double> ddepthwise();
-WinogradKernels<float> swinograd();
-WinogradKernels<double> dwinograd();
+WinogradFamily<float> swinograd();
+WinogradFamily<double> dwinograd();
 PeakKernel peak();
 }  // namespace generic
 
@@ -20,8 +20,8 @@ GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
 DepthwiseKernels<double> ddepthwise();
-WinogradKernels<float> swinograd();
-WinogradKernels<double> dwinograd();
+WinogradFamily<float> swinograd();
+WinogradFamily<double> dwinograd();
 PeakKernel peak();
 }  // namespace avx2
 

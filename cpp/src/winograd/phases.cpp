@@ -25,8 +25,8 @@ ConvDesc phase_desc(const ConvDesc& d) {
 template <typename T>
 class PhaseSplit final : public ConvImpl {
  public:
-  PhaseSplit(const ConvDesc& desc, int threads)
-      : d_(desc), threads_(threads), inner_(make_winograd(phase_desc(desc), threads)) {}
+  PhaseSplit(const ConvDesc& desc, int threads, int tile)
+      : d_(desc), threads_(threads), inner_(make_winograd(phase_desc(desc), threads, tile)) {}
 
   std::string name() const override { return inner_->name() + "+phases"; }
 
@@ -99,9 +99,9 @@ bool phases_divide(const ConvDesc& d) {
          d.pad_bottom % d.dilation_h == 0 && d.pad_left % d.dilation_w == 0 && d.pad_right % d.dilation_w == 0;
 }
 
-std::unique_ptr<ConvImpl> make_winograd_phases(const ConvDesc& desc, int threads) {
-  if (desc.dtype == DType::Float32) return std::make_unique<PhaseSplit<float>>(desc, threads);
-  return std::make_unique<PhaseSplit<double>>(desc, threads);
+std::unique_ptr<ConvImpl> make_winograd_phases(const ConvDesc& desc, int threads, int tile) {
+  if (desc.dtype == DType::Float32) return std::make_unique<PhaseSplit<float>>(desc, threads, tile);
+  return std::make_unique<PhaseSplit<double>>(desc, threads, tile);
 }
 
 }  // namespace fastconv

@@ -1,15 +1,16 @@
-// Winograd F(4x4, 3x3) for 3x3, stride-1, undilated convolution (Lavin & Gray; dilated layers run
-// on it phase by phase, phases.cpp): each 4x4 output tile is computed from a 6x6 input tile with
-// 36 multiplications per channel pair instead of 144. Three steps:
-//   input transform   V[xi][c][tile] = (B^T d B)[xi]    for every 6x6 input tile d (zero padded)
-//   tuple GEMM        M[xi][k][tile] = sum_c U[xi][k][c] V[xi][c][tile]   36 GEMMs per group, on
-//                     the blocked GEMM driver and the per-ISA microkernels of the direct path
+// Winograd F(m x m, 3x3), m = 4 or 2, for 3x3, stride-1, undilated convolution (Lavin & Gray;
+// dilated layers run on it phase by phase, phases.cpp): each m x m output tile is computed from
+// an (m + 2) square input tile with (m + 2)^2 multiplications per channel pair instead of 9 m^2
+// (F(4x4): 36 instead of 144). Three steps:
+//   input transform   V[xi][c][tile] = (B^T d B)[xi]    for every input tile d (zero padded)
+//   tuple GEMM        M[xi][k][tile] = sum_c U[xi][k][c] V[xi][c][tile]   one GEMM per point xi
+//                     and group, on the blocked GEMM driver and microkernels of the direct path
 //   output transform  y tile = A^T M A (+ bias), clipped at the right and bottom edges
 // with U[xi][k][c] = (G g G^T)[xi] the weight transform, computed once per weights.
 // The input gradient is the same computation on dY with the kernel rotated by 180 degrees and
 // its channel axes swapped. The weight gradient is the adjoint of the forward map in g: per tile,
 // dW += G^T [(A dY A^T) * (B^T d B)] G, so the transform-domain products are summed over all
-// tiles of all images (36 GEMMs contracting over tiles) before one inverse weight transform.
+// tiles of all images (a GEMM per point contracting over tiles) before one inverse weight transform.
 // Every direction walks the tiles in blocks of whole tile rows, transform to GEMM to transform,
 // so that the transformed tiles of a block stay in the last-level cache.
 #include <algorithm>
@@ -30,50 +31,78 @@ using direct::ceil_div;
 using direct::GemmLayout;
 using direct::round_up;
 
-constexpr int kTile = 4;             // output tile (m)
-constexpr int kAlpha = kTile + 2;    // input tile (m + r - 1)
-constexpr int kXi = kAlpha * kAlpha; // transform-domain points
-constexpr int kLanes = 8;            // filters transformed side by side
+constexpr int kLanes = 8;  // filters transformed side by side
 
-// The weight transform, one 1-D pass (applied to columns, then rows) over kLanes filters side
-// by side, so that the arithmetic vectorises; interpolation points 0, 1, -1, 2, -2 and
-// infinity. out row i = (G g) row i, for g rows `stride` apart and out rows `ostride` apart.
-// The input and output transforms are per-ISA kernels (kernels/winograd_f4.inl).
-template <typename T>
-inline void kernel_lanes(const T* g, int stride, T* out, int ostride) {
-  // multiplying by reciprocals rather than dividing, which costs several multiplies
-  constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-  for (int t = 0; t < kLanes; ++t) {
-    const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
-    out[0 * ostride + t] = g0 * k4;
-    out[1 * ostride + t] = -(g0 + g1 + g2) * k6;
-    out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
-    out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
-    out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
-    out[5 * ostride + t] = g2;
-  }
-}
+// The weight transforms of F(m x m, 3x3), one 1-D pass each (applied to columns, then rows) over
+// kLanes filters side by side, so that the arithmetic vectorises: lanes maps 3 rows of g to the
+// m + 2 rows of G g, transposed the m + 2 rows of a transform-domain sum s to the 3 of G^T s
+// (the weight gradient's inverse transform); rows `stride` apart in, `ostride` apart out.
+// The input and output transforms are per-ISA kernels (kernels/winograd_tiles.inl).
+template <int M>
+struct WeightTransform;
 
-// out = G^T s, 3 rows from 6, over kLanes lanes (the weight gradient's inverse transform).
-template <typename T>
-inline void kernel_t_lanes(const T* s, int stride, T* out, int ostride) {
-  constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-  for (int t = 0; t < kLanes; ++t) {
-    const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
-            s5 = s[5 * stride + t];
-    out[t] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
-    out[ostride + t] = (s2 - s1) * k6 + (s3 - s4) * k12;
-    out[2 * ostride + t] = (s3 + s4 - s1 - s2) * k6 + s5;
+// F(4x4): points 0, 1, -1, 2, -2 and infinity. Multiplying by reciprocals rather than dividing,
+// which costs several multiplies.
+template <>
+struct WeightTransform<4> {
+  template <typename T>
+  static void lanes(const T* g, int stride, T* out, int ostride) {
+    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
+    for (int t = 0; t < kLanes; ++t) {
+      const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
+      out[0 * ostride + t] = g0 * k4;
+      out[1 * ostride + t] = -(g0 + g1 + g2) * k6;
+      out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
+      out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
+      out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
+      out[5 * ostride + t] = g2;
+    }
   }
-}
+  template <typename T>
+  static void transposed(const T* s, int stride, T* out, int ostride) {
+    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
+    for (int t = 0; t < kLanes; ++t) {
+      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
+              s5 = s[5 * stride + t];
+      out[t] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
+      out[ostride + t] = (s2 - s1) * k6 + (s3 - s4) * k12;
+      out[2 * ostride + t] = (s3 + s4 - s1 - s2) * k6 + s5;
+    }
+  }
+};
+
+// F(2x2): points 0, 1, -1 and infinity.
+template <>
+struct WeightTransform<2> {
+  template <typename T>
+  static void lanes(const T* g, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
+      out[t] = g0;
+      out[ostride + t] = (g0 + g1 + g2) * T(0.5);
+      out[2 * ostride + t] = (g0 - g1 + g2) * T(0.5);
+      out[3 * ostride + t] = g2;
+    }
+  }
+  template <typename T>
+  static void transposed(const T* s, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t];
+      out[t] = s0 + (s1 + s2) * T(0.5);
+      out[ostride + t] = (s1 - s2) * T(0.5);
+      out[2 * ostride + t] = (s1 + s2) * T(0.5) + s3;
+    }
+  }
+};
 
 struct Geometry {
   std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
+  std::int64_t tile, xi;       // output tile side m, and transform-domain points (m + 2)^2
   std::int64_t th, tw, tiles;  // tiles per image: th x tw; tiles in all images
-  explicit Geometry(const ConvDesc& d)
+  Geometry(const ConvDesc& d, int m)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), G(d.groups), Cg(d.c / d.groups), Kg(d.k / d.groups), P(d.p()),
-        Q(d.q()), pt(d.pad_top), pl(d.pad_left), th(ceil_div(P, kTile)), tw(ceil_div(Q, kTile)),
-        tiles(N * th * tw) {}
+        Q(d.q()), pt(d.pad_top), pl(d.pad_left), tile(m), xi((m + 2) * (m + 2)), th(ceil_div(P, tile)),
+        tw(ceil_div(Q, tile)), tiles(N * th * tw) {}
 };
 
 // Where the transformed tiles of a block lie: tile t of channel c at offset(c, t), and point xi a
@@ -102,8 +131,8 @@ struct TupleGemm {
   TileLayout vl, ml;
   std::int64_t kgp, count;  // M rows per group, and tiles in this block
 
-  std::int64_t batches() const { return kXi * g.G; }
-  std::int64_t period() const { return kXi * g.G; }
+  std::int64_t batches() const { return g.xi * g.G; }
+  std::int64_t period() const { return g.xi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return count; }
   std::int64_t k(std::int64_t) const { return g.Cg; }
@@ -134,8 +163,8 @@ struct WeightGemm {
   std::int64_t stride, count;  // tiles a row of z and v holds, and tiles in this block
   bool accumulate;             // add to out (the sums of earlier blocks)
 
-  std::int64_t batches() const { return kXi * g.G; }
-  std::int64_t period() const { return kXi * g.G; }
+  std::int64_t batches() const { return g.xi * g.G; }
+  std::int64_t period() const { return g.xi * g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
   std::int64_t n(std::int64_t) const { return g.Cg; }
   std::int64_t k(std::int64_t) const { return count; }
@@ -178,11 +207,14 @@ struct WeightGemm {
   }
 };
 
-template <typename T>
+template <typename T, int M>
 class WinogradConv final : public ConvImpl {
+  static constexpr int kTile = M, kAlpha = M + 2, kXi = kAlpha * kAlpha;  // output tile, input tile, points
+  using Weights = WeightTransform<M>;
+
  public:
   WinogradConv(const ConvDesc& desc, int threads)
-      : g_(desc), threads_(threads), bwd_(make_backward_desc(desc)) {
+      : g_(desc, M), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T), threads);
@@ -191,7 +223,7 @@ class WinogradConv final : public ConvImpl {
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
-      gb_ = std::make_unique<Geometry>(bwd_);
+      gb_ = std::make_unique<Geometry>(bwd_, M);
       bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr, sizeof(T),
                                         threads);
       bwd_planes_ = padded_planes(*gb_);
@@ -201,7 +233,7 @@ class WinogradConv final : public ConvImpl {
   }
 
   std::string name() const override {
-    return std::string("winograd/") + winograd_kernels<T>().name + "+" + kernel_name_;
+    return std::string("winograd/") + kernels().name + "+" + kernel_name_;
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -266,11 +298,12 @@ class WinogradConv final : public ConvImpl {
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t kc0 = blk * kLanes;
       const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
-      T s6[kXi][kLanes], tmp[3][kAlpha][kLanes], out[9][kLanes];
+      T s[kXi][kLanes], tmp[3][kAlpha][kLanes], out[9][kLanes];
       for (int xi = 0; xi < kXi; ++xi)
-        for (int t = 0; t < kLanes; ++t) s6[xi][t] = t < count ? sum[xi * pairs + kc0 + t] : T(0);
-      for (int col = 0; col < kAlpha; ++col) kernel_t_lanes(s6[col], kAlpha * kLanes, tmp[0][col], kAlpha * kLanes);
-      for (int row = 0; row < 3; ++row) kernel_t_lanes(tmp[row][0], kLanes, out[row * 3], kLanes);  // (G^T S) G
+        for (int t = 0; t < kLanes; ++t) s[xi][t] = t < count ? sum[xi * pairs + kc0 + t] : T(0);
+      for (int col = 0; col < kAlpha; ++col)
+        Weights::transposed(s[col], kAlpha * kLanes, tmp[0][col], kAlpha * kLanes);               // G^T S
+      for (int row = 0; row < 3; ++row) Weights::transposed(tmp[row][0], kLanes, out[row * 3], kLanes);  // (G^T S) G
       for (int t = 0; t < count; ++t)
         for (int i = 0; i < 9; ++i) dw[(kc0 + t) * 9 + i] = out[i][t];
     }
@@ -278,9 +311,9 @@ class WinogradConv final : public ConvImpl {
   }
 
  private:
-  // Workspace: V (36 x C x B) and M (or Z, 36 x K x B, M's rows padded) for a block of B tiles
+  // Workspace: V (points x C x B) and M (or Z, points x K x B, M's rows padded) for a block of B tiles
   // (rounded up to whole B panels), then the GEMM's own (which leads with the packed U), then
-  // the threads' padded planes; the weight gradient puts its sums S (36 x K x Cg) first.
+  // the threads' padded planes; the weight gradient puts its sums S (points x K x Cg) first.
   static std::int64_t tile_elements(const Geometry& g) {
     return kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
   }
@@ -371,8 +404,9 @@ class WinogradConv final : public ConvImpl {
                                   : w + ((grp * g.Kg + kin) * g.Cg + c) * 9;
             for (int i = 0; i < 9; ++i) f[i][t] = rotate ? src[8 - i] : src[i];
           }
-          for (int col = 0; col < 3; ++col) kernel_lanes(f[col], 3 * kLanes, tmp[0][col], 3 * kLanes);  // G g
-          for (int row = 0; row < kAlpha; ++row) kernel_lanes(tmp[row][0], kLanes, out[row * kAlpha], kLanes);  // G^T
+          for (int col = 0; col < 3; ++col) Weights::lanes(f[col], 3 * kLanes, tmp[0][col], 3 * kLanes);  // G g
+          for (int row = 0; row < kAlpha; ++row)
+            Weights::lanes(tmp[row][0], kLanes, out[row * kAlpha], kLanes);  // (G g) G^T
           T* dst = packed + offset(grp, panel0 + l0, c);
           for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + lanes, dst + xi * point);
         }
@@ -383,7 +417,7 @@ class WinogradConv final : public ConvImpl {
   // whole lane blocks included, so the transform kernels check no bounds.
   // A buffer holds the rows of one tile block, not the whole plane.
   static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
-    const std::int64_t lanes = winograd_kernels<T>().lanes, width = ceil_div(g.tw, lanes) * lanes * kTile;
+    const std::int64_t lanes = kernels().lanes, width = ceil_div(g.tw, lanes) * lanes * kTile;
     const std::int64_t strip_rows = std::min(g.th, std::max(block_rows(g), wgrad_rows(g))) * kTile;
     const std::size_t strip_bytes = std::size_t((strip_rows + 2) * (width + 2)) * sizeof(T);
     return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, width, 3, 3, 1, 1, 1, 1, sizeof(T),
@@ -419,7 +453,7 @@ class WinogradConv final : public ConvImpl {
   template <typename Pairable, typename Fn>
   static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
                               Pairable&& pairable, Fn&& fn) noexcept {
-    const int lanes = winograd_kernels<T>().lanes;
+    const int lanes = kernels().lanes;
     for (std::int64_t ty = ty0; ty < ty1;) {
       const std::int64_t tile = (img * g.th + ty - r0) * g.tw;
       if (2 * g.tw == lanes && ty + 1 < ty1 && pairable(tile)) {
@@ -433,12 +467,13 @@ class WinogradConv final : public ConvImpl {
     }
   }
   static bool always(std::int64_t) { return true; }
+  static const WinogradKernels<T>& kernels() { return winograd_kernels<T>(M); }
 
   // V[xi][c][tile] (at vl) = B^T d B for global tile rows [r0, r1): each (image, channel) strip
   // padded in the thread's buffer (bufs: threads_ slots), then transformed.
   void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
                        T* v, const TileLayout& vl, T* bufs) const noexcept {
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const WinogradKernels<T>& wk = kernels();
     const std::int64_t ld = pad.geometry().ld;
     auto buffer = [&] {
       T* buf = bufs + thread_index() * slot(pad);
@@ -464,7 +499,7 @@ class WinogradConv final : public ConvImpl {
                         T* y) const noexcept {
     const TileLayout ml = m_layout(g);
     const std::int64_t rows = m_rows(g);
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const WinogradKernels<T>& wk = kernels();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
@@ -478,7 +513,7 @@ class WinogradConv final : public ConvImpl {
   // Z[xi][k][tile] = A dY A^T for global tile rows [r0, r1).
   void transform_gradient(const Geometry& g, const T* dy, std::int64_t r0, std::int64_t r1, T* z,
                           std::int64_t stride) const noexcept {
-    const WinogradKernels<T>& wk = winograd_kernels<T>();
+    const WinogradKernels<T>& wk = kernels();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
@@ -529,7 +564,7 @@ bool winograd_accepts(const ConvDesc& d, std::string* why) {
     if (why) *why = reason;
     return false;
   };
-  if (d.r != 3 || d.s != 3) return no("Winograd F(4x4, 3x3) needs a 3x3 kernel");
+  if (d.r != 3 || d.s != 3) return no("Winograd F(m x m, 3x3) needs a 3x3 kernel");
   if (d.stride_h != 1 || d.stride_w != 1) return no("Winograd needs stride 1");
   if ((d.dilation_h != 1 || d.dilation_w != 1) && !phases_divide(d))
     return no("Winograd needs dilation 1, or sizes and paddings that divide by the dilation");
@@ -537,10 +572,15 @@ bool winograd_accepts(const ConvDesc& d, std::string* why) {
   return true;
 }
 
-std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads) {
-  if (desc.dilation_h != 1 || desc.dilation_w != 1) return make_winograd_phases(desc, threads);
-  if (desc.dtype == DType::Float32) return std::make_unique<winograd::WinogradConv<float>>(desc, threads);
-  return std::make_unique<winograd::WinogradConv<double>>(desc, threads);
+std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads, int tile) {
+  using winograd::WinogradConv;
+  if (desc.dilation_h != 1 || desc.dilation_w != 1) return make_winograd_phases(desc, threads, tile);
+  if (desc.dtype == DType::Float32) {
+    if (tile == 2) return std::make_unique<WinogradConv<float, 2>>(desc, threads);
+    return std::make_unique<WinogradConv<float, 4>>(desc, threads);
+  }
+  if (tile == 2) return std::make_unique<WinogradConv<double, 2>>(desc, threads);
+  return std::make_unique<WinogradConv<double, 4>>(desc, threads);
 }
 
 }  // namespace fastconv

@@ -1,6 +1,6 @@
-// Winograd transforms compiled with -mavx2 -mfma: the loops of winograd_f4.inl, a tile per lane
-// of 8, and for float input and output transforms that load and store patch rows whole and
-// transpose them in registers, instead of gathering and scattering each element.
+// Winograd transforms compiled with -mavx2 -mfma: the loops of winograd_tiles.inl, a tile per
+// lane of 8, and for F(4x4) float input and output transforms that load and store patch rows
+// whole and transpose them in registers, instead of gathering and scattering each element.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,9 +9,11 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx2 {
-#include "kernels/winograd_f4.inl"
+#include "kernels/winograd_tiles.inl"
 
 namespace {
+
+constexpr int kA = F4::kA, kM = F4::kM;
 
 // out = B^T d for six vectors (each lane a tile): the rows of B^T with points 0, 1, -1, 2, -2.
 inline void bt(const __m256* d, __m256* out) {
@@ -41,7 +43,7 @@ inline void columns(const float* row, std::int64_t second, int wanted, __m256* c
   col[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
 }
 
-// The input transform of winograd_f4.inl's input_block, for float: V = B^T (d B), each patch row
+// The input transform of winograd_tiles.inl's input_block, for float: V = B^T (d B), each patch row
 // transformed as it is loaded, then each column.
 void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair,
                      float* v, std::int64_t xi_stride) noexcept {
@@ -80,7 +82,7 @@ inline void at(const __m256* m, __m256* out) {
   out[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), e, b), m[5]);
 }
 
-// The output transform of winograd_f4.inl's output_block, for float: y = A^T M A + bias, each
+// The output transform of winograd_tiles.inl's output_block, for float: y = A^T M A + bias, each
 // output row of the 8 tiles interleaved in registers into 32 consecutive values.
 void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pair, float bias, float* plane,
                       std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
@@ -130,12 +132,14 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
 
 }  // namespace
 
-WinogradKernels<float> swinograd() {
-  WinogradKernels<float> k = winograd_kernels<float>("f4x4-avx2");
-  k.input = input_block_f32;
-  k.output = output_block_f32;
-  return k;
+WinogradFamily<float> swinograd() {
+  WinogradKernels<float> f4 = winograd_kernels<F4, float>("f4x4-avx2");
+  f4.input = input_block_f32;
+  f4.output = output_block_f32;
+  return {winograd_kernels<F2, float>("f2x2-avx2"), f4};
 }
-WinogradKernels<double> dwinograd() { return winograd_kernels<double>("f4x4-avx2"); }
+WinogradFamily<double> dwinograd() {
+  return {winograd_kernels<F2, double>("f2x2-avx2"), winograd_kernels<F4, double>("f4x4-avx2")};
+}
 
 }  // namespace fastconv::kernels::avx2

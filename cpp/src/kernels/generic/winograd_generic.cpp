@@ -4,9 +4,13 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::generic {
-#include "kernels/winograd_f4.inl"
+#include "kernels/winograd_tiles.inl"
 
-WinogradKernels<float> swinograd() { return winograd_kernels<float>("f4x4-generic"); }
-WinogradKernels<double> dwinograd() { return winograd_kernels<double>("f4x4-generic"); }
+WinogradFamily<float> swinograd() {
+  return {winograd_kernels<F2, float>("f2x2-generic"), winograd_kernels<F4, float>("f4x4-generic")};
+}
+WinogradFamily<double> dwinograd() {
+  return {winograd_kernels<F2, double>("f2x2-generic"), winograd_kernels<F4, double>("f4x4-generic")};
+}
 
 }  // namespace fastconv::kernels::generic
