@@ -147,6 +147,14 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     L.nc = std::max<std::int64_t>(nr, round_up(L.nc / 2, nr));
     L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
   }
+  // Equal column blocks, and where they are few, as many per entry as make every thread's share
+  // equal: 784 columns in blocks of 256 left one of two threads 512 and the other 272.
+  const std::int64_t others = L.batches * L.mtiles * L.ksplit;
+  std::int64_t blocks = L.ntiles;
+  if (others * blocks < 8 * threads)
+    while ((others * blocks) % threads != 0 && blocks < ceil_div(std::max<std::int64_t>(L.max_n, 1), nr)) ++blocks;
+  L.nc = round_up(ceil_div(std::max<std::int64_t>(L.max_n, 1), blocks), nr);
+  L.ntiles = ceil_div(std::max<std::int64_t>(L.max_n, 1), L.nc);
 
   // An A operand that few column blocks read costs more to pack than it saves (a whole weight
   // matrix, for one image); the microkernel then reads it in place, in L2-sized row blocks.
