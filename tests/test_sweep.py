@@ -83,6 +83,17 @@ def test_1x1_weight_gradient(rng):
         assert ref.rel_err(got, want) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_weight_gradient_with_large_output_gradient(rng, dtype):
+    """Where dY^T would take over 16 MB, the weight gradient packs dY's filter rows into panels per
+    reduction block (runs of pixels that cross images, filters in blocks of 8 and a ragged rest)."""
+    x = rng.standard_normal((2, 3, 330, 331)).astype(dtype)
+    dy = rng.standard_normal((2, 21, 330, 331)).astype(dtype)
+    pads = ((1, 1), (1, 1))
+    got = fastconv.conv2d_weight(x, (21, 3, 3, 3), dy, padding=1, algorithm="direct")
+    assert ref.rel_err(got, ref.conv2d_weight(x, (21, 3, 3, 3), dy, (1, 1), pads)) <= TOL[dtype]
+
+
 @pytest.mark.parametrize("cfg", [
     # the weight-gradient reduction is split into partial sums
     dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), pads=((1, 1), (1, 0)), groups=2),

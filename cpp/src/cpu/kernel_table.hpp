@@ -24,11 +24,19 @@ template <typename T>
 using GemmIndirectMicrokernelFn = void (*)(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b,
                                            T* c, std::int64_t ldc, bool accumulate) noexcept;
 
+// One packed panel: dst[p * width + i] = src[i * ld + p] for i < rows (<= width), p < kc, and
+// zero for rows <= i < width. Rows of a row-major matrix, transposed into the panel layout that
+// the microkernels read (B panels of dY or of transformed tiles, A panels of weights).
+template <typename T>
+using PackPanelFn = void (*)(const T* src, std::int64_t ld, std::int64_t rows, std::int64_t kc, T* dst,
+                             std::int64_t width) noexcept;
+
 template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect = nullptr;
+  PackPanelFn<T> pack = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";
 };

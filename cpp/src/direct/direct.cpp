@@ -482,21 +482,18 @@ struct BackwardWeightsProblem {
       }
   }
 
-  // B[(img, pix), k] = dY[img, k, pix]
+  // B[(img, pix), k] = dY[img, k, pix]: the panel's filter rows, one run of pixels per image
   void pack_b(std::int64_t grp, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
     const std::int64_t pq = g.P * g.Q;
+    const PackPanelFn<T> pack = gemm_microkernel<T>().pack;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
-      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
-      for (std::int64_t j = 0; j < count; ++j) {
-        const T* dyk = dy + (grp * g.Kg + j0 + jj + j) * pq;
-        std::int64_t img = k0 / pq, pix = k0 % pq;
-        for (std::int64_t p = 0; p < kc; ++p) {
-          dst[p * nr + j] = dyk[img * g.K * pq + pix];
-          if (++pix == pq) pix = 0, ++img;
-        }
+      const T* dyk = dy + (grp * g.Kg + j0 + jj) * pq;
+      for (std::int64_t p = 0; p < kc;) {
+        const std::int64_t kk = k0 + p, img = kk / pq, pix = kk % pq, run = std::min(kc - p, pq - pix);
+        pack(dyk + img * g.K * pq + pix, pq, std::min<std::int64_t>(nr, nc - jj), run, dst + p * nr, nr);
+        p += run;
       }
-      zero_tail(dst, kc, count, nr);
     }
   }
 
@@ -730,15 +727,11 @@ class DirectConv final : public ConvImpl {
   // W^T per group in filter panels as wide as the microkernel's, zero past the last filter:
   // wt[((grp * panels + pn) * taps + p) * nr + j] = w[grp * Kg + pn * nr + j][p].
   void pack_filters(const T* w, T* wt) const noexcept {
-    const std::int64_t nr = gemm_microkernel<T>().nr, taps = std::int64_t(offsets_.size());
-    const std::int64_t panels = ceil_div(g_.Kg, nr);
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const std::int64_t nr = uk.nr, taps = std::int64_t(offsets_.size()), panels = ceil_div(g_.Kg, nr);
     for (std::int64_t grp = 0; grp < g_.G; ++grp)
       for (std::int64_t pn = 0; pn < panels; ++pn, wt += taps * nr)
-        for (std::int64_t j = 0; j < nr; ++j) {
-          const std::int64_t k = pn * nr + j;
-          const T* src = w + (grp * g_.Kg + k) * taps;
-          for (std::int64_t p = 0; p < taps; ++p) wt[p * nr + j] = k < g_.Kg ? src[p] : T(0);
-        }
+        uk.pack(w + (grp * g_.Kg + pn * nr) * taps, taps, std::min(nr, g_.Kg - pn * nr), taps, wt, nr);
   }
 
   // Y for images [img0, img0 + images), whose planes lie padded in `planes`: micro-tiles of mr
@@ -816,12 +809,8 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t task = 0; task < packs; ++task) {
       const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
       const std::int64_t p0 = task % blocks * kPackPixels, p1 = std::min(pq, p0 + kPackPixels);
-      T* out = dyt + panel * pq * nr;
-      for (std::int64_t j = 0; j < nr; ++j) {
-        const std::int64_t k = pn * nr + j;
-        const T* src = dy + (img * g_.K + grp * g_.Kg + k) * pq;
-        for (std::int64_t p = p0; p < p1; ++p) out[p * nr + j] = k < g_.Kg ? src[p] : T(0);
-      }
+      gemm_microkernel<T>().pack(dy + (img * g_.K + grp * g_.Kg + pn * nr) * pq + p0, pq, std::min<std::int64_t>(nr, g_.Kg - pn * nr),
+                                 p1 - p0, dyt + panel * pq * nr + p0 * nr, nr);
     }
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else

@@ -346,17 +346,9 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
 template <typename T>
 void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, T* dst,
                int mr) noexcept {
-  for (std::int64_t ir = 0; ir < m; ir += mr, dst += kc * mr) {
-    const std::int64_t rows = std::min<std::int64_t>(mr, m - ir);
-    for (std::int64_t i = 0; i < mr; ++i) {
-      if (i >= rows) {
-        for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
-        continue;
-      }
-      const T* s = src + (ir + i) * ld + k0;
-      for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = s[p];
-    }
-  }
+  const PackPanelFn<T> pack = gemm_microkernel<T>().pack;
+  for (std::int64_t ir = 0; ir < m; ir += mr, dst += kc * mr)
+    pack(src + ir * ld + k0, ld, std::min<std::int64_t>(mr, m - ir), kc, dst, mr);
 }
 
 // out[i * stride], i < count: the values of a sampling grid laid over a plane (rows x cols,

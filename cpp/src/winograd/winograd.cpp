@@ -179,17 +179,9 @@ struct WeightGemm {
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
               int nr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
-      const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
-      for (std::int64_t j = 0; j < nr; ++j) {
-        if (j >= count) {
-          for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = T(0);
-          continue;
-        }
-        const T* row = v + (xi * g.C + grp * g.Cg + j0 + jj + j) * stride + k0;
-        for (std::int64_t p = 0; p < kc; ++p) dst[p * nr + j] = row[p];
-      }
-    }
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr)
+      gemm_microkernel<T>().pack(v + (xi * g.C + grp * g.Cg + j0 + jj) * stride + k0, stride,
+                                 std::min<std::int64_t>(nr, nc - jj), kc, dst, nr);
   }
 
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,

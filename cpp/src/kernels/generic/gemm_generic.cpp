@@ -2,6 +2,8 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::generic {
+#include "kernels/pack_panel.inl"
+
 namespace {
 
 // A element (i, p) at a[p * MR + i] when packed (lda 0), else at a[i * lda + p].
@@ -42,10 +44,11 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
 }  // namespace
 
 GemmMicrokernel<float> sgemm() {
-  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_indirect<float, 4, 8>, 4, 8, "gemm-generic-4x8"};
+  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_indirect<float, 4, 8>, pack_panel_loops<float>, 4, 8,
+          "gemm-generic-4x8"};
 }
 GemmMicrokernel<double> dgemm() {
-  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_indirect<double, 4, 4>, 4, 4,
+  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_indirect<double, 4, 4>, pack_panel_loops<double>, 4, 4,
           "gemm-generic-4x4"};
 }
 
