@@ -69,6 +69,32 @@ def test_few_filters_path(rng):
     assert used >= 10  # how many depends on the microkernel's width: 25 with AVX2, 13 generic
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stride_1_forward_reading_planes_in_place(rng, dtype):
+    """Stride 1 with at most half a panel of filters: the forward GEMM's columns are positions
+    along the padded rows, read in place by the microkernel, and only each row's first Q columns
+    are stored. Small images share a GEMM (columns of several images), large ones span several
+    column blocks; sizes, paddings, dilations, groups and prepared weights are swept."""
+    for i in range(30):
+        groups = int(rng.choice([1, 1, 2]))
+        n, c, k = int(rng.integers(1, 5)), groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 9))
+        h, w = (int(rng.integers(1, 15)), int(rng.integers(1, 15))) if i % 3 else (int(rng.integers(20, 60)),) * 2
+        r, s = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
+        if dil[0] * (r - 1) >= h + sum(pads[0]) or dil[1] * (s - 1) >= w + sum(pads[1]):
+            continue
+        x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        wt = rng.standard_normal((k, c // groups, r, s)).astype(dtype)
+        b = rng.standard_normal(k).astype(dtype)
+        kw = dict(padding=pads, dilation=dil, groups=groups)
+        want = ref.conv2d(x, wt, b, (1, 1), pads, dil, groups)
+        assert ref.rel_err(fastconv.conv2d(x, wt, b, algorithm="direct", **kw), want) <= TOL[dtype], (x.shape, wt.shape, kw)
+        plan = fastconv.plan_conv2d(x.shape, wt.shape, dtype=dtype, algorithm="direct", **kw)
+        plan.set_weight(wt)
+        assert ref.rel_err(plan.forward(x, bias=b), want) <= TOL[dtype], (x.shape, wt.shape, kw)
+
+
 def test_1x1_weight_gradient(rng):
     """1x1 stride-1 unpadded weight gradients read the input planes in place (X_col's rows as
     they lie) against dY^T in filter panels: random sizes, groups and dtypes against the reference."""

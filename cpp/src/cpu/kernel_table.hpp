@@ -24,6 +24,12 @@ template <typename T>
 using GemmIndirectMicrokernelFn = void (*)(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b,
                                            T* c, std::int64_t ldc, bool accumulate) noexcept;
 
+// The same with A packed and B read in place: row p of the B panel is the NR consecutive values
+// at b + off[p] (stride-1 im2col rows, straight from a padded plane). Same bits as packed B.
+template <typename T>
+using GemmRowsBMicrokernelFn = void (*)(std::int64_t kc, const T* a, const T* b, const std::int64_t* off, T* c,
+                                        std::int64_t ldc, bool accumulate) noexcept;
+
 // One packed panel: dst[p * width + i] = src[i * ld + p] for i < rows (<= width), p < kc, and
 // zero for rows <= i < width. Rows of a row-major matrix, transposed into the panel layout that
 // the microkernels read (B panels of dY or of transformed tiles, A panels of weights).
@@ -36,6 +42,7 @@ struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect = nullptr;
+  GemmRowsBMicrokernelFn<T> run_rows_b = nullptr;
   PackPanelFn<T> pack = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";

@@ -88,11 +88,17 @@ struct ForwardProblem {
   const T* padded;
   const PaddedSource* source;
   bool merged;
+  // Stride 1 with `padded`, `wide` columns: column q of an image is output (q / ld, q % ld), ld
+  // the padded planes' row length, so any run of columns reads a run of each padded row (the
+  // columns q % ld >= Q compute values nobody stores). `wide` holds (c, r, s)'s plane offsets,
+  // and the microkernel reads B in place; wide_n columns an image (whole panels).
+  const std::int64_t* wide;
+  std::int64_t wide_n;
 
   std::int64_t batches() const { return merged ? g.G : images * g.G; }
   std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Kg; }
-  std::int64_t n(std::int64_t) const { return (merged ? images : 1) * g.P * g.Q; }
+  std::int64_t n(std::int64_t) const { return (merged ? images : 1) * (wide ? wide_n : g.P * g.Q); }
   std::int64_t k(std::int64_t) const { return g.Cg * g.R * g.S; }
   std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
 
@@ -102,9 +108,25 @@ struct ForwardProblem {
     pack_rows(a_rows(grp), k(0), g.Kg, k0, kc, dst, mr);
   }
 
+  // Wide columns: where column j's tap (0, 0, 0) lies in the padded planes, and each tap's offset.
+  const T* b_row(std::int64_t b, std::int64_t j) const {
+    const std::int64_t plane = source->buffer_elems();
+    return padded + (((merged ? j / wide_n : b / g.G) * g.C + b % g.G * g.Cg) * plane) + j % wide_n;
+  }
+  const std::int64_t* b_offsets(std::int64_t) const { return wide; }
+
   // X_col[(c,r,s), pix] for one image and group; out-of-image taps read as zero.
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
+    if (wide) {  // a panel's columns lie in one image (whole panels): a run per row
+      for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+        const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
+        const T* src = b_row(b, j0 + jj);
+        for (std::int64_t p = 0; p < kc; ++p) copy_run(src + wide[k0 + p], count, dst + p * nr);
+        zero_tail(dst, kc, count, nr);
+      }
+      return;
+    }
     if (padded) {  // panel widths of the microkernels, so that whole panels copy in fixed sizes
       switch (nr) {
         case 8: return pack_padded<8>(b, k0, kc, j0, nc, dst, nr);
@@ -170,6 +192,7 @@ struct ForwardProblem {
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
     const std::int64_t grp = b % g.G, pq = g.P * g.Q;
+    if (wide) return store_wide(b, i0, mc, j0, nc, c, ldc);
     for (std::int64_t j = 0; j < nc;) {  // one image's columns at a time
       const std::int64_t img = img0 + (merged ? (j0 + j) / pq : b / g.G), pix = (j0 + j) % pq;
       const std::int64_t len = std::min(nc - j, pq - pix);
@@ -179,6 +202,27 @@ struct ForwardProblem {
         T* yr = y + (img * g.K + kout) * pq + pix;
         const T* ci = c + i * ldc + j;
         for (std::int64_t t = 0; t < len; ++t) yr[t] = ci[t] + add;
+      }
+      j += len;
+    }
+  }
+
+  // Wide columns: each output row's first Q columns.
+  void store_wide(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
+                  std::int64_t ldc) const {
+    const std::int64_t grp = b % g.G, pq = g.P * g.Q, ld = source->geometry().ld;
+    for (std::int64_t j = 0; j < nc;) {  // a run of one output row at a time
+      const std::int64_t img = img0 + (merged ? (j0 + j) / wide_n : b / g.G), q = (j0 + j) % wide_n;
+      const std::int64_t oh = q / ld, ow = q % ld, len = std::min({nc - j, ld - ow, wide_n - q});
+      if (oh < g.P && ow < g.Q) {
+        const std::int64_t count = std::min(len, g.Q - ow);
+        for (std::int64_t i = 0; i < mc; ++i) {
+          const std::int64_t kout = grp * g.Kg + i0 + i;
+          const T add = bias ? bias[kout] : T(0);
+          T* yr = y + (img * g.K + kout) * pq + oh * g.Q + ow;
+          const T* ci = c + i * ldc + j;
+          for (std::int64_t t = 0; t < count; ++t) yr[t] = ci[t] + add;
+        }
       }
       j += len;
     }
@@ -540,7 +584,8 @@ class DirectConv final : public ConvImpl {
     const std::int64_t per_image = padded_ ? g_.C * padded_->buffer_elems() : 0;
     fwd_chunk_ = padded_ ? std::clamp<std::int64_t>(kPaddedBytes / std::int64_t(sizeof(T)) / per_image, 1, g_.N) : g_.N;
     for (;;) {
-      padded_elements_ = padded_ ? fwd_chunk_ * per_image : 0;
+      plan_wide(uk, table_fits);
+      padded_elements_ = padded_ ? fwd_chunk_ * per_image + (wide_offsets_.empty() ? 0 : kMaxPanel) : 0;
       merged_ = padded_ && fwd_chunk_ > 1 && g_.P * g_.Q <= kMergedPixels;
       fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
                          sizeof(T), threads);
@@ -649,6 +694,8 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t img = 0; img < g_.N; img += fwd_chunk_) {
       const std::int64_t images = std::min(fwd_chunk_, g_.N - img);
       pad_planes(static_cast<const T*>(x) + img * g_.C * hw, images * g_.C, planes, img == 0);
+      if (img == 0 && !wide_offsets_.empty())  // the slack that wide columns read past the planes
+        std::fill(planes + padded_elements_ - kMaxPanel, planes + padded_elements_, T(0));
       if (indirect_) {
         forward_indirect(planes, img, images, work, static_cast<const T*>(bias), static_cast<T*>(y));
         continue;
@@ -705,8 +752,27 @@ class DirectConv final : public ConvImpl {
  private:
   ForwardProblem<T> forward_problem(const void* x, const void* w, const void* bias, void* y, std::int64_t img0,
                                     std::int64_t images, const T* planes) const {
-    return {g_,   static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y),
-            img0, images, planes, padded_.get(), merged_};
+    return {g_,     static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y),
+            img0,   images, planes, padded_.get(), merged_, wide_offsets_.empty() ? nullptr : wide_offsets_.data(),
+            wide_n_};
+  }
+
+  // Stride 1 over padded planes, with filters for at most half a panel: the forward GEMM's
+  // columns are the padded rows' positions (see ForwardProblem::wide), so that B is read in
+  // place, not packed, at the cost of the (S - 1) * dw columns a row computes past Q. Measured:
+  // LeNet's 6-filter first layer spent half its time packing, and runs twice as fast; with 64 or
+  // more filters each packed value feeds enough microkernel rows to pay for its aligned copy
+  // (VGG-16 conv1_1 and ResNet-18 layer3 ran 5-15% slower in place). Reads run up to a panel
+  // past the last plane: kMaxPanel elements of slack.
+  void plan_wide(const GemmMicrokernel<T>& uk, bool table_fits) {
+    wide_offsets_.clear();
+    if (!padded_ || g_.sh != 1 || g_.sw != 1 || !table_fits || uk.nr > kMaxPanel || 2 * g_.Kg > uk.nr) return;
+    const DepthwisePlane& pg = padded_->geometry();
+    const std::int64_t plane = padded_->buffer_elems();
+    for (std::int64_t c = 0; c < g_.Cg; ++c)
+      for (std::int64_t r = 0; r < g_.R; ++r)
+        for (std::int64_t s = 0; s < g_.S; ++s) wide_offsets_.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
+    wide_n_ = round_up((g_.P - 1) * pg.ld + g_.Q, uk.nr);
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     // small phase grids: the images side by side, as forward does
@@ -1014,6 +1080,8 @@ class DirectConv final : public ConvImpl {
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
+  std::vector<std::int64_t> wide_offsets_;  // forward, stride 1: B read in place (plan_wide)
+  std::int64_t wide_n_ = 0;
   bool merged_ = false, indirect_ = false, fused_col2im_ = false, data_indirect_ = false;
   DyPad dy_pad_;  // backward data turned around (data_indirect)
   std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes

@@ -21,6 +21,10 @@
 // transposed), for the microkernel's gathered entry:
 //   const T* a_row(op, i) const; const std::int64_t* a_offsets(op) const;  // A(i, p) = a_row(i)[off[p]];
 //                                                                          // no offsets: A is packed
+// and optionally, where each row of a B panel lies contiguous in memory (stride-1 im2col rows in
+// a padded plane), for the microkernel's entry that reads B in place (with prepacked A):
+//   const T* b_row(b, j) const; const std::int64_t* b_offsets(b) const;  // B(p, j + t) =
+//       b_row(b, j)[off[p] + t] for the t < nr of a panel starting at j; no offsets: B is packed
 // and optionally, where an operand already lies in the form the microkernel reads (Winograd's
 // transformed tiles), instead of pack_b or store:
 //   const T* b_panels(b, k0, j0) const; std::int64_t b_panel_stride() const;  // B's panel holding
@@ -57,17 +61,27 @@ template <typename P> using IndirectAHook = decltype(&P::a_offsets);
 template <typename P> using PackAHook = decltype(&P::pack_a);
 template <typename P> using PanelsBHook = decltype(&P::b_panels);
 template <typename P> using RowsCHook = decltype(&P::c_rows);
+template <typename P> using RowsBHook = decltype(&P::b_offsets);
 template <typename P> using HasRowsA = Has<P, RowsAHook>;
 template <typename P> using HasIndirectA = Has<P, IndirectAHook>;
 template <typename P> using HasPackA = Has<P, PackAHook>;
 template <typename P> using HasPanelsB = Has<P, PanelsBHook>;
 template <typename P> using HasRowsC = Has<P, RowsCHook>;
+template <typename P> using HasRowsB = Has<P, RowsBHook>;
 
 // Whether a problem's A may be read gathered: it offers offsets, and the rows fit the entry.
 template <typename Problem>
 bool indirect_a_ok(const Problem& prob, int mr) {
   if constexpr (HasIndirectA<Problem>::value) return mr <= kMaxIndirectRows && prob.a_offsets(0) != nullptr;
   return true;
+}
+
+// Whether the microkernel reads a problem's B in place: it offers offsets, and A comes prepacked
+// (not read in place, rows_a).
+template <typename Problem>
+bool rows_b_ok(const Problem& prob, bool rows_a) {
+  if constexpr (HasRowsB<Problem>::value) return Problem::kPrepackA && !rows_a && prob.b_offsets(0) != nullptr;
+  return false;
 }
 
 // Everything the driver needs that depends on shapes only, computed when a plan is made.
@@ -172,7 +186,8 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     }
   }
   // Row blocks of one column block all need its B panels: pack them once, before the tiles.
-  if (L.mtiles > 1 && !HasPanelsB<Problem>::value) L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
+  if (L.mtiles > 1 && !HasPanelsB<Problem>::value && !rows_b_ok(prob, L.rows_a))
+    L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
   L.per_thread = (HasPanelsB<Problem>::value ? 0 : L.kc * L.ncp()) + (HasRowsC<Problem>::value ? 0 : L.mp() * L.ncp()) +
                  (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc);
   L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
@@ -234,13 +249,14 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
   };
 
   const bool rows_a = L.rows_a && ready_a == nullptr;  // prepared weights come packed already
+  const bool rows_b = rows_b_ok(prob, rows_a);
   if constexpr (HasPackA<Problem>::value) {
     if (Problem::kPrepackA && ready_a == nullptr && !rows_a) prepack_a<T>(prob, L, prepacked);
   }
   const T* a_area = ready_a != nullptr ? ready_a : prepacked;
 
   if constexpr (!HasPanelsB<Problem>::value) {
-    if (L.b_shared > 0) {  // one (entry, column block, k block) per task
+    if (L.b_shared > 0 && !rows_b) {  // one (entry, column block, k block) per task
       const std::int64_t kblocks = ceil_div(L.max_k, kc_max), tasks = batches * L.ntiles * kblocks;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tasks > 1)
       for (std::int64_t t = 0; t < tasks; ++t) {
@@ -281,7 +297,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         bp = prob.b_panels(b, k0, j0), panel = prob.b_panel_stride();
       } else if (L.b_shared > 0) {
         bp = b_panel(b, jt, k0);
-      } else {
+      } else if (!rows_b) {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
       }
       // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate).
@@ -324,6 +340,18 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       } else {
         prob.pack_a(b, k0, kc, a_pack, mr);
         a = a_pack;
+      }
+      if constexpr (HasRowsB<Problem>::value) {
+        if (rows_b) {
+          const std::int64_t* off = prob.b_offsets(b) + k0;
+          for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
+            for (std::int64_t jr = 0; jr < nc; jr += nr) {
+              const T* bj = prob.b_row(b, j0 + jr);
+              for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
+                uk.run_rows_b(kc, a + ir * kc, bj, off, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+            }
+          continue;
+        }
       }
       sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ldc, acc); });
     }

@@ -25,18 +25,20 @@ inline void store_6x2v(T* c, std::int64_t ldc, bool accumulate, R c00, R c01, R 
 }
 
 // Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
-// A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p].
-template <typename T, bool kPacked>
+// A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p]; B row p at b + 2W p,
+// or with offsets (kRowsB), at b + off[p].
+template <typename T, bool kPacked, bool kRowsB = false>
 inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
-                      bool accumulate) noexcept {
+                      bool accumulate, const std::int64_t* off = nullptr) noexcept {
   using V = Vec<T>;
   constexpr int W = V::width;
   const std::int64_t row = kPacked ? 1 : lda, step = kPacked ? kMR : 1;
   const T* a3 = a + 3 * row;  // rows 3..5, so each row is a base plus 0, 1 or 2 row steps
   auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
   auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
-  for (std::int64_t p = 0; p < kc; ++p, a += step, a3 += step, b += 2 * W) {
-    const auto b0 = V::load(b), b1 = V::load(b + W);
+  for (std::int64_t p = 0; p < kc; ++p, a += step, a3 += step, b += kRowsB ? 0 : 2 * W) {
+    const T* bp = kRowsB ? b + off[p] : b;
+    const auto b0 = V::load(bp), b1 = V::load(bp + W);
     auto ai = V::broadcast(a);
     c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
     ai = V::broadcast(a + row);
@@ -86,6 +88,18 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
   gemm_6x2v<T, true>(kc, a, 0, b, c, ldc, accumulate);
 }
 
+template <typename T>
+void gemm_rows_a(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                 bool accumulate) noexcept {
+  gemm_6x2v<T, false>(kc, a, lda, b, c, ldc, accumulate);
+}
+
+template <typename T>
+void gemm_rows_b(std::int64_t kc, const T* a, const T* b, const std::int64_t* off, T* c, std::int64_t ldc,
+                 bool accumulate) noexcept {
+  gemm_6x2v<T, true, true>(kc, a, 0, b, c, ldc, accumulate, off);
+}
+
 // r[q] lane l = r[l] lane q: an 8x8 transpose in registers.
 inline void transpose8(__m256* r) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -127,11 +141,12 @@ void pack_panel_f32(const float* src, std::int64_t ld, std::int64_t rows, std::i
 }  // namespace
 
 GemmMicrokernel<float> sgemm() {
-  return {gemm_packed<float>, gemm_6x2v<float, false>, gemm_6x2v_indirect<float>, pack_panel_f32, kMR, 16,
+  return {gemm_packed<float>, gemm_rows_a<float>, gemm_6x2v_indirect<float>, gemm_rows_b<float>, pack_panel_f32, kMR, 16,
           "gemm-avx2-fma-6x16"};
 }
 GemmMicrokernel<double> dgemm() {
-  return {gemm_packed<double>, gemm_6x2v<double, false>, gemm_6x2v_indirect<double>, pack_panel_loops<double>, kMR, 8,
+  return {gemm_packed<double>, gemm_rows_a<double>, gemm_6x2v_indirect<double>, gemm_rows_b<double>,
+          pack_panel_loops<double>, kMR, 8,
           "gemm-avx2-fma-6x8"};
 }
 

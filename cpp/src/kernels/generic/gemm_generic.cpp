@@ -36,6 +36,21 @@ void gemm_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* of
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
 }
 
+// A packed, B element (p, j) at b[off[p] + j].
+template <typename T, int MR, int NR>
+void gemm_rows_b(std::int64_t kc, const T* a, const T* b, const std::int64_t* off, T* c, std::int64_t ldc,
+                 bool accumulate) noexcept {
+  T acc[MR][NR] = {};
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const T* ap = a + p * MR;
+    const T* bp = b + off[p];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
+}
+
 template <typename T, int MR, int NR>
 void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
   gemm_ukernel<T, MR, NR>(kc, a, 0, b, c, ldc, accumulate);
@@ -44,11 +59,12 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
 }  // namespace
 
 GemmMicrokernel<float> sgemm() {
-  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_indirect<float, 4, 8>, pack_panel_loops<float>, 4, 8,
-          "gemm-generic-4x8"};
+  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_indirect<float, 4, 8>, gemm_rows_b<float, 4, 8>,
+          pack_panel_loops<float>, 4, 8, "gemm-generic-4x8"};
 }
 GemmMicrokernel<double> dgemm() {
-  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_indirect<double, 4, 4>, pack_panel_loops<double>, 4, 4,
+  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_indirect<double, 4, 4>, gemm_rows_b<double, 4, 4>,
+          pack_panel_loops<double>, 4, 4,
           "gemm-generic-4x4"};
 }
 
