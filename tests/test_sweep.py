@@ -95,15 +95,21 @@ def test_stride_1_forward_reading_planes_in_place(rng, dtype):
         assert ref.rel_err(plan.forward(x, bias=b), want) <= TOL[dtype], (x.shape, wt.shape, kw)
 
 
-def test_1x1_weight_gradient(rng):
-    """1x1 stride-1 unpadded weight gradients read the input planes in place (X_col's rows as
-    they lie) against dY^T in filter panels: random sizes, groups and dtypes against the reference."""
-    for _ in range(30):
+def test_1x1_forward_and_weight_gradient(rng):
+    """1x1 stride-1 unpadded layers: the forward pass packs whole channel rows (several reduction
+    blocks where channels pass 256, ragged last panels), the weight gradient reads the input planes
+    in place (X_col's rows as they lie) against dY^T in filter panels: random sizes, groups and
+    dtypes against the reference."""
+    for i in range(30):
         groups = int(rng.choice([1, 1, 2, 3]))
-        n, c, k = int(rng.integers(1, 4)), groups * int(rng.integers(1, 40)), groups * int(rng.integers(1, 70))
+        n, k = int(rng.integers(1, 4)), groups * int(rng.integers(1, 70))
+        c = groups * int(rng.integers(1, 40) if i % 3 else rng.integers(200, 400))
         h, w, dtype = int(rng.integers(1, 20)), int(rng.integers(1, 20)), str(rng.choice(["float32", "float64"]))
         x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        wt = rng.standard_normal((k, c // groups, 1, 1)).astype(dtype)
         dy = rng.standard_normal((n, k, h, w)).astype(dtype)
+        got = fastconv.conv2d(x, wt, groups=groups, algorithm="direct")
+        assert ref.rel_err(got, ref.conv2d(x, wt, None, groups=groups)) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
         got = fastconv.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
         want = ref.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
         assert ref.rel_err(got, want) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
