@@ -1,9 +1,9 @@
-// Winograd F(2x2, 3x3) and F(4x4, 3x3) input and output transforms, written once and compiled
-// once per ISA (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace).
-// Each call transforms a block of up to 8 tiles, in a row or (pair) two rows of 4: the lanes of
-// every loop are tiles, so the arithmetic vectorises at the ISA's width and reads and writes are
-// contiguous. The including file provides <algorithm> and the kernel table types before its
-// namespace.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms, written once and compiled once per ISA
+// (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
+// transforms a block of up to 8 tiles, in a row or (pair) two rows of 4, or 8 filters: the lanes
+// of every loop are tiles or filters, so the arithmetic vectorises at the ISA's width and reads
+// and writes are contiguous. The including file provides <algorithm> and the kernel table types
+// before its namespace.
 
 namespace {
 
@@ -17,7 +17,34 @@ inline int lane_col(bool pair, int t) { return pair ? t % (kLanes / 2) : t; }
 // maps lane vectors `stride` apart to lane vectors `ostride` apart.
 struct F4 {
   static constexpr int kM = 4, kA = 6;
-  static constexpr const char* kName = "f4x4";
+
+  // out = G g, 6 rows from 3 (multiplying by reciprocals rather than dividing, which costs more)
+  template <typename T>
+  static void g(const T* w, int stride, T* out, int ostride) {
+    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
+    for (int t = 0; t < kLanes; ++t) {
+      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
+      out[t] = g0 * k4;
+      out[ostride + t] = -(g0 + g1 + g2) * k6;
+      out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
+      out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
+      out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
+      out[5 * ostride + t] = g2;
+    }
+  }
+
+  // out = G^T s, 3 rows from 6 (the weight gradient's inverse transform)
+  template <typename T>
+  static void gt(const T* s, int stride, T* out, int ostride) {
+    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
+    for (int t = 0; t < kLanes; ++t) {
+      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
+              s5 = s[5 * stride + t];
+      out[t] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
+      out[ostride + t] = (s2 - s1) * k6 + (s3 - s4) * k12;
+      out[2 * ostride + t] = (s3 + s4 - s1 - s2) * k6 + s5;
+    }
+  }
 
   // out = B^T d, 6 rows from 6
   template <typename T>
@@ -68,7 +95,27 @@ struct F4 {
 // direct where F(4x4) saves 4x, but its transforms add no factor above 1, so it rounds far less.
 struct F2 {
   static constexpr int kM = 2, kA = 4;
-  static constexpr const char* kName = "f2x2";
+
+  template <typename T>
+  static void g(const T* w, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
+      out[t] = g0;
+      out[ostride + t] = (g0 + g1 + g2) * T(0.5);
+      out[2 * ostride + t] = (g0 - g1 + g2) * T(0.5);
+      out[3 * ostride + t] = g2;
+    }
+  }
+
+  template <typename T>
+  static void gt(const T* s, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t];
+      out[t] = s0 + (s1 + s2) * T(0.5);
+      out[ostride + t] = (s1 - s2) * T(0.5);
+      out[2 * ostride + t] = (s1 + s2) * T(0.5) + s3;
+    }
+  }
 
   template <typename T>
   static void bt(const T* d, int stride, T* out, int ostride) {
@@ -161,9 +208,27 @@ void output_block(const T* m, std::int64_t xi_stride, int count, bool pair, T bi
   }
 }
 
+// out[xi][t] = (G f G^T)[xi] for the 3x3 filters f[3r + s][t].
+template <typename F, typename T>
+void weight_block(const T* f, T* out) noexcept {
+  T tmp[F::kA][3][kLanes];
+  for (int col = 0; col < 3; ++col) F::g(f + col * kLanes, 3 * kLanes, &tmp[0][col][0], 3 * kLanes);  // G f
+  for (int row = 0; row < F::kA; ++row) F::g(&tmp[row][0][0], kLanes, out + row * F::kA * kLanes, kLanes);
+}
+
+// out[3r + s][t] = (G^T s G)[r][s] for the transform-domain sums s[xi][t].
+template <typename F, typename T>
+void weight_gradient_block(const T* s, T* out) noexcept {
+  T tmp[3][F::kA][kLanes];
+  for (int col = 0; col < F::kA; ++col)
+    F::gt(s + col * kLanes, F::kA * kLanes, &tmp[0][col][0], F::kA * kLanes);  // G^T s
+  for (int row = 0; row < 3; ++row) F::gt(&tmp[row][0][0], kLanes, out + row * 3 * kLanes, kLanes);
+}
+
 template <typename F, typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
-  return {input_block<F, T>, output_block<F, T>, gradient_block<F, T>, F::kM, kLanes, name};
+  return {input_block<F, T>,  output_block<F, T>,          gradient_block<F, T>, weight_block<F, T>,
+          weight_gradient_block<F, T>, F::kM, kLanes, name};
 }
 
 }  // namespace

@@ -31,70 +31,10 @@ using direct::ceil_div;
 using direct::GemmLayout;
 using direct::round_up;
 
-constexpr int kLanes = 8;  // filters transformed side by side
+constexpr int kLanes = 8;  // filters transformed side by side: the kernels' lanes
 
-// The weight transforms of F(m x m, 3x3), one 1-D pass each (applied to columns, then rows) over
-// kLanes filters side by side, so that the arithmetic vectorises: lanes maps 3 rows of g to the
-// m + 2 rows of G g, transposed the m + 2 rows of a transform-domain sum s to the 3 of G^T s
-// (the weight gradient's inverse transform); rows `stride` apart in, `ostride` apart out.
-// The input and output transforms are per-ISA kernels (kernels/winograd_tiles.inl).
-template <int M>
-struct WeightTransform;
-
-// F(4x4): points 0, 1, -1, 2, -2 and infinity. Multiplying by reciprocals rather than dividing,
-// which costs several multiplies.
-template <>
-struct WeightTransform<4> {
-  template <typename T>
-  static void lanes(const T* g, int stride, T* out, int ostride) {
-    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-    for (int t = 0; t < kLanes; ++t) {
-      const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
-      out[0 * ostride + t] = g0 * k4;
-      out[1 * ostride + t] = -(g0 + g1 + g2) * k6;
-      out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
-      out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
-      out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
-      out[5 * ostride + t] = g2;
-    }
-  }
-  template <typename T>
-  static void transposed(const T* s, int stride, T* out, int ostride) {
-    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-    for (int t = 0; t < kLanes; ++t) {
-      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
-              s5 = s[5 * stride + t];
-      out[t] = s0 * k4 - (s1 + s2) * k6 + (s3 + s4) * k24;
-      out[ostride + t] = (s2 - s1) * k6 + (s3 - s4) * k12;
-      out[2 * ostride + t] = (s3 + s4 - s1 - s2) * k6 + s5;
-    }
-  }
-};
-
-// F(2x2): points 0, 1, -1 and infinity.
-template <>
-struct WeightTransform<2> {
-  template <typename T>
-  static void lanes(const T* g, int stride, T* out, int ostride) {
-    for (int t = 0; t < kLanes; ++t) {
-      const T g0 = g[t], g1 = g[stride + t], g2 = g[2 * stride + t];
-      out[t] = g0;
-      out[ostride + t] = (g0 + g1 + g2) * T(0.5);
-      out[2 * ostride + t] = (g0 - g1 + g2) * T(0.5);
-      out[3 * ostride + t] = g2;
-    }
-  }
-  template <typename T>
-  static void transposed(const T* s, int stride, T* out, int ostride) {
-    for (int t = 0; t < kLanes; ++t) {
-      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t];
-      out[t] = s0 + (s1 + s2) * T(0.5);
-      out[ostride + t] = (s1 - s2) * T(0.5);
-      out[2 * ostride + t] = (s1 + s2) * T(0.5) + s3;
-    }
-  }
-};
-
+// The transforms are per-ISA kernels (kernels/winograd_tiles.inl), each over kLanes tiles or
+// filters side by side.
 struct Geometry {
   std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
   std::int64_t tile, xi;       // output tile side m, and transform-domain points (m + 2)^2
@@ -202,7 +142,6 @@ struct WeightGemm {
 template <typename T, int M>
 class WinogradConv final : public ConvImpl {
   static constexpr int kTile = M, kAlpha = M + 2, kXi = kAlpha * kAlpha;  // output tile, input tile, points
-  using Weights = WeightTransform<M>;
 
  public:
   WinogradConv(const ConvDesc& desc, int threads)
@@ -290,12 +229,10 @@ class WinogradConv final : public ConvImpl {
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t kc0 = blk * kLanes;
       const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
-      T s[kXi][kLanes], tmp[3][kAlpha][kLanes], out[9][kLanes];
+      T s[kXi][kLanes], out[9][kLanes];
       for (int xi = 0; xi < kXi; ++xi)
         for (int t = 0; t < kLanes; ++t) s[xi][t] = t < count ? sum[xi * pairs + kc0 + t] : T(0);
-      for (int col = 0; col < kAlpha; ++col)
-        Weights::transposed(s[col], kAlpha * kLanes, tmp[0][col], kAlpha * kLanes);               // G^T S
-      for (int row = 0; row < 3; ++row) Weights::transposed(tmp[row][0], kLanes, out[row * 3], kLanes);  // (G^T S) G
+      kernels().weights_t(s[0], out[0]);  // G^T S G
       for (int t = 0; t < count; ++t)
         for (int i = 0; i < 9; ++i) dw[(kc0 + t) * 9 + i] = out[i][t];
     }
@@ -373,6 +310,7 @@ class WinogradConv final : public ConvImpl {
   // the panel rows they fill.
   void transform_weights(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, T* packed) const noexcept {
     const std::int64_t mr = L.mr, kgp = round_up(g.Kg, mr), panels = kgp / mr, tasks = g.G * panels;
+    const WinogradKernels<T>& wk = kernels();
     // U[xi][grp * Kg + kin][c] at xi * point + offset(grp, kin, c): make_layout lays the
     // operands out in entry order, each kgp x Cg in blocks of kc channels.
     const std::int64_t op_size = kgp * g.Cg, point = g.G * op_size;
@@ -386,7 +324,7 @@ class WinogradConv final : public ConvImpl {
       for (std::int64_t c = 0; c < g.Cg; ++c)
         for (std::int64_t l0 = 0; l0 < mr; l0 += kLanes) {  // lanes: filters panel0 + l0 + t
           const int lanes = int(std::min<std::int64_t>(kLanes, mr - l0));
-          T f[9][kLanes], tmp[kAlpha][3][kLanes], out[kXi][kLanes];
+          T f[9][kLanes], out[kXi][kLanes];
           for (int t = 0; t < kLanes; ++t) {
             const std::int64_t kin = panel0 + l0 + t;
             if (t >= lanes || kin >= g.Kg) {
@@ -397,9 +335,7 @@ class WinogradConv final : public ConvImpl {
                                   : w + ((grp * g.Kg + kin) * g.Cg + c) * 9;
             for (int i = 0; i < 9; ++i) f[i][t] = rotate ? src[8 - i] : src[i];
           }
-          for (int col = 0; col < 3; ++col) Weights::lanes(f[col], 3 * kLanes, tmp[0][col], 3 * kLanes);  // G g
-          for (int row = 0; row < kAlpha; ++row)
-            Weights::lanes(tmp[row][0], kLanes, out[row * kAlpha], kLanes);  // (G g) G^T
+          wk.weights(f[0], out[0]);  // G g G^T
           T* dst = packed + offset(grp, panel0 + l0, c);
           for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + lanes, dst + xi * point);
         }
