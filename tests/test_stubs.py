@@ -12,7 +12,8 @@ STUB = os.path.join(os.path.dirname(fastconv.__file__), "_core.pyi")
 
 
 def _stub_names():
-    tree = ast.parse(open(STUB).read())
+    with open(STUB) as f:
+        tree = ast.parse(f.read())
     top, members = set(), set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
