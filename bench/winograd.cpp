@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) and F(2x2, 3x3) in each direction over 3x3 stride-1 layers, in effective
+// Winograd F(4x4, 3x3), F(2x2, 3x3) and F(6x6, 3x3) in each direction over 3x3 stride-1 layers, in effective
 // GFLOP/s (the direct algorithm's FLOPs, so above the machine's peak where Winograd saves
 // multiplications).
 // Build: cmake -B build -DFASTCONV_BUILD_BENCHMARKS=ON && cmake --build build && build/bench/bench_winograd
@@ -13,7 +13,8 @@ const fastconv_bench::Layer kLayers[] = {
     {"resnet18.layer3", 16, 256, 14, 256, 3, 1, 1, 1},
 };
 const int kRegistered = fastconv_bench::register_layers(kLayers, fastconv::Algorithm::Winograd) +
-                        fastconv_bench::register_layers(kLayers, fastconv::Algorithm::WinogradF2);
+                        fastconv_bench::register_layers(kLayers, fastconv::Algorithm::WinogradF2) +
+                        fastconv_bench::register_layers(kLayers, fastconv::Algorithm::WinogradF6);
 
 }  // namespace
 

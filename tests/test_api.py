@@ -334,6 +334,7 @@ def test_repeated_calls_take_the_planned_path_correctly(rng):
     (((2, 6, 10, 11), (12, 1, 3, 3), 1, 1, 6), "direct"),        # depthwise
     (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd"),
     (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd_f2"),
+    (((2, 16, 12, 13), (24, 16, 3, 3), 1, 1, 1), "winograd_f6"),
     (((1, 4, 6, 5), (4, 2, 3, 3), 1, 1, 2), "reference"),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

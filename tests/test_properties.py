@@ -68,7 +68,7 @@ def test_valid_configurations_agree_with_the_reference(cfg):
     dilation=st.one_of(st.integers(-1, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))),
     groups=st.one_of(st.integers(-1, 4), st.just(1.5)),
     dtype=st.sampled_from(["float32", "float64", "int32", "float16", "bool"]),
-    algorithm=st.sampled_from(["auto", "direct", "winograd", "winograd_f2", "nope"]),
+    algorithm=st.sampled_from(["auto", "direct", "winograd", "winograd_f2", "winograd_f6", "nope"]),
 )
 def test_any_arguments_give_a_result_or_a_clear_error(x_shape, w_shape, stride, padding, dilation, groups, dtype,
                                                        algorithm):

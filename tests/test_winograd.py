@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) and F(2x2, 3x3): every direction against the float64 reference over a
+"""Winograd F(4x4, 3x3), F(2x2, 3x3) and F(6x6, 3x3): every direction against the float64 reference over a
 seeded sweep of eligible shapes (3x3, stride 1; any padding, groups, tile edges)."""
 
 import numpy as np
@@ -9,7 +9,8 @@ import reference as ref
 import sweep
 from conftest import WINOGRAD_TOL, WINOGRAD_TOLS
 
-ALGORITHMS = list(WINOGRAD_TOLS)  # F(4x4) and F(2x2)
+ALGORITHMS = list(WINOGRAD_TOLS)  # F(4x4), F(2x2) and F(6x6)
+TILES = {"winograd": "f4x4", "winograd_f2": "f2x2", "winograd_f6": "f6x6"}
 
 
 def _config(rng, dtype):
@@ -24,7 +25,7 @@ def _config(rng, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_sweep(rng, dtype, algorithm):
     worst = {}
-    tile = "f2x2" if algorithm == "winograd_f2" else "f4x4"
+    tile = TILES[algorithm]
     for _ in range(80):
         cfg = _config(rng, dtype)
         plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]), (cfg["k"], cfg["c"] // cfg["groups"], 3, 3),
@@ -73,7 +74,8 @@ def test_winograd_several_tile_blocks(rng, groups, algorithm):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("algorithm,h,w", [("winograd", 10, 14), ("winograd", 16, 13), ("winograd", 9, 16),
-                                           ("winograd_f2", 5, 8), ("winograd_f2", 8, 7), ("winograd_f2", 11, 8)])
+                                           ("winograd_f2", 5, 8), ("winograd_f2", 8, 7), ("winograd_f2", 11, 8),
+                                           ("winograd_f6", 7, 24), ("winograd_f6", 19, 20)])
 def test_winograd_planes_four_tiles_wide(rng, dtype, algorithm, h, w):
     """Planes 4 tiles wide take two tile rows per block of 8 lanes; an odd number of tile rows
     leaves single rows, whose blocks may cross the GEMM's 16-tile panels. Every direction."""

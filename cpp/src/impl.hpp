@@ -43,7 +43,7 @@ std::unique_ptr<ConvImpl> make_direct(const ConvDesc& desc, int threads, std::si
 bool depthwise_accepts(const ConvDesc& desc);                                  // one channel per group
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads);  // plane kernels
 bool winograd_accepts(const ConvDesc& desc, std::string* why);                 // 3x3, stride 1, ...
-// F(tile x tile, 3x3), tile 2 or 4
+// F(tile x tile, 3x3), tile 2, 4 or 6
 std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads, int tile);
 // dilated: Winograd on the dilation's phases, where sizes and paddings divide by the dilation
 bool phases_divide(const ConvDesc& desc);

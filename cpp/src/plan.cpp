@@ -18,6 +18,7 @@ const char* to_string(Algorithm algorithm) noexcept {
     case Algorithm::Direct: return "direct";
     case Algorithm::Winograd: return "winograd";
     case Algorithm::WinogradF2: return "winograd_f2";
+    case Algorithm::WinogradF6: return "winograd_f6";
     case Algorithm::Reference: return "reference";
     default: return "auto";
   }
@@ -25,11 +26,11 @@ const char* to_string(Algorithm algorithm) noexcept {
 
 Algorithm algorithm_from_string(const std::string& name) {
   for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Winograd, Algorithm::WinogradF2,
-                      Algorithm::Reference})
+                      Algorithm::WinogradF6, Algorithm::Reference})
     if (name == to_string(a)) return a;
   throw InvalidArgument(
-      "algorithm must be one of 'auto', 'direct', 'winograd', 'winograd_f2', 'reference', got algorithm='" + name +
-      "'");
+      "algorithm must be one of 'auto', 'direct', 'winograd', 'winograd_f2', 'winograd_f6', 'reference', got "
+      "algorithm='" + name + "'");
 }
 
 namespace {
@@ -40,7 +41,8 @@ namespace {
 // 14x14 batch 16, 256 channels: 1.2x). With fewer tiles the per-call weight transform outweighs
 // the saving (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
 // float64: F(2x2, 3x3), whose error is direct's (F(4x4)'s is 10x that), from 64 channels per
-// group (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x).
+// group (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x). F(6x6, 3x3)
+// never: it was slower than F(4x4) on every layer measured.
 // The one table of the automatic choice.
 int winograd_wins(const ConvDesc& d) {
   // a dilated layer runs as one undilated layer per phase: tiles of P/d x Q/d, d*d times
@@ -94,9 +96,11 @@ std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int 
     case Algorithm::Reference: return make_reference(desc, threads);
     case Algorithm::Winograd:
     case Algorithm::WinogradF2:
+    case Algorithm::WinogradF6:
       if (!winograd_accepts(desc, &why))
         throw InvalidArgument(std::string("algorithm='") + to_string(algorithm) + "' does not apply: " + why);
-      impl = make_winograd(desc, threads, algorithm == Algorithm::WinogradF2 ? 2 : 4);
+      impl = make_winograd(desc, threads,
+                           algorithm == Algorithm::WinogradF2 ? 2 : algorithm == Algorithm::WinogradF6 ? 6 : 4);
       break;
     case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads, bound); break;
     case Algorithm::Auto:
@@ -160,6 +164,7 @@ Plan::Plan(const ConvDesc& desc, Algorithm algorithm) : state_(std::make_unique<
   const std::string name = state_->impl->name();
   state_->algorithm = name.rfind("reference", 0) == 0  ? Algorithm::Reference
                       : name.rfind("winograd/f2x2", 0) == 0 ? Algorithm::WinogradF2
+                      : name.rfind("winograd/f6x6", 0) == 0 ? Algorithm::WinogradF6
                       : name.rfind("winograd", 0) == 0 ? Algorithm::Winograd
                                                        : Algorithm::Direct;
 }

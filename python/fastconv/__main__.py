@@ -19,7 +19,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench.add_argument("--threads", type=int, nargs="+", default=None,
                        help="thread counts (default: 1 and all cores)")
     bench.add_argument("--repeat", type=int, default=5, help="timed calls per block (3 blocks per library and case); the median is kept")
-    bench.add_argument("--algorithm", default="auto", choices=["auto", "direct", "winograd", "winograd_f2", "measure"],
+    bench.add_argument("--algorithm", default="auto", choices=["auto", "direct", "winograd", "winograd_f2", "winograd_f6", "measure"],
                        help="fastconv's algorithm (default: auto)")
     bench.add_argument("--no-torch", action="store_true", help="do not compare against PyTorch")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")

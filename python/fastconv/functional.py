@@ -33,7 +33,7 @@ Padding = Union[str, int, Sequence[Union[int, Sequence[int]]]]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
-_ALGORITHMS = ("auto", "direct", "winograd", "winograd_f2", "measure", "reference")
+_ALGORITHMS = ("auto", "direct", "winograd", "winograd_f2", "winograd_f6", "measure", "reference")
 _INT64_MAX = 2**63 - 1
 
 
@@ -237,8 +237,9 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
 
 def _measure(args, layout) -> "_core.Plan":
     """Times a forward pass of each algorithm that applies (Winograd F(4x4) for float32 only, where
-    its accuracy is within the documented bound; F(2x2) rounds as direct does) on synthetic data
-    and returns the fastest plan."""
+    its accuracy is within the documented bound; F(2x2) rounds as direct does; F(6x6), which
+    rounds more and was never faster here, only by name) on synthetic data and returns the
+    fastest plan."""
     import time
 
     candidates = [_core.Plan(*args, "direct", layout)]
@@ -340,8 +341,9 @@ def conv2d(
 
     ``padding`` is an int, an (h, w) pair, 'valid', 'same' (stride 1 only), or ((top, bottom),
     (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct', 'winograd' (F(4x4, 3x3)),
-    'winograd_f2' (F(2x2, 3x3): less saving, less rounding), 'measure' (time the candidates once
-    per shape, keep the fastest) or 'reference'.
+    'winograd_f2' (F(2x2, 3x3): less saving, less rounding), 'winograd_f6' (F(6x6, 3x3): more
+    saving, more rounding), 'measure' (time the candidates once per shape, keep the fastest) or
+    'reference'.
     Output size per axis: (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1.
     """
     key = None

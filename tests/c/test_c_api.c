@@ -54,13 +54,15 @@ int main(void) {
   double worst = worst_difference(plan, oracle);
   printf("largest difference from the reference: %.3g\n", worst);
   CHECK(worst < 1e-4);
-  /* both Winograd tiles, by name */
-  const fastconv_algorithm winograd[2] = {FASTCONV_ALGORITHM_WINOGRAD, FASTCONV_ALGORITHM_WINOGRAD_F2};
-  for (int a = 0; a < 2; ++a) {
+  /* every Winograd tile, by name */
+  const fastconv_algorithm winograd[3] = {FASTCONV_ALGORITHM_WINOGRAD, FASTCONV_ALGORITHM_WINOGRAD_F2,
+                                          FASTCONV_ALGORITHM_WINOGRAD_F6};
+  const char* tiles[3] = {"winograd/f4x4", "winograd/f2x2", "winograd/f6x6"};
+  for (int a = 0; a < 3; ++a) {
     fastconv_plan* named = NULL;
     CHECK(fastconv_plan_create(&d, winograd[a], &named) == FASTCONV_OK);
     if (named == NULL) continue;
-    CHECK(strstr(fastconv_plan_implementation(named), a == 0 ? "winograd/f4x4" : "winograd/f2x2") != NULL);
+    CHECK(strstr(fastconv_plan_implementation(named), tiles[a]) != NULL);
     worst = worst_difference(named, oracle);
     printf("%s: largest difference from the reference: %.3g\n", fastconv_plan_implementation(named), worst);
     CHECK(worst < 1e-4);

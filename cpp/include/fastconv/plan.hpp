@@ -14,6 +14,7 @@ enum class Algorithm {
   Reference,   // scalar loops accumulating in double: slow, the oracle of the tests
   WinogradF2,  // F(2x2, 3x3) where Winograd applies: 2.25x fewer multiplications instead of 4x,
                // with float64-grade rounding
+  WinogradF6,  // F(6x6, 3x3) where Winograd applies: 5.06x fewer, rounding more than F(4x4)
 };
 
 enum class Direction { Forward, BackwardData, BackwardWeights };

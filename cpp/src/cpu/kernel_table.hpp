@@ -91,11 +91,11 @@ struct WinogradKernels {
   const char* name = "";
 };
 
-// Both tile sizes: F(2x2, 3x3) and F(4x4, 3x3).
+// Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3).
 template <typename T>
 struct WinogradFamily {
-  WinogradKernels<T> f2, f4;
-  const WinogradKernels<T>& tile(int m) const noexcept { return m == 2 ? f2 : f4; }
+  WinogradKernels<T> f2, f4, f6;
+  const WinogradKernels<T>& tile(int m) const noexcept { return m == 2 ? f2 : m == 6 ? f6 : f4; }
 };
 
 // A float32 multiply-add loop of independent chains, to measure the machine's ceiling.

@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms, written once and compiled once per ISA
+// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3) transforms, written once and compiled once per ISA
 // (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
 // transforms a block of up to 8 tiles, in a row or (pair) two rows of 4, or 8 filters: the lanes
 // of every loop are tiles or filters, so the arithmetic vectorises at the ISA's width and reads
@@ -145,6 +145,96 @@ struct F2 {
       out[ostride + t] = m0 + m1;
       out[2 * ostride + t] = m0 - m1;
       out[3 * ostride + t] = -m1;
+    }
+  }
+};
+
+// F(6x6, 3x3): 8x8 input tiles, points 0, 1, -1, 1/2, -1/2, 2, -2 and infinity (the points
+// pair up, so each pass adds and subtracts two halves). 5.06x fewer multiplications than
+// direct, but its transforms scale values by up to 32 and by 1/90: it rounds more than F(4x4).
+struct F6 {
+  static constexpr int kM = 6, kA = 8;
+
+  template <typename T>
+  static void bt(const T* d, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T d0 = d[t], d1 = d[stride + t], d2 = d[2 * stride + t], d3 = d[3 * stride + t], d4 = d[4 * stride + t],
+              d5 = d[5 * stride + t], d6 = d[6 * stride + t], d7 = d[7 * stride + t];
+      const T a1 = d2 + d6 - T(4.25) * d4, b1 = d1 + d5 - T(4.25) * d3;
+      const T a2 = T(4) * d2 - T(5) * d4 + d6, b2 = T(2) * d1 - T(2.5) * d3 + T(0.5) * d5;
+      const T a3 = T(0.25) * d2 - T(1.25) * d4 + d6, b3 = T(0.5) * d1 - T(2.5) * d3 + T(2) * d5;
+      out[t] = d0 - d6 + T(5.25) * (d4 - d2);
+      out[ostride + t] = a1 + b1;
+      out[2 * ostride + t] = a1 - b1;
+      out[3 * ostride + t] = a2 + b2;
+      out[4 * ostride + t] = a2 - b2;
+      out[5 * ostride + t] = a3 + b3;
+      out[6 * ostride + t] = a3 - b3;
+      out[7 * ostride + t] = d7 - d1 + T(5.25) * (d3 - d5);
+    }
+  }
+
+  template <typename T>
+  static void at(const T* m, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T m0 = m[t], m1 = m[stride + t], m2 = m[2 * stride + t], m3 = m[3 * stride + t], m4 = m[4 * stride + t],
+              m5 = m[5 * stride + t], m6 = m[6 * stride + t], m7 = m[7 * stride + t];
+      const T s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4, s3 = m5 + m6, d3 = m5 - m6;
+      out[t] = m0 + s1 + s2 + s3;
+      out[ostride + t] = d1 + T(0.5) * d2 + T(2) * d3;
+      out[2 * ostride + t] = s1 + T(0.25) * s2 + T(4) * s3;
+      out[3 * ostride + t] = d1 + T(0.125) * d2 + T(8) * d3;
+      out[4 * ostride + t] = s1 + T(0.0625) * s2 + T(16) * s3;
+      out[5 * ostride + t] = d1 + T(0.03125) * d2 + T(32) * d3 + m7;
+    }
+  }
+
+  template <typename T>
+  static void a(const T* m, int stride, T* out, int ostride) {
+    for (int t = 0; t < kLanes; ++t) {
+      const T m0 = m[t], m1 = m[stride + t], m2 = m[2 * stride + t], m3 = m[3 * stride + t], m4 = m[4 * stride + t],
+              m5 = m[5 * stride + t];
+      const T e1 = m0 + m2 + m4, o1 = m1 + m3 + m5;
+      const T e2 = m0 + T(0.25) * m2 + T(0.0625) * m4, o2 = T(0.5) * m1 + T(0.125) * m3 + T(0.03125) * m5;
+      const T e3 = m0 + T(4) * m2 + T(16) * m4, o3 = T(2) * m1 + T(8) * m3 + T(32) * m5;
+      out[t] = m0;
+      out[ostride + t] = e1 + o1;
+      out[2 * ostride + t] = e1 - o1;
+      out[3 * ostride + t] = e2 + o2;
+      out[4 * ostride + t] = e2 - o2;
+      out[5 * ostride + t] = e3 + o3;
+      out[6 * ostride + t] = e3 - o3;
+      out[7 * ostride + t] = m5;
+    }
+  }
+
+  template <typename T>
+  static void g(const T* w, int stride, T* out, int ostride) {
+    constexpr T k29 = T(2) / 9, k32 = T(32) / 45, k16 = T(16) / 45, k8 = T(8) / 45, k90 = T(1) / 90,
+                k45 = T(1) / 45, k245 = T(2) / 45;
+    for (int t = 0; t < kLanes; ++t) {
+      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
+      out[t] = g0;
+      out[ostride + t] = -(g0 + g1 + g2) * k29;
+      out[2 * ostride + t] = -(g0 - g1 + g2) * k29;
+      out[3 * ostride + t] = g0 * k32 + g1 * k16 + g2 * k8;
+      out[4 * ostride + t] = g0 * k32 - g1 * k16 + g2 * k8;
+      out[5 * ostride + t] = g0 * k90 + g1 * k45 + g2 * k245;
+      out[6 * ostride + t] = g0 * k90 - g1 * k45 + g2 * k245;
+      out[7 * ostride + t] = g2;
+    }
+  }
+
+  template <typename T>
+  static void gt(const T* s, int stride, T* out, int ostride) {
+    constexpr T k29 = T(2) / 9, k32 = T(32) / 45, k16 = T(16) / 45, k8 = T(8) / 45, k90 = T(1) / 90,
+                k45 = T(1) / 45, k245 = T(2) / 45;
+    for (int t = 0; t < kLanes; ++t) {
+      const T s0 = s[t], s1 = s[stride + t], s2 = s[2 * stride + t], s3 = s[3 * stride + t], s4 = s[4 * stride + t],
+              s5 = s[5 * stride + t], s6 = s[6 * stride + t], s7 = s[7 * stride + t];
+      out[t] = s0 - (s1 + s2) * k29 + (s3 + s4) * k32 + (s5 + s6) * k90;
+      out[ostride + t] = (s2 - s1) * k29 + (s3 - s4) * k16 + (s5 - s6) * k45;
+      out[2 * ostride + t] = -(s1 + s2) * k29 + (s3 + s4) * k8 + (s5 + s6) * k245 + s7;
     }
   }
 };

@@ -506,9 +506,11 @@ std::unique_ptr<ConvImpl> make_winograd(const ConvDesc& desc, int threads, int t
   if (desc.dilation_h != 1 || desc.dilation_w != 1) return make_winograd_phases(desc, threads, tile);
   if (desc.dtype == DType::Float32) {
     if (tile == 2) return std::make_unique<WinogradConv<float, 2>>(desc, threads);
+    if (tile == 6) return std::make_unique<WinogradConv<float, 6>>(desc, threads);
     return std::make_unique<WinogradConv<float, 4>>(desc, threads);
   }
   if (tile == 2) return std::make_unique<WinogradConv<double, 2>>(desc, threads);
+  if (tile == 6) return std::make_unique<WinogradConv<double, 6>>(desc, threads);
   return std::make_unique<WinogradConv<double, 4>>(desc, threads);
 }
 

@@ -136,10 +136,11 @@ WinogradFamily<float> swinograd() {
   WinogradKernels<float> f4 = winograd_kernels<F4, float>("f4x4-avx2");
   f4.input = input_block_f32;
   f4.output = output_block_f32;
-  return {winograd_kernels<F2, float>("f2x2-avx2"), f4};
+  return {winograd_kernels<F2, float>("f2x2-avx2"), f4, winograd_kernels<F6, float>("f6x6-avx2")};
 }
 WinogradFamily<double> dwinograd() {
-  return {winograd_kernels<F2, double>("f2x2-avx2"), winograd_kernels<F4, double>("f4x4-avx2")};
+  return {winograd_kernels<F2, double>("f2x2-avx2"), winograd_kernels<F4, double>("f4x4-avx2"),
+          winograd_kernels<F6, double>("f6x6-avx2")};
 }
 
 }  // namespace fastconv::kernels::avx2

@@ -7,10 +7,12 @@ namespace fastconv::kernels::generic {
 #include "kernels/winograd_tiles.inl"
 
 WinogradFamily<float> swinograd() {
-  return {winograd_kernels<F2, float>("f2x2-generic"), winograd_kernels<F4, float>("f4x4-generic")};
+  return {winograd_kernels<F2, float>("f2x2-generic"), winograd_kernels<F4, float>("f4x4-generic"),
+          winograd_kernels<F6, float>("f6x6-generic")};
 }
 WinogradFamily<double> dwinograd() {
-  return {winograd_kernels<F2, double>("f2x2-generic"), winograd_kernels<F4, double>("f4x4-generic")};
+  return {winograd_kernels<F2, double>("f2x2-generic"), winograd_kernels<F4, double>("f4x4-generic"),
+          winograd_kernels<F6, double>("f6x6-generic")};
 }
 
 }  // namespace fastconv::kernels::generic
