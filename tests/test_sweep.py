@@ -95,6 +95,24 @@ def test_stride_1_forward_reading_planes_in_place(rng, dtype):
         assert ref.rel_err(plan.forward(x, bias=b), want) <= TOL[dtype], (x.shape, wt.shape, kw)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_input_gradient_few_channels_short_rows(rng, dtype):
+    """Few channels, stride 1, unpadded, output rows of at most 16: T is made with dX's row length
+    (zeros past Q), each tap's block added into dX as one run; tall planes split T into several
+    column blocks (added through a buffer rather than from the GEMM's store)."""
+    for _ in range(24):
+        groups = int(rng.choice([1, 2]))
+        c, k, n = groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 12)), int(rng.integers(1, 4))
+        r, s, dil = int(rng.integers(1, 6)), int(rng.integers(1, 6)), (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        h = dil[0] * (r - 1) + int(rng.integers(1, 80))
+        w = dil[1] * (s - 1) + int(rng.integers(1, 17))
+        wt = rng.standard_normal((k, c // groups, r, s)).astype(dtype)
+        dy = rng.standard_normal((n, k, h - dil[0] * (r - 1), w - dil[1] * (s - 1))).astype(dtype)
+        got = fastconv.conv2d_input((n, c, h, w), wt, dy, dilation=dil, groups=groups, algorithm="direct")
+        want = ref.conv2d_input((n, c, h, w), wt, dy, (1, 1), ((0, 0), (0, 0)), dil, groups)
+        assert ref.rel_err(got, want) <= TOL[dtype], ((n, c, h, w), wt.shape, dil, groups)
+
+
 def test_1x1_forward_and_weight_gradient(rng):
     """1x1 stride-1 unpadded layers: the forward pass packs whole channel rows (several reduction
     blocks where channels pass 256, ragged last panels), the weight gradient reads the input planes

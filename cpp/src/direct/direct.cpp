@@ -382,11 +382,15 @@ struct BackwardDataCol2imProblem {
   // With `dx` (fused: every tile holds all rows and columns of one image and group), store adds
   // each finished block into dX at once, while it is in cache, instead of through t.
   T* dx;
+  // Stride 1, unpadded, short rows: T's columns are (oh, ow) for ow < W, zero past Q, so that
+  // each tap's block adds into dX as one run (dX's rows are W long, W = Q + (S - 1) * dw), not
+  // a loop per output row.
+  bool wide;
 
   std::int64_t batches() const { return images * g.G; }
   std::int64_t period() const { return g.G; }
   std::int64_t m(std::int64_t) const { return g.Cg * g.R * g.S; }
-  std::int64_t n(std::int64_t) const { return g.P * g.Q; }
+  std::int64_t n(std::int64_t) const { return g.P * (wide ? g.W : g.Q); }
   std::int64_t k(std::int64_t) const { return g.Kg; }
   std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
 
@@ -407,8 +411,18 @@ struct BackwardDataCol2imProblem {
     const T* dyg = dy + ((img0 + b / g.G) * g.K + b % g.G * g.Kg) * g.P * g.Q;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
-      for (std::int64_t p = 0; p < kc; ++p)
-        gather(dyg + (k0 + p) * g.P * g.Q, g.P, g.Q, g.Q, 1, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* plane = dyg + (k0 + p) * g.P * g.Q;
+        if (!wide) {
+          gather(plane, g.P, g.Q, g.Q, 1, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
+          continue;
+        }
+        for (std::int64_t col = 0; col < count;) {  // row by row: Q values of dY, then zeros to W
+          const std::int64_t oh = (j + col) / g.W, ow = (j + col) % g.W, len = std::min(count - col, g.W - ow);
+          for (std::int64_t t = 0; t < len; ++t) dst[p * nr + col + t] = ow + t < g.Q ? plane[oh * g.Q + ow + t] : T(0);
+          col += len;
+        }
+      }
       zero_tail(dst, kc, count, nr);
     }
   }
@@ -427,7 +441,7 @@ struct BackwardDataCol2imProblem {
 
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
   void col2im(T* out, int threads) const {
-    const std::int64_t planes = images * g.G * g.Cg, pq = g.P * g.Q;
+    const std::int64_t planes = images * g.G * g.Cg, pq = n(0);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !forked_child())
     for (std::int64_t pl = 0; pl < planes; ++pl)  // pl = (image in chunk, group, c)
       add_plane(t + pl * g.R * g.S * pq, pq, out + (img0 * g.C + pl) * g.H * g.W);
@@ -436,6 +450,16 @@ struct BackwardDataCol2imProblem {
   // One plane of dX from its R*S rows of T (`ld` apart), in a fixed (r, s) order.
   void add_plane(const T* tc, std::int64_t ld, T* dxp) const {
     std::fill(dxp, dxp + g.H * g.W, T(0));
+    if (wide) {  // tap (r, s) adds row oh of its block at dX row oh + r*dh, column s*dw: one run
+      const std::int64_t len = g.P * g.W - (g.S - 1) * g.dw;  // the last row's zeros would pass the plane
+      for (std::int64_t r = 0; r < g.R; ++r)
+        for (std::int64_t s = 0; s < g.S; ++s) {
+          const T* __restrict src = tc + (r * g.S + s) * ld;
+          T* __restrict dst = dxp + r * g.dh * g.W + s * g.dw;
+          for (std::int64_t i = 0; i < len; ++i) dst[i] += src[i];
+        }
+      return;
+    }
     std::int64_t lo[kMaxTaps], hi[kMaxTaps];  // per s, the output columns inside the plane
     const bool table = g.S <= kMaxTaps;
     auto bounds = [&](std::int64_t s, std::int64_t& l, std::int64_t& h) {
@@ -631,7 +655,7 @@ class DirectConv final : public ConvImpl {
       fused_col2im_ = bwd_data_.ntiles == 1 && bwd_data_.mtiles == 1;
       chunk_ = g_.N;
       if (!fused_col2im_) {
-        const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * g_.Q;
+        const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * (wide_col2im() ? g_.W : g_.Q);
         chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
         bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
                                 threads);
@@ -794,9 +818,15 @@ class DirectConv final : public ConvImpl {
   }
   // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
   bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
+  // T in wide columns (BackwardDataCol2imProblem::wide) where output rows are short enough that a
+  // loop per row costs more than the W - Q extra columns (measured: LeNet's 8-column rows).
+  bool wide_col2im() const {
+    return g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.P + (g_.R - 1) * g_.dh == g_.H &&
+           g_.Q + (g_.S - 1) * g_.dw == g_.W && g_.Q <= kWideCol2imColumns;
+  }
   BackwardDataCol2imProblem<T> col2im_problem(std::int64_t img0, std::int64_t images, const void* dy, const void* w,
                                               T* t, void* dx) const {
-    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t, static_cast<T*>(dx)};
+    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t, static_cast<T*>(dx), wide_col2im()};
   }
   BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw, const T* planes) const {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
@@ -1074,6 +1104,7 @@ class DirectConv final : public ConvImpl {
   std::vector<Taps> rows_, cols_;
   std::vector<std::vector<std::int64_t>> phase_offsets_;  // backward data: per phase, W's offsets of A's columns
   static constexpr std::int64_t kCol2imMaxChannels = 8;
+  static constexpr std::int64_t kWideCol2imColumns = 16;  // output rows up to this long: wide T
   static constexpr std::int64_t kCol2imBytes = 32 << 20;  // bound on the T workspace
   static constexpr std::int64_t kPaddedBytes = 32 << 20;  // bound on forward's padded planes
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
