@@ -409,14 +409,19 @@ struct BackwardDataCol2imProblem {
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
     const T* dyg = dy + ((img0 + b / g.G) * g.K + b % g.G * g.Kg) * g.P * g.Q;
+    if (!wide) {  // the columns are one image's pixels, consecutive in dY: each row read whole
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* row = dyg + (k0 + p) * g.P * g.Q + j0;
+        for (std::int64_t jj = 0; jj < nc; jj += nr)
+          copy_run(row + jj, std::min<std::int64_t>(nr, nc - jj), dst + jj / nr * kc * nr + p * nr);
+      }
+      if (nc % nr) zero_tail(dst + nc / nr * kc * nr, kc, nc % nr, nr);
+      return;
+    }
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       for (std::int64_t p = 0; p < kc; ++p) {
         const T* plane = dyg + (k0 + p) * g.P * g.Q;
-        if (!wide) {
-          gather(plane, g.P, g.Q, g.Q, 1, g.Q, j / g.Q, j % g.Q, count, 1, 0, 1, 0, dst + p * nr, 1);
-          continue;
-        }
         for (std::int64_t col = 0; col < count;) {  // row by row: Q values of dY, then zeros to W
           const std::int64_t oh = (j + col) / g.W, ow = (j + col) % g.W, len = std::min(count - col, g.W - ow);
           for (std::int64_t t = 0; t < len; ++t) dst[p * nr + col + t] = ow + t < g.Q ? plane[oh * g.Q + ow + t] : T(0);
