@@ -159,6 +159,9 @@ def test_weight_gradient_with_large_output_gradient(rng, dtype):
     # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
     dict(n=4, c=16, k=24, h=64, w=63, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
          algorithm="winograd"),
+    # Winograd with blocks enough for each of 2 threads to run whole blocks on its own
+    dict(n=16, c=128, k=128, h=14, w=14, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
+         algorithm="winograd"),
 ])
 def test_threads_give_identical_bits(rng, cfg):
     """The same inputs give the same bits whatever the thread count."""

@@ -72,6 +72,26 @@ def test_winograd_several_tile_blocks(rng, groups, algorithm):
     assert max(errs) <= WINOGRAD_TOLS[algorithm]["float32"]
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_winograd_threads_running_whole_blocks(rng, threads):
+    """With several tile blocks per thread, each thread runs whole blocks (transforms and GEMM) in
+    its own workspace: forward and input gradient against the reference, with and without
+    prepared weights."""
+    x = rng.standard_normal((16, 128, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((96, 128, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(96).astype(np.float32)
+    dy = rng.standard_normal((16, 96, 14, 14)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    with fastconv.thread_limit(threads):
+        plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")
+        errs = [ref.rel_err(plan.forward(x, w, b), ref.conv2d(x, w, b, (1, 1), pads)),
+                ref.rel_err(plan.backward_input(dy, w), ref.conv2d_input(x.shape, w, dy, (1, 1), pads))]
+        plan.set_weight(w)
+        errs.append(ref.rel_err(plan.forward(x, None, b), ref.conv2d(x, w, b, (1, 1), pads)))
+    print(threads, "threads, relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOL["float32"]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("algorithm,h,w", [("winograd", 10, 14), ("winograd", 16, 13), ("winograd", 9, 16),
                                            ("winograd_f2", 5, 8), ("winograd_f2", 8, 7), ("winograd_f2", 11, 8),

@@ -177,7 +177,8 @@ class WinogradConv final : public ConvImpl {
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
     const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
     const PaddedSource& planes = d == Direction::Forward ? *planes_ : *bwd_planes_;
-    return std::size_t(tile_elements(g) + L.workspace_elements() + threads_ * slot(planes)) * sizeof(T) +
+    const std::int64_t own = own_blocks(g) ? threads_ * own_area(g, L, planes) : 0;
+    return std::size_t(tile_elements(g) + L.workspace_elements() + threads_ * slot(planes) + own) * sizeof(T) +
            kWorkspaceAlign;
   }
 
@@ -218,7 +219,7 @@ class WinogradConv final : public ConvImpl {
     T* bufs = gemm_ws + wgrad_layout_.workspace_elements();
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, TileLayout::rows(g.C, stride), bufs);
+      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, TileLayout::rows(g.C, stride), bufs, threads_);
       transform_gradient(g, dy, r0, r1, z, stride);
       direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_, gemm_ws);
     }
@@ -358,14 +359,14 @@ class WinogradConv final : public ConvImpl {
     return (planes.buffer_elems() + 2 * line - 1) / line * line;
   }
 
-  // Calls fn(state, image, channel, ty0, ty1) in parallel for every (image, channel) plane that
-  // global tile rows [r0, r1) touch (row r = image * th + ty), with that image's rows [ty0, ty1);
-  // state = init() once per thread.
+  // Calls fn(state, image, channel, ty0, ty1) on `threads` threads for every (image, channel)
+  // plane that global tile rows [r0, r1) touch (row r = image * th + ty), with that image's rows
+  // [ty0, ty1); state = init() once per thread.
   template <typename Init, typename Fn>
-  void for_planes(const Geometry& g, std::int64_t channels, std::int64_t r0, std::int64_t r1, Init&& init,
+  void for_planes(const Geometry& g, std::int64_t channels, std::int64_t r0, std::int64_t r1, int threads, Init&& init,
                   Fn&& fn) const noexcept {
     const std::int64_t img0 = r0 / g.th, tasks = (ceil_div(r1, g.th) - img0) * channels;
-#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1 && !forked_child() && tasks > 1)
     {
       auto state = init();
 #pragma omp for schedule(static)
@@ -401,7 +402,7 @@ class WinogradConv final : public ConvImpl {
   // V[xi][c][tile] (at vl) = B^T d B for global tile rows [r0, r1): each (image, channel) strip
   // padded in the thread's buffer (bufs: threads_ slots), then transformed.
   void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
-                       T* v, const TileLayout& vl, T* bufs) const noexcept {
+                       T* v, const TileLayout& vl, T* bufs, int threads) const noexcept {
     const WinogradKernels<T>& wk = kernels();
     const std::int64_t ld = pad.geometry().ld;
     auto buffer = [&] {
@@ -409,7 +410,7 @@ class WinogradConv final : public ConvImpl {
       pad.clear(buf);
       return buf;
     };
-    for_planes(g, g.C, r0, r1, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
+    for_planes(g, g.C, r0, r1, threads, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
       pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
       auto within_panel = [&](std::int64_t tile) { return vl.width - tile % vl.width >= wk.lanes; };
       for_lane_blocks(g, img, ty0, ty1, r0, within_panel,
@@ -424,13 +425,13 @@ class WinogradConv final : public ConvImpl {
   }
 
   // y for global tile rows [r0, r1) = A^T M A + bias, from M[xi][group * m_rows + k][tile].
-  void transform_output(const Geometry& g, const T* m, std::int64_t r0, std::int64_t r1, const T* bias,
-                        T* y) const noexcept {
+  void transform_output(const Geometry& g, const T* m, std::int64_t r0, std::int64_t r1, const T* bias, T* y,
+                        int threads) const noexcept {
     const TileLayout ml = m_layout(g);
     const std::int64_t rows = m_rows(g);
     const WinogradKernels<T>& wk = kernels();
     auto none = [] { return 0; };
-    for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
+    for_planes(g, g.K, r0, r1, threads, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
                       [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
         wk.output(m + ml.offset(k / g.Kg * rows + k % g.Kg, tile), ml.point, count, pair, bias ? bias[k] : T(0),
@@ -444,7 +445,7 @@ class WinogradConv final : public ConvImpl {
                           std::int64_t stride) const noexcept {
     const WinogradKernels<T>& wk = kernels();
     auto none = [] { return 0; };
-    for_planes(g, g.K, r0, r1, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
+    for_planes(g, g.K, r0, r1, threads_, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
                       [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
         wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, pair,
@@ -465,12 +466,47 @@ class WinogradConv final : public ConvImpl {
     T* bufs = gemm_ws + L.workspace_elements();
     if (w) transform_weights(g, L, w, rotated, gemm_ws);  // the packed-A area leads the GEMM workspace
     const T* ready = w ? gemm_ws : packed;
+    const std::int64_t blocks = ceil_div(g.N * g.th, rows);
+    if (own_blocks(g)) {  // each thread takes whole blocks, in its own area after the shared one
+      const GemmLayout one = single(L);
+      T* areas = bufs + threads_ * slot(planes);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (!forked_child())
+      for (std::int64_t blk = 0; blk < blocks; ++blk) {
+        const std::int64_t r0 = blk * rows, r1 = std::min(r0 + rows, g.N * g.th);
+        T* mv = areas + thread_index() * own_area(g, L, planes);
+        T* mm = mv + kXi * vl.point;
+        T* mg = mm + kXi * m_layout(g).point;
+        transform_input(g, planes, x, r0, r1, mv, vl, mg + one.workspace_elements(), 1);
+        direct::run_gemm<T>(tuple_gemm(g, mv, mm, (r1 - r0) * g.tw), one, mg, ready);
+        transform_output(g, mm, r0, r1, bias, y, 1);
+      }
+      return;
+    }
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, planes, x, r0, r1, v, vl, bufs);
+      transform_input(g, planes, x, r0, r1, v, vl, bufs, threads_);
       direct::run_gemm<T>(tuple_gemm(g, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
-      transform_output(g, m, r0, r1, bias, y);
+      transform_output(g, m, r0, r1, bias, y, threads_);
     }
+  }
+
+  // With blocks enough for every thread several times, each thread runs whole blocks on its own
+  // (transforms and GEMM), so that no barrier separates the steps: on this machine's shared
+  // vCPUs a barrier waits for whichever vCPU the host has paused.
+  bool own_blocks(const Geometry& g) const noexcept {
+    return threads_ > 1 && ceil_div(g.N * g.th, block_rows(g)) >= 4 * threads_;
+  }
+  // The GEMM run by one thread, its transformed weights coming ready: no packed-A area, one
+  // thread's scratch.
+  static GemmLayout single(const GemmLayout& L) {
+    GemmLayout one = L;
+    one.a_prepacked = 0;
+    one.threads = 1;
+    return one;
+  }
+  // A thread's own area: V, M, the GEMM's scratch and a padded plane.
+  static std::int64_t own_area(const Geometry& g, const GemmLayout& L, const PaddedSource& planes) {
+    return kXi * (v_layout(g).point + m_layout(g).point) + single(L).workspace_elements() + slot(planes);
   }
 
   Geometry g_;
