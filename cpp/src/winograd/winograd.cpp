@@ -1,4 +1,4 @@
-// Winograd F(m x m, 3x3), m = 4 or 2, for 3x3, stride-1, undilated convolution (Lavin & Gray;
+// Winograd F(m x m, 3x3), m = 2, 4 or 6, for 3x3, stride-1, undilated convolution (Lavin & Gray;
 // dilated layers run on it phase by phase, phases.cpp): each m x m output tile is computed from
 // an (m + 2) square input tile with (m + 2)^2 multiplications per channel pair instead of 9 m^2
 // (F(4x4): 36 instead of 144). Three steps:
@@ -37,12 +37,12 @@ constexpr int kLanes = 8;  // filters transformed side by side: the kernels' lan
 // filters side by side.
 struct Geometry {
   std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
-  std::int64_t tile, xi;       // output tile side m, and transform-domain points (m + 2)^2
+  std::int64_t xi;              // transform-domain points, (m + 2)^2 for output tiles of m x m
   std::int64_t th, tw, tiles;  // tiles per image: th x tw; tiles in all images
   Geometry(const ConvDesc& d, int m)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), G(d.groups), Cg(d.c / d.groups), Kg(d.k / d.groups), P(d.p()),
-        Q(d.q()), pt(d.pad_top), pl(d.pad_left), tile(m), xi((m + 2) * (m + 2)), th(ceil_div(P, tile)),
-        tw(ceil_div(Q, tile)), tiles(N * th * tw) {}
+        Q(d.q()), pt(d.pad_top), pl(d.pad_left), xi((m + 2) * (m + 2)), th(ceil_div(P, m)), tw(ceil_div(Q, m)),
+        tiles(N * th * tw) {}
 };
 
 // Where the transformed tiles of a block lie: tile t of channel c at offset(c, t), and point xi a
@@ -177,9 +177,9 @@ class WinogradConv final : public ConvImpl {
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
     const GemmLayout& L = d == Direction::Forward ? layout_ : bwd_layout_;
     const PaddedSource& planes = d == Direction::Forward ? *planes_ : *bwd_planes_;
-    const std::int64_t own = own_blocks(g) ? threads_ * own_area(g, L, planes) : 0;
-    return std::size_t(tile_elements(g) + L.workspace_elements() + threads_ * slot(planes) + own) * sizeof(T) +
-           kWorkspaceAlign;
+    const std::int64_t elements = own_blocks(g) ? L.a_prepacked + threads_ * area_elements(g, single(L), planes, 1)
+                                                : area_elements(g, L, planes, threads_);
+    return std::size_t(elements) * sizeof(T) + kWorkspaceAlign;
   }
 
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
@@ -243,7 +243,8 @@ class WinogradConv final : public ConvImpl {
  private:
   // Workspace: V (points x C x B) and M (or Z, points x K x B, M's rows padded) for a block of B tiles
   // (rounded up to whole B panels), then the GEMM's own (which leads with the packed U), then
-  // the threads' padded planes; the weight gradient puts its sums S (points x K x Cg) first.
+  // the threads' padded planes (with own_blocks: the packed U, then that area once per thread,
+  // for one thread each); the weight gradient puts its sums S (points x K x Cg) first.
   static std::int64_t tile_elements(const Geometry& g) {
     return kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
   }
@@ -454,40 +455,53 @@ class WinogradConv final : public ConvImpl {
     });
   }
 
-  // With weights w, transforms them into the GEMM workspace's packed-A area first; else runs on
-  // the prepared `packed` ones (rotated: the input gradient's).
+  // One block pass's workspace: V, M, the GEMM's (its packed-A area first) and a padded plane
+  // per thread.
+  struct Area {
+    T *v, *m, *gemm, *bufs;
+  };
+  static Area area(const Geometry& g, const GemmLayout& L, T* at) {
+    T* m = at + kXi * v_layout(g).point;
+    T* gemm = m + kXi * m_layout(g).point;
+    return {at, m, gemm, gemm + L.workspace_elements()};
+  }
+  static std::int64_t area_elements(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, int threads) {
+    return tile_elements(g) + L.workspace_elements() + threads * slot(planes);
+  }
+
+  // A block of tile rows [r0, r1): input transform, tuple GEMM on the packed weights `ready`,
+  // output transform, on `threads` threads.
+  void run_block(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const Area& a, const T* x,
+                 const T* ready, const T* bias, T* y, std::int64_t r0, std::int64_t r1, int threads) const noexcept {
+    transform_input(g, planes, x, r0, r1, a.v, v_layout(g), a.bufs, threads);
+    direct::run_gemm<T>(tuple_gemm(g, a.v, a.m, (r1 - r0) * g.tw), L, a.gemm, ready);
+    transform_output(g, a.m, r0, r1, bias, y, threads);
+  }
+
+  // With weights w, transforms them into the packed-A area first; else runs on the prepared
+  // `packed` ones (rotated: the input gradient's). All threads share each block; or, with blocks
+  // enough (own_blocks), the packed weights lead the workspace and each thread runs whole blocks
+  // in an area of its own.
   void run(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, const T* x, const T* w, bool rotated,
            const T* packed, const T* bias, T* y, T* work) const noexcept {
-    const std::int64_t rows = block_rows(g);
-    const TileLayout vl = v_layout(g);
-    T* v = work;
-    T* m = v + kXi * vl.point;
-    T* gemm_ws = m + kXi * m_layout(g).point;
-    T* bufs = gemm_ws + L.workspace_elements();
-    if (w) transform_weights(g, L, w, rotated, gemm_ws);  // the packed-A area leads the GEMM workspace
-    const T* ready = w ? gemm_ws : packed;
-    const std::int64_t blocks = ceil_div(g.N * g.th, rows);
-    if (own_blocks(g)) {  // each thread takes whole blocks, in its own area after the shared one
+    const std::int64_t rows = block_rows(g), total = g.N * g.th;
+    if (own_blocks(g)) {
+      if (w) transform_weights(g, L, w, rotated, work);
+      const T* ready = w ? work : packed;
       const GemmLayout one = single(L);
-      T* areas = bufs + threads_ * slot(planes);
+      T* areas = work + L.a_prepacked;
+      const std::int64_t per_thread = area_elements(g, one, planes, 1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (!forked_child())
-      for (std::int64_t blk = 0; blk < blocks; ++blk) {
-        const std::int64_t r0 = blk * rows, r1 = std::min(r0 + rows, g.N * g.th);
-        T* mv = areas + thread_index() * own_area(g, L, planes);
-        T* mm = mv + kXi * vl.point;
-        T* mg = mm + kXi * m_layout(g).point;
-        transform_input(g, planes, x, r0, r1, mv, vl, mg + one.workspace_elements(), 1);
-        direct::run_gemm<T>(tuple_gemm(g, mv, mm, (r1 - r0) * g.tw), one, mg, ready);
-        transform_output(g, mm, r0, r1, bias, y, 1);
-      }
+      for (std::int64_t r0 = 0; r0 < total; r0 += rows)
+        run_block(g, one, planes, area(g, one, areas + thread_index() * per_thread), x, ready, bias, y, r0,
+                  std::min(r0 + rows, total), 1);
       return;
     }
-    for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
-      const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, planes, x, r0, r1, v, vl, bufs, threads_);
-      direct::run_gemm<T>(tuple_gemm(g, v, m, (r1 - r0) * g.tw), L, gemm_ws, ready);
-      transform_output(g, m, r0, r1, bias, y, threads_);
-    }
+    const Area a = area(g, L, work);
+    if (w) transform_weights(g, L, w, rotated, a.gemm);  // the packed-A area leads the GEMM workspace
+    const T* ready = w ? a.gemm : packed;
+    for (std::int64_t r0 = 0; r0 < total; r0 += rows)
+      run_block(g, L, planes, a, x, ready, bias, y, r0, std::min(r0 + rows, total), threads_);
   }
 
   // With blocks enough for every thread several times, each thread runs whole blocks on its own
@@ -503,10 +517,6 @@ class WinogradConv final : public ConvImpl {
     one.a_prepacked = 0;
     one.threads = 1;
     return one;
-  }
-  // A thread's own area: V, M, the GEMM's scratch and a padded plane.
-  static std::int64_t own_area(const Geometry& g, const GemmLayout& L, const PaddedSource& planes) {
-    return kXi * (v_layout(g).point + m_layout(g).point) + single(L).workspace_elements() + slot(planes);
   }
 
   Geometry g_;
