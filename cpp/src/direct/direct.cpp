@@ -59,6 +59,17 @@ inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
   for (; t < len; ++t) dst[t] = src[t];
 }
 
+// B panels (nr columns each, zero past nc) of kc rows that lie whole in memory, `ld` apart: each
+// row is read once, from start to end, into every panel, rather than row by row per panel, which
+// jumps between rows (channel planes) for every few values.
+template <typename T>
+void pack_whole_rows(const T* src, std::int64_t ld, std::int64_t kc, std::int64_t nc, T* dst, int nr) noexcept {
+  for (std::int64_t p = 0; p < kc; ++p)
+    for (std::int64_t jj = 0; jj < nc; jj += nr)
+      copy_run(src + p * ld + jj, std::min<std::int64_t>(nr, nc - jj), dst + jj / nr * kc * nr + p * nr);
+  if (nc % nr) zero_tail(dst + nc / nr * kc * nr, kc, nc % nr, nr);
+}
+
 constexpr int kMaxPanel = 64;   // the widest microkernel panel the padded packing takes
 constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded packing takes
 
@@ -136,18 +147,11 @@ struct ForwardProblem {
     }
     const std::int64_t img = img0 + b / g.G, grp = b % g.G;
     const T* xg = x + img * g.xn + grp * g.Cg * g.xc;
-    // 1x1, stride 1, unpadded, NCHW: row p is channel k0 + p, its pixels consecutive. Each row is
-    // read whole, into every panel (a gather per panel and row split the rows at image rows and
-    // jumped between channel planes: 40% of ResNet-50's 1x1 forward).
-    if (g.R * g.S == 1 && g.sh * g.sw == 1 && g.P == g.H && g.Q == g.W && g.xw == 1 && g.xh == g.W) {
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* row = xg + (k0 + p) * g.xc + j0;
-        for (std::int64_t jj = 0; jj < nc; jj += nr)
-          copy_run(row + jj, std::min<std::int64_t>(nr, nc - jj), dst + jj / nr * kc * nr + p * nr);
-      }
-      if (nc % nr) zero_tail(dst + nc / nr * kc * nr, kc, nc % nr, nr);
-      return;
-    }
+    // 1x1, stride 1, unpadded, NCHW: row p is channel k0 + p, its pixels consecutive (a gather
+    // per panel and row split the rows at image rows and jumped between channel planes: 40% of
+    // ResNet-50's 1x1 forward).
+    if (g.R * g.S == 1 && g.sh * g.sw == 1 && g.P == g.H && g.Q == g.W && g.xw == 1 && g.xh == g.W)
+      return pack_whole_rows(xg + k0 * g.xc + j0, g.xc, kc, nc, dst, nr);
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       std::int64_t c = k0 / (g.R * g.S), r = k0 / g.S % g.R, s = k0 % g.S;
@@ -409,15 +413,8 @@ struct BackwardDataCol2imProblem {
   void pack_b(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
               T* dst, int nr) const {
     const T* dyg = dy + ((img0 + b / g.G) * g.K + b % g.G * g.Kg) * g.P * g.Q;
-    if (!wide) {  // the columns are one image's pixels, consecutive in dY: each row read whole
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* row = dyg + (k0 + p) * g.P * g.Q + j0;
-        for (std::int64_t jj = 0; jj < nc; jj += nr)
-          copy_run(row + jj, std::min<std::int64_t>(nr, nc - jj), dst + jj / nr * kc * nr + p * nr);
-      }
-      if (nc % nr) zero_tail(dst + nc / nr * kc * nr, kc, nc % nr, nr);
-      return;
-    }
+    // the columns are one image's pixels, consecutive in dY
+    if (!wide) return pack_whole_rows(dyg + k0 * g.P * g.Q + j0, g.P * g.Q, kc, nc, dst, nr);
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj), j = j0 + jj;
       for (std::int64_t p = 0; p < kc; ++p) {
@@ -642,7 +639,7 @@ class DirectConv final : public ConvImpl {
     // in place from the padded planes: nothing of X_col is packed. Not for short reductions, which
     // would not pay for the transposed stores (measured: a 3-channel 3x3 layer with 32 filters
     // runs slower).
-    const bool turns = padded_ && table_fits && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxRows &&
+    const bool turns = padded_ && table_fits && g_.Cg * g_.R * g_.S >= 2 * g_.Kg && uk.mr <= kMaxIndirectRows &&
                        uk.nr <= kMaxPanel;
     if (turns) offsets_ = tap_offsets();
     // The forward pass from half a panel of filters up to four panels (measured: the 7x7 stem and
@@ -697,7 +694,7 @@ class DirectConv final : public ConvImpl {
     // 1x1, stride 1, unpadded, NCHW: the input planes are the rows of X_col as they lie, so any
     // number of filters gains (measured on ResNet-50's 1x1 layers: no pack of X^T at all).
     const bool plain = g_.R * g_.S == 1 && g_.sh * g_.sw == 1 && g_.P == g_.H && g_.Q == g_.W &&
-                       desc.input_layout == Layout::NCHW && uk.mr <= kMaxRows && uk.nr <= kMaxPanel;
+                       desc.input_layout == Layout::NCHW && uk.mr <= kMaxIndirectRows && uk.nr <= kMaxPanel;
     if (plain && dyt_elements_ == 0 && pq <= kIndirectPixels && g_.Cg <= kMaxTable && dyt <= double(kPaddedWeightBytes / sizeof(T))) {
       dyt_elements_ = std::int64_t(dyt);
       offsets_.clear();
@@ -808,12 +805,8 @@ class DirectConv final : public ConvImpl {
   void plan_wide(const GemmMicrokernel<T>& uk, bool table_fits) {
     wide_offsets_.clear();
     if (!padded_ || g_.sh != 1 || g_.sw != 1 || !table_fits || uk.nr > kMaxPanel || 2 * g_.Kg > uk.nr) return;
-    const DepthwisePlane& pg = padded_->geometry();
-    const std::int64_t plane = padded_->buffer_elems();
-    for (std::int64_t c = 0; c < g_.Cg; ++c)
-      for (std::int64_t r = 0; r < g_.R; ++r)
-        for (std::int64_t s = 0; s < g_.S; ++s) wide_offsets_.push_back(c * plane + r * pg.dh * pg.ld + pg.tap[s]);
-    wide_n_ = round_up((g_.P - 1) * pg.ld + g_.Q, uk.nr);
+    wide_offsets_ = tap_offsets();
+    wide_n_ = round_up((g_.P - 1) * padded_->geometry().ld + g_.Q, uk.nr);
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     // small phase grids: the images side by side, as forward does
@@ -862,8 +855,8 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t img = task / (g_.G * runs), grp = task / runs % g_.G, run = task % runs;
       const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
-      alignas(64) T c[kMaxRows * kMaxPanel];
-      const T* rows[kMaxRows];
+      alignas(64) T c[kMaxIndirectRows * kMaxPanel];
+      const T* rows[kMaxIndirectRows];
       const std::int64_t t0 = run * kIndirectTiles;
       std::int64_t oh = t0 * mr / g_.Q, ow = t0 * mr % g_.Q;  // the next pixel's position
       for (std::int64_t t = t0; t < std::min(tiles, t0 + kIndirectTiles); ++t) {
@@ -949,9 +942,9 @@ class DirectConv final : public ConvImpl {
       const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
       const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
       const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
-      alignas(64) T tile[kMaxRows * kMaxPanel];
+      alignas(64) T tile[kMaxIndirectRows * kMaxPanel];
       T* c = splits > 1 ? partials + job * mr * nr : tile;
-      const T* rows[kMaxRows];
+      const T* rows[kMaxIndirectRows];
       const std::int64_t img0 = split * run, img1 = std::min(g_.N, img0 + run);
       if (img0 >= img1) std::fill(c, c + mr * nr, T(0));  // no images in this run
       for (std::int64_t img = img0; img < img1; ++img) {
@@ -985,7 +978,7 @@ class DirectConv final : public ConvImpl {
   };
 
   void plan_data_indirect(const GemmMicrokernel<T>& uk, std::size_t workspace_bound) {
-    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxRows || uk.nr > kMaxPanel ||
+    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxIndirectRows || uk.nr > kMaxPanel ||
         g_.Kg * g_.R * g_.S > kMaxTable)
       return;
     std::int64_t lo_r = 0, hi_r = g_.P - 1, lo_s = 0, hi_s = g_.Q - 1;  // dY rows and columns the taps reach
@@ -1070,8 +1063,8 @@ class DirectConv final : public ConvImpl {
       const T* base = pad + (img * g_.K + grp * g_.Kg) * plane + d.top * d.cols + d.left;
       const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
       T* dxg = dx + (img * g_.C + grp * g_.Cg) * g_.H * g_.W + ph * g_.W + pw;
-      alignas(64) T c[kMaxRows * kMaxPanel];
-      const T* rows[kMaxRows];
+      alignas(64) T c[kMaxIndirectRows * kMaxPanel];
+      const T* rows[kMaxIndirectRows];
       for (std::int64_t t = t0; t < t1; ++t) {
         const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pix - pix0);
         for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
@@ -1121,7 +1114,6 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kTurnedBytes = 16 << 20;    // and the most dY^T it copies (1x1: the padded bound)
   static constexpr std::int64_t kWantTasks = 16;            // and the tasks it splits images to reach
   static constexpr std::int64_t kMaxTable = 1 << 20;        // the longest offset table a plan builds
-  static constexpr int kMaxRows = 16;                   // the most microkernel rows forward_indirect takes
   const char* kernel_name_ = "";
   GemmLayout fwd_, bwd_data_, bwd_weights_;
   std::vector<T> packed_fwd_, packed_bwd_;  // prepared weights, packed
