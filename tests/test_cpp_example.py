@@ -87,19 +87,23 @@ def build_dir(prefix):
 @pytest.mark.skipif(shutil.which("objdump") is None or os.uname().machine != "x86_64", reason="needs objdump on x86-64")
 def test_baseline_objects_hold_no_avx_instructions(build_dir):
     """Only the per-ISA kernel files are built with ISA flags: every other object must run on
-    any x86-64, so none may touch a ymm or zmm register. The AVX2 kernel objects must (else this
-    check could not fail)."""
+    any x86-64, so none may touch a ymm or zmm register. The AVX2 kernel objects must touch ymm
+    registers, and the AVX-512 ones zmm registers (else this check could not fail)."""
     objects = [os.path.join(d, f) for d, _, files in os.walk(build_dir / "CMakeFiles") for f in files
                if f.endswith(".o") and "fastconv_objects.dir" in d]
-    baseline = [o for o in objects if f"{os.sep}avx2{os.sep}" not in o]
-    isa = [o for o in objects if f"{os.sep}avx2{os.sep}" in o]
-    assert len(baseline) >= 10 and isa
+    kernels = {isa: [o for o in objects if f"{os.sep}{isa}{os.sep}" in o] for isa in ("avx2", "avx512")}
+    baseline = [o for o in objects if not any(o in group for group in kernels.values())]
+    assert len(baseline) >= 10 and kernels["avx2"] and kernels["avx512"]
+
+    def disassembly(obj):
+        return subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
+
     for obj in baseline:
-        text = subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
+        text = disassembly(obj)
         assert "%ymm" not in text and "%zmm" not in text, obj
-    for obj in isa:
-        text = subprocess.run(["objdump", "-d", obj], check=True, capture_output=True, text=True).stdout
-        assert "%ymm" in text, obj
+    for isa, register in (("avx2", "%ymm"), ("avx512", "%zmm")):
+        for obj in kernels[isa]:
+            assert register in disassembly(obj), obj
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")

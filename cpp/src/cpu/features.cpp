@@ -88,7 +88,10 @@ const char* to_string(Isa isa) noexcept {
 
 Isa detected_isa() noexcept {
   const Features& f = features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma) return Isa::Avx512;
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma) return Isa::Avx512;
+#if defined(FASTCONV_EMULATE_AVX512)
+  if (f.avx2 && f.fma) return Isa::Avx512;  // a development build: AVX-512 kernels on AVX2 registers
+#endif
   if (f.avx2 && f.fma) return Isa::Avx2;
   return Isa::Generic;
 }

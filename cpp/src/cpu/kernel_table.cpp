@@ -18,7 +18,9 @@ Isa isa_cap() noexcept {
 }
 
 Isa best_compiled_isa() noexcept {
-#if defined(FASTCONV_HAVE_AVX2)
+#if defined(FASTCONV_HAVE_AVX512)
+  return Isa::Avx512;
+#elif defined(FASTCONV_HAVE_AVX2)
   return Isa::Avx2;
 #else
   return Isa::Generic;
@@ -51,6 +53,15 @@ KernelTable fill() noexcept {
     t.swinograd = kernels::avx2::swinograd();
     t.dwinograd = kernels::avx2::dwinograd();
     t.peak = kernels::avx2::peak();
+  }
+#endif
+#if defined(FASTCONV_HAVE_AVX512)
+  if (t.isa >= Isa::Avx512) {
+    t.sgemm = kernels::avx512::sgemm();
+    t.dgemm = kernels::avx512::dgemm();
+    t.sdepthwise = kernels::avx512::sdepthwise();
+    t.ddepthwise = kernels::avx512::ddepthwise();
+    t.peak = kernels::avx512::peak();
   }
 #endif
   return t;

@@ -13,4 +13,20 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
     set_source_files_properties(${_avx2_sources} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
     target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX2=1)
   endif()
+  # AVX-512 (F, BW, VL, DQ; those CPUs all have AVX2, whose pack the files share). With
+  # FASTCONV_EMULATE_AVX512, a development build, they are built for AVX2 instead, each zmm
+  # register two ymm ones, so that their logic is tested on machines without AVX-512.
+  set(_avx512_flags "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma")
+  if(FASTCONV_EMULATE_AVX512)
+    set(_avx512_flags "-mavx2;-mfma")
+    target_compile_definitions(fastconv_objects PRIVATE FASTCONV_EMULATE_AVX512=1)
+  endif()
+  check_cxx_compiler_flag("-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma" FASTCONV_COMPILER_AVX512)
+  if(FASTCONV_COMPILER_AVX2 AND FASTCONV_COMPILER_AVX512)
+    set(_avx512_sources ${_fastconv_kernels}/avx512/gemm_avx512.cpp ${_fastconv_kernels}/avx512/peak_avx512.cpp
+                        ${_fastconv_kernels}/avx512/depthwise_avx512.cpp)
+    target_sources(fastconv_objects PRIVATE ${_avx512_sources})
+    set_source_files_properties(${_avx512_sources} PROPERTIES COMPILE_OPTIONS "${_avx512_flags}")
+    target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX512=1)
+  endif()
 endif()

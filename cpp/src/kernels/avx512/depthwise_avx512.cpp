@@ -1,0 +1,13 @@
+// AVX-512 depthwise plane kernels: the shared ones on zmm registers.
+#include <algorithm>
+
+#include "kernels/avx512/vec_avx512.hpp"
+#include "kernels/kernels.hpp"
+
+namespace fastconv::kernels::avx512 {
+#include "kernels/depthwise_vec.inl"
+
+DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, "depthwise-avx512"}; }
+DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, "depthwise-avx512"}; }
+
+}  // namespace fastconv::kernels::avx512

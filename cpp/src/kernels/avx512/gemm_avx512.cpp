@@ -1,0 +1,20 @@
+// AVX-512 GEMM microkernels: the shared 6 x 2-vector kernels on zmm registers (6x32 for float,
+// 6x16 for double). Built with the AVX-512 flags; called only when the CPU reports F, BW, VL, DQ.
+#include "kernels/avx512/vec_avx512.hpp"
+#include "kernels/kernels.hpp"
+
+namespace fastconv::kernels::avx512 {
+#include "kernels/gemm_6x2v.inl"
+#include "kernels/pack_panel.inl"
+#include "kernels/pack_panel_avx2.inl"
+
+GemmMicrokernel<float> sgemm() {
+  return {gemm_packed<float>, gemm_rows_a<float>, gemm_6x2v_indirect<float>, gemm_rows_b<float>, pack_panel_f32, kMR,
+          2 * Vec<float>::width, "gemm-avx512-6x32"};
+}
+GemmMicrokernel<double> dgemm() {
+  return {gemm_packed<double>, gemm_rows_a<double>, gemm_6x2v_indirect<double>, gemm_rows_b<double>,
+          pack_panel_loops<double>, kMR, 2 * Vec<double>::width, "gemm-avx512-6x16"};
+}
+
+}  // namespace fastconv::kernels::avx512

@@ -1,0 +1,134 @@
+#pragma once
+// One AVX-512 register of T, so that the shared x86 kernels (gemm_6x2v.inl, depthwise_vec.inl)
+// compile for AVX-512. Included only by files built with the AVX-512 flags. The register sums
+// add the two halves, then as AVX2 does: a fixed order.
+//
+// FASTCONV_EMULATE_AVX512 (a development build, never shipped) makes each register two AVX2
+// registers instead, so that the AVX-512 kernels' logic runs and is tested on AVX2 machines.
+#include <immintrin.h>
+
+namespace fastconv::kernels::avx512 {
+
+template <typename T>
+struct Vec;
+
+#if !defined(FASTCONV_EMULATE_AVX512)
+
+template <>
+struct Vec<float> {
+  using type = __m512;
+  using mask_type = __mmask16;
+  static constexpr int width = 16;
+  static type zero() { return _mm512_setzero_ps(); }
+  static type load(const float* p) { return _mm512_loadu_ps(p); }
+  static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static type set1(float v) { return _mm512_set1_ps(v); }
+  static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+  static type add(type a, type b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+  // The first n lanes (0 < n < width); masked-off lanes are neither read nor written.
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, mask_type m, type v) { _mm512_mask_storeu_ps(p, m, v); }
+  static float sum(type v) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+
+template <>
+struct Vec<double> {
+  using type = __m512d;
+  using mask_type = __mmask8;
+  static constexpr int width = 8;
+  static type zero() { return _mm512_setzero_pd(); }
+  static type load(const double* p) { return _mm512_loadu_pd(p); }
+  static type broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static type set1(double v) { return _mm512_set1_pd(v); }
+  static type fma(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
+  static type add(type a, type b) { return _mm512_add_pd(a, b); }
+  static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, mask_type m, type v) { _mm512_mask_storeu_pd(p, m, v); }
+  static double sum(type v) {
+    const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+};
+
+#else  // two AVX2 registers per AVX-512 one, lanes 0..width/2-1 in lo
+
+template <int kWidth>
+struct EmulatedBase {
+  using mask_type = unsigned;
+  static constexpr int width = kWidth;
+  static mask_type first(int n) { return (1u << n) - 1; }
+};
+
+struct EmulatedFloat : EmulatedBase<16> {
+  struct type {
+    __m256 lo, hi;
+  };
+  static type zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static type load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+  static type broadcast(const float* p) { return {_mm256_set1_ps(*p), _mm256_set1_ps(*p)}; }
+  static type set1(float v) { return {_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
+  static type fma(type a, type b, type c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+  static type add(type a, type b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v.lo), _mm256_storeu_ps(p + 8, v.hi); }
+  static __m256i half(mask_type m, int h) {
+    alignas(32) int bits[8];
+    for (int i = 0; i < 8; ++i) bits[i] = (m >> (8 * h + i)) & 1 ? -1 : 0;
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
+  }
+  static type load(const float* p, mask_type m) { return {_mm256_maskload_ps(p, half(m, 0)), _mm256_maskload_ps(p + 8, half(m, 1))}; }
+  static void store(float* p, mask_type m, type v) {
+    _mm256_maskstore_ps(p, half(m, 0), v.lo), _mm256_maskstore_ps(p + 8, half(m, 1), v.hi);
+  }
+  static float sum(type v) {
+    const __m256 h = _mm256_add_ps(v.lo, v.hi);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+
+struct EmulatedDouble : EmulatedBase<8> {
+  struct type {
+    __m256d lo, hi;
+  };
+  static type zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+  static type load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+  static type broadcast(const double* p) { return {_mm256_set1_pd(*p), _mm256_set1_pd(*p)}; }
+  static type set1(double v) { return {_mm256_set1_pd(v), _mm256_set1_pd(v)}; }
+  static type fma(type a, type b, type c) { return {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)}; }
+  static type add(type a, type b) { return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
+  static void store(double* p, type v) { _mm256_storeu_pd(p, v.lo), _mm256_storeu_pd(p + 4, v.hi); }
+  static __m256i half(mask_type m, int h) {
+    alignas(32) long long bits[4];
+    for (int i = 0; i < 4; ++i) bits[i] = (m >> (4 * h + i)) & 1 ? -1 : 0;
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
+  }
+  static type load(const double* p, mask_type m) { return {_mm256_maskload_pd(p, half(m, 0)), _mm256_maskload_pd(p + 4, half(m, 1))}; }
+  static void store(double* p, mask_type m, type v) {
+    _mm256_maskstore_pd(p, half(m, 0), v.lo), _mm256_maskstore_pd(p + 4, half(m, 1), v.hi);
+  }
+  static double sum(type v) {
+    const __m256d h = _mm256_add_pd(v.lo, v.hi);
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+};
+
+template <>
+struct Vec<float> : EmulatedFloat {};
+template <>
+struct Vec<double> : EmulatedDouble {};
+
+#endif
+
+}  // namespace fastconv::kernels::avx512

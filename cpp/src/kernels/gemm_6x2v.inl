@@ -1,0 +1,99 @@
+// The x86 GEMM microkernels, written once over the including ISA's Vec<T> (one register of T)
+// and compiled per ISA (kernels/avx2, kernels/avx512 include this inside their own namespace):
+// 6 rows x 2 vectors of accumulators, so the panels are 2 * Vec<T>::width wide.
+
+namespace {
+
+constexpr int kMR = 6;
+
+// C (6 rows of 2 vectors, rows ldc apart) = or += the accumulators.
+template <typename T, typename R = typename Vec<T>::type>
+inline void store_6x2v(T* c, std::int64_t ldc, bool accumulate, R c00, R c01, R c10, R c11, R c20, R c21, R c30,
+                       R c31, R c40, R c41, R c50, R c51) noexcept {
+  using V = Vec<T>;
+  auto put = [&](int i, R lo, R hi) {
+    T* ci = c + i * ldc;
+    if (accumulate) lo = V::add(lo, V::load(ci)), hi = V::add(hi, V::load(ci + V::width));
+    V::store(ci, lo);
+    V::store(ci + V::width, hi);
+  };
+  put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
+}
+
+// Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
+// A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p]; B row p at b + 2W p,
+// or with offsets (kRowsB), at b + off[p].
+template <typename T, bool kPacked, bool kRowsB = false>
+inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                      bool accumulate, const std::int64_t* off = nullptr) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  const std::int64_t row = kPacked ? 1 : lda, step = kPacked ? kMR : 1;
+  const T* a3 = a + 3 * row;  // rows 3..5, so each row is a base plus 0, 1 or 2 row steps
+  auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
+  auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, a += step, a3 += step, b += kRowsB ? 0 : 2 * W) {
+    const T* bp = kRowsB ? b + off[p] : b;
+    const auto b0 = V::load(bp), b1 = V::load(bp + W);
+    auto ai = V::broadcast(a);
+    c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
+    ai = V::broadcast(a + row);
+    c10 = V::fma(ai, b0, c10), c11 = V::fma(ai, b1, c11);
+    ai = V::broadcast(a + 2 * row);
+    c20 = V::fma(ai, b0, c20), c21 = V::fma(ai, b1, c21);
+    ai = V::broadcast(a3);
+    c30 = V::fma(ai, b0, c30), c31 = V::fma(ai, b1, c31);
+    ai = V::broadcast(a3 + row);
+    c40 = V::fma(ai, b0, c40), c41 = V::fma(ai, b1, c41);
+    ai = V::broadcast(a3 + 2 * row);
+    c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
+  }
+  store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+// A element (i, p) at rows[i][off[p]]: the pixels' windows, read in place.
+template <typename T>
+void gemm_6x2v_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b, T* c,
+                        std::int64_t ldc, bool accumulate) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  const T *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+  auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
+  auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, b += 2 * W) {
+    const std::int64_t o = off[p];
+    const auto b0 = V::load(b), b1 = V::load(b + W);
+    auto ai = V::broadcast(a0 + o);
+    c00 = V::fma(ai, b0, c00), c01 = V::fma(ai, b1, c01);
+    ai = V::broadcast(a1 + o);
+    c10 = V::fma(ai, b0, c10), c11 = V::fma(ai, b1, c11);
+    ai = V::broadcast(a2 + o);
+    c20 = V::fma(ai, b0, c20), c21 = V::fma(ai, b1, c21);
+    ai = V::broadcast(a3 + o);
+    c30 = V::fma(ai, b0, c30), c31 = V::fma(ai, b1, c31);
+    ai = V::broadcast(a4 + o);
+    c40 = V::fma(ai, b0, c40), c41 = V::fma(ai, b1, c41);
+    ai = V::broadcast(a5 + o);
+    c50 = V::fma(ai, b0, c50), c51 = V::fma(ai, b1, c51);
+  }
+  store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+template <typename T>
+void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
+  gemm_6x2v<T, true>(kc, a, 0, b, c, ldc, accumulate);
+}
+
+template <typename T>
+void gemm_rows_a(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                 bool accumulate) noexcept {
+  gemm_6x2v<T, false>(kc, a, lda, b, c, ldc, accumulate);
+}
+
+template <typename T>
+void gemm_rows_b(std::int64_t kc, const T* a, const T* b, const std::int64_t* off, T* c, std::int64_t ldc,
+                 bool accumulate) noexcept {
+  gemm_6x2v<T, true, true>(kc, a, 0, b, c, ldc, accumulate, off);
+}
+
+}  // namespace
