@@ -20,7 +20,7 @@ inline void transpose8(__m256* r) {
 }
 
 // The panel pack for float: blocks of 8 rows x 8 columns transposed in registers, where the
-// panel width holds whole blocks (the 16-wide B panels); the rest as pack_panel_rows.
+// panel width holds whole blocks (the B panels, 16 or 32 wide); the rest as pack_panel_rows.
 void pack_panel_f32(const float* src, std::int64_t ld, std::int64_t rows, std::int64_t kc, float* dst,
                     std::int64_t width) noexcept {
   std::int64_t i0 = 0;
