@@ -216,18 +216,12 @@ struct ForwardProblem {
 
   void store(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
              std::int64_t ldc) const {
-    const std::int64_t grp = b % g.G, pq = g.P * g.Q;
+    const std::int64_t pq = g.P * g.Q;
     if (wide) return store_wide(b, i0, mc, j0, nc, c, ldc);
     for (std::int64_t j = 0; j < nc;) {  // one image's columns at a time
       const std::int64_t img = img0 + (merged ? (j0 + j) / pq : b / g.G), pix = (j0 + j) % pq;
       const std::int64_t len = std::min(nc - j, pq - pix);
-      for (std::int64_t i = 0; i < mc; ++i) {
-        const std::int64_t kout = grp * g.Kg + i0 + i;
-        const T add = bias ? bias[kout] : T(0);
-        T* yr = y + (img * g.K + kout) * pq + pix;
-        const T* ci = c + i * ldc + j;
-        for (std::int64_t t = 0; t < len; ++t) yr[t] = ci[t] + add;
-      }
+      store_run(b % g.G, i0, mc, img, pix, len, c + j, ldc);
       j += len;
     }
   }
@@ -235,21 +229,25 @@ struct ForwardProblem {
   // Wide columns: each output row's first Q columns.
   void store_wide(std::int64_t b, std::int64_t i0, std::int64_t mc, std::int64_t j0, std::int64_t nc, const T* c,
                   std::int64_t ldc) const {
-    const std::int64_t grp = b % g.G, pq = g.P * g.Q, ld = source->geometry().ld;
+    const std::int64_t ld = source->geometry().ld;
     for (std::int64_t j = 0; j < nc;) {  // a run of one output row at a time
       const std::int64_t img = img0 + (merged ? (j0 + j) / wide_n : b / g.G), q = (j0 + j) % wide_n;
       const std::int64_t oh = q / ld, ow = q % ld, len = std::min({nc - j, ld - ow, wide_n - q});
-      if (oh < g.P && ow < g.Q) {
-        const std::int64_t count = std::min(len, g.Q - ow);
-        for (std::int64_t i = 0; i < mc; ++i) {
-          const std::int64_t kout = grp * g.Kg + i0 + i;
-          const T add = bias ? bias[kout] : T(0);
-          T* yr = y + (img * g.K + kout) * pq + oh * g.Q + ow;
-          const T* ci = c + i * ldc + j;
-          for (std::int64_t t = 0; t < count; ++t) yr[t] = ci[t] + add;
-        }
-      }
+      if (oh < g.P && ow < g.Q) store_run(b % g.G, i0, mc, img, oh * g.Q + ow, std::min(len, g.Q - ow), c + j, ldc);
       j += len;
+    }
+  }
+
+  // Filters i0.. (mc of them) of group grp, output pixels [pix, pix + count) of image img, from C
+  // rows ldc apart, plus the bias.
+  void store_run(std::int64_t grp, std::int64_t i0, std::int64_t mc, std::int64_t img, std::int64_t pix,
+                 std::int64_t count, const T* c, std::int64_t ldc) const {
+    for (std::int64_t i = 0; i < mc; ++i) {
+      const std::int64_t kout = grp * g.Kg + i0 + i;
+      const T add = bias ? bias[kout] : T(0);
+      T* yr = y + (img * g.K + kout) * g.P * g.Q + pix;
+      const T* ci = c + i * ldc;
+      for (std::int64_t t = 0; t < count; ++t) yr[t] = ci[t] + add;
     }
   }
 };
