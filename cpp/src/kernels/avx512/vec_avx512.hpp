@@ -1,7 +1,8 @@
 #pragma once
 // One AVX-512 register of T, so that the shared x86 kernels (gemm_6x2v.inl, depthwise_vec.inl)
-// compile for AVX-512. Included only by files built with the AVX-512 flags. The register sums
-// add the two halves, then as AVX2 does: a fixed order.
+// compile for AVX-512. Included only by files built with the AVX-512 flags. (AVX2's own Vec is
+// not reused for the sums: its inline functions, compiled here with AVX-512 flags, could be the
+// copy the linker keeps for the AVX2 files too.)
 //
 // FASTCONV_EMULATE_AVX512 (a development build, never shipped) makes each register two AVX2
 // registers instead, so that the AVX-512 kernels' logic runs and is tested on AVX2 machines.
@@ -11,6 +12,18 @@ namespace fastconv::kernels::avx512 {
 
 template <typename T>
 struct Vec;
+
+// The lanes of h (the two halves of a register, added), in the order AVX2's sums use; the real
+// and the emulated registers both end here, so they reduce alike.
+inline float sum_lanes(__m256 h) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+inline double sum_lanes(__m256d h) {
+  const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
 
 #if !defined(FASTCONV_EMULATE_AVX512)
 
@@ -30,12 +43,7 @@ struct Vec<float> {
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
   static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(float* p, mask_type m, type v) { _mm512_mask_storeu_ps(p, m, v); }
-  static float sum(type v) {
-    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-  }
+  static float sum(type v) { return sum_lanes(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1))); }
 };
 
 template <>
@@ -53,11 +61,7 @@ struct Vec<double> {
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
   static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
   static void store(double* p, mask_type m, type v) { _mm512_mask_storeu_pd(p, m, v); }
-  static double sum(type v) {
-    const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
-    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-  }
+  static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
 
 #else  // two AVX2 registers per AVX-512 one, lanes 0..width/2-1 in lo
@@ -89,12 +93,7 @@ struct EmulatedFloat : EmulatedBase<16> {
   static void store(float* p, mask_type m, type v) {
     _mm256_maskstore_ps(p, half(m, 0), v.lo), _mm256_maskstore_ps(p + 8, half(m, 1), v.hi);
   }
-  static float sum(type v) {
-    const __m256 h = _mm256_add_ps(v.lo, v.hi);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-  }
+  static float sum(type v) { return sum_lanes(_mm256_add_ps(v.lo, v.hi)); }
 };
 
 struct EmulatedDouble : EmulatedBase<8> {
@@ -117,11 +116,7 @@ struct EmulatedDouble : EmulatedBase<8> {
   static void store(double* p, mask_type m, type v) {
     _mm256_maskstore_pd(p, half(m, 0), v.lo), _mm256_maskstore_pd(p + 4, half(m, 1), v.hi);
   }
-  static double sum(type v) {
-    const __m256d h = _mm256_add_pd(v.lo, v.hi);
-    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-  }
+  static double sum(type v) { return sum_lanes(_mm256_add_pd(v.lo, v.hi)); }
 };
 
 template <>
