@@ -718,6 +718,14 @@ class DirectConv final : public ConvImpl {
       plane_elems_ = pq;
       split_weights(uk);
     }
+    // Small images are reduced a few at a time, so that each microkernel call runs long enough to
+    // pay for its setup and store (ResNet-18 layer4.down: 49 pixels per image): the table goes on
+    // over the next images' planes, which lie C planes apart.
+    if (dyt_elements_ > 0) {
+      images_per_run_ = std::clamp<std::int64_t>(kMaxRuns / pq, 1, g_.N);
+      for (std::int64_t img = 1; img < images_per_run_; ++img)
+        for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(img * g_.C * plane_elems_ + pixel_offsets_[std::size_t(pix)]);
+    }
   }
 
   std::string name() const override {
@@ -923,7 +931,7 @@ class DirectConv final : public ConvImpl {
     const int mr = uk.mr, nr = uk.nr;
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const std::int64_t panels = ceil_div(g_.Kg, nr);
-    // dyt[img][grp][panel][pix][j], a block of pixels at a time so that the block stays in L1
+    // dyt[grp][panel][img][pix][j], a block of pixels at a time so that the block stays in L1
     // while each filter's row is written into it
     const std::int64_t blocks = ceil_div(pq, kPackPixels), packs = g_.N * g_.G * panels * blocks;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && packs > 1)
@@ -931,7 +939,7 @@ class DirectConv final : public ConvImpl {
       const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
       const std::int64_t p0 = task % blocks * kPackPixels, p1 = std::min(pq, p0 + kPackPixels);
       gemm_microkernel<T>().pack(dy + (img * g_.K + grp * g_.Kg + pn * nr) * pq + p0, pq, std::min<std::int64_t>(nr, g_.Kg - pn * nr),
-                                 p1 - p0, dyt + panel * pq * nr + p0 * nr, nr);
+                                 p1 - p0, dyt + (((grp * panels + pn) * g_.N + img) * pq + p0) * nr, nr);
     }
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
@@ -962,11 +970,11 @@ class DirectConv final : public ConvImpl {
       const T* rows[kMaxIndirectRows];
       const std::int64_t img0 = split * run, img1 = std::min(g_.N, img0 + run);
       if (img0 >= img1) std::fill(c, c + mr * nr, T(0));  // no images in this run
-      for (std::int64_t img = img0; img < img1; ++img) {
+      for (std::int64_t img = img0; img < img1; img += images_per_run_) {
         const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
         for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
-        gathered_product(uk, pq, rows, pixel_offsets_.data(), dyt + ((img * g_.G + grp) * panels + pn) * pq * nr, c,
-                         img > img0);
+        gathered_product(uk, std::min(images_per_run_, img1 - img) * pq, rows, pixel_offsets_.data(),
+                         dyt + ((grp * panels + pn) * g_.N + img) * pq * nr, c, img > img0);
       }
       if (splits == 1) store(task, c);
     }
@@ -1145,6 +1153,7 @@ class DirectConv final : public ConvImpl {
   std::int64_t dyt_elements_ = 0;            // and its packed dY^T
   std::int64_t plane_elems_ = 0;             // and the planes it reads (padded, or the input's own)
   std::int64_t weight_splits_ = 1, partial_elements_ = 0;  // and its runs of images, with their partial sums
+  std::int64_t images_per_run_ = 1;                        // and the images one microkernel run spans
   int threads_ = 1;
 };
 
