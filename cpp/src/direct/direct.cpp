@@ -1094,35 +1094,38 @@ class DirectConv final : public ConvImpl {
             }
       }
     }
-    // tasks: (image, group, phase, run of micro-tiles of the phase's pixels)
+    // tasks: (image, group, run of micro-tiles), each through every phase, so that the phases'
+    // interleaved pixels fill dX's lines while they are in cache (phase by phase over a whole
+    // image, each line was fetched once per phase: 22% of ResNet-18 layer2.down's input gradient)
     const std::int64_t max_tiles = ceil_div(ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw), mr);
-    const std::int64_t runs = ceil_div(max_tiles, kIndirectTiles), tasks = g_.N * g_.G * phases * runs;
+    const std::int64_t runs = ceil_div(max_tiles, kIndirectTiles), tasks = g_.N * g_.G * runs;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
-      const std::int64_t run = task % runs, phase = task / runs % phases, grp = task / (runs * phases) % g_.G;
-      const std::int64_t img = task / (runs * phases * g_.G), ph = phase / g_.sw, pw = phase % g_.sw;
-      const std::int64_t hph = ph < g_.H ? ceil_div(g_.H - ph, g_.sh) : 0, wph = pw < g_.W ? ceil_div(g_.W - pw, g_.sw) : 0;
-      const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
-      const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
+      const std::int64_t run = task % runs, grp = task / runs % g_.G, img = task / (runs * g_.G);
       const T* base = pad + (img * g_.K + grp * g_.Kg) * plane + d.top * d.cols + d.left;
-      const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
-      T* dxg = dx + (img * g_.C + grp * g_.Cg) * g_.H * g_.W + ph * g_.W + pw;
       alignas(64) T c[kMaxIndirectRows * kMaxPanel];
       const T* rows[kMaxIndirectRows];
-      for (std::int64_t t = t0; t < t1; ++t) {
-        const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pix - pix0);
-        for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
-          const std::int64_t q = pix0 + std::min<std::int64_t>(i, count - 1);
-          rows[i] = base + q / wph * d.cols + q % wph;
-        }
-        for (std::int64_t pn = 0; pn < panels; ++pn) {
-          // A phase that no tap reaches gets zeros.
-          gathered_product(uk, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
-          for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
-            T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
-            for (std::int64_t i = 0; i < count; ++i) {
-              const std::int64_t q = pix0 + i;
-              dxc[q / wph * g_.sh * g_.W + q % wph * g_.sw] = c[i * nr + j];
+      std::int64_t at[kMaxIndirectRows];  // the tile's pixels' places in a dX plane
+      for (std::int64_t phase = 0; phase < phases; ++phase) {
+        const std::int64_t ph = phase / g_.sw, pw = phase % g_.sw;
+        const std::int64_t hph = ph < g_.H ? ceil_div(g_.H - ph, g_.sh) : 0, wph = pw < g_.W ? ceil_div(g_.W - pw, g_.sw) : 0;
+        const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
+        const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
+        const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
+        T* dxg = dx + (img * g_.C + grp * g_.Cg) * g_.H * g_.W + ph * g_.W + pw;
+        for (std::int64_t t = t0; t < t1; ++t) {
+          const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pix - pix0);
+          for (int i = 0; i < mr; ++i) {  // rows past the last pixel repeat it, and are not stored
+            const std::int64_t q = pix0 + std::min<std::int64_t>(i, count - 1);
+            rows[i] = base + q / wph * d.cols + q % wph;
+            at[i] = q / wph * g_.sh * g_.W + q % wph * g_.sw;
+          }
+          for (std::int64_t pn = 0; pn < panels; ++pn) {
+            // A phase that no tap reaches gets zeros.
+            gathered_product(uk, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
+            for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
+              T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
+              for (std::int64_t i = 0; i < count; ++i) dxc[at[i]] = c[i * nr + j];
             }
           }
         }
