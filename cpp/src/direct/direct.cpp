@@ -344,6 +344,7 @@ struct BackwardDataProblem {
               T* dst, int nr) const {
     const std::int64_t ntr = taps_r(b), nts = taps_s(b), wph = phase_w(b);
     const Taps &tr = rows[ph(b)], &ts = cols[pw(b)];
+    if (ntr * nts * nr <= kMaxPackTable) return pack_b_table(b, k0, kc, j0, nc, dst, nr);
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
       for_images(b, j0 + jj, count, [&](std::int64_t img, std::int64_t j, std::int64_t at, std::int64_t len) {
@@ -359,6 +360,39 @@ struct BackwardDataProblem {
         }
       });
       zero_tail(dst, kc, count, nr);
+    }
+  }
+
+  // The same through a table, per panel, of where each (tap pair, column) reads in a dY plane
+  // (-1: outside, zero), so that each row is a loop of nr lookups. Walking the phase grid per
+  // row in runs (gather) took 13% of ResNet-18 layer4.down's input gradient.
+  static constexpr std::int64_t kMaxPackTable = 2048;
+  void pack_b_table(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, T* dst,
+                    int nr) const {
+    const std::int64_t ntr = taps_r(b), nts = taps_s(b), wph = phase_w(b), pq = g.P * g.Q;
+    const Taps &tr = rows[ph(b)], &ts = cols[pw(b)];
+    std::int64_t off[kMaxPackTable];
+    const T* dyg = dy + group(b) * g.Kg * pq;
+    for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
+      std::fill(off, off + ntr * nts * nr, std::int64_t(-1));
+      for_images(b, j0 + jj, std::min<std::int64_t>(nr, nc - jj),
+                 [&](std::int64_t img, std::int64_t j, std::int64_t at, std::int64_t len) {
+                   for (std::int64_t u = 0; u < len; ++u)
+                     for (std::int64_t ti = 0; ti < ntr; ++ti)
+                       for (std::int64_t si = 0; si < nts; ++si) {
+                         const std::int64_t r = (j + u) / wph + tr.offset[ti], s = (j + u) % wph + ts.offset[si];
+                         if (r >= 0 && r < g.P && s >= 0 && s < g.Q)
+                           off[(ti * nts + si) * nr + at + u] = img * g.K * pq + r * g.Q + s;
+                       }
+                 });
+      std::int64_t kout = k0 / (ntr * nts), tap = k0 % (ntr * nts);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* src = dyg + kout * pq;
+        const std::int64_t* o = off + tap * nr;
+        T* d = dst + p * nr;
+        for (int t = 0; t < nr; ++t) d[t] = o[t] >= 0 ? src[o[t]] : T(0);
+        if (++tap == ntr * nts) tap = 0, ++kout;
+      }
     }
   }
 
