@@ -113,16 +113,20 @@ def test_input_gradient_few_channels_short_rows(rng, dtype):
         assert ref.rel_err(got, want) <= TOL[dtype], ((n, c, h, w), wt.shape, dil, groups)
 
 
-def test_1x1_forward_and_weight_gradient(rng):
+def test_1x1_forward_and_gradients(rng):
     """1x1 stride-1 unpadded layers: the forward pass packs whole channel rows (several reduction
-    blocks where channels pass 256, ragged last panels), the weight gradient reads the input planes
-    in place (X_col's rows as they lie) against dY^T in filter panels: random sizes, groups and
-    dtypes against the reference."""
+    blocks where channels pass 256, ragged last panels), the input gradient packs dY's whole rows
+    (images over 256 pixels, which are not merged), the weight gradient reads the input planes
+    in place (X_col's rows as they lie) against dY^T in filter panels, or dY's planes against
+    X^T: random sizes, groups and dtypes against the reference."""
     for i in range(30):
         groups = int(rng.choice([1, 1, 2, 3]))
         n, k = int(rng.integers(1, 4)), groups * int(rng.integers(1, 70))
         c = groups * int(rng.integers(1, 40) if i % 3 else rng.integers(200, 400))
-        h, w, dtype = int(rng.integers(1, 20)), int(rng.integers(1, 20)), str(rng.choice(["float32", "float64"]))
+        h, w = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+        if i % 4 == 0:  # several images of over 256 pixels, with channels for the phase GEMM
+            n, c, h, w = int(rng.integers(2, 4)), groups * int(rng.integers(100, 300)), int(rng.integers(17, 40)), 17
+        dtype = str(rng.choice(["float32", "float64"]))
         x = rng.standard_normal((n, c, h, w)).astype(dtype)
         wt = rng.standard_normal((k, c // groups, 1, 1)).astype(dtype)
         dy = rng.standard_normal((n, k, h, w)).astype(dtype)
@@ -130,6 +134,9 @@ def test_1x1_forward_and_weight_gradient(rng):
         assert ref.rel_err(got, ref.conv2d(x, wt, None, groups=groups)) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
         got = fastconv.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
         want = ref.conv2d_weight(x, (k, c // groups, 1, 1), dy, groups=groups)
+        assert ref.rel_err(got, want) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
+        got = fastconv.conv2d_input(x.shape, wt, dy, groups=groups, algorithm="direct")
+        want = ref.conv2d_input(x.shape, wt, dy, groups=groups)
         assert ref.rel_err(got, want) <= TOL[dtype], (n, c, k, h, w, groups, dtype)
 
 

@@ -344,6 +344,8 @@ struct BackwardDataProblem {
               T* dst, int nr) const {
     const std::int64_t ntr = taps_r(b), nts = taps_s(b), wph = phase_w(b);
     const Taps &tr = rows[ph(b)], &ts = cols[pw(b)];
+    if (!merged && ntr * nts == 1 && tr.offset[0] == 0 && ts.offset[0] == 0 && phase_h(b) == g.P && wph == g.Q)
+      return pack_whole_rows(dy + (image(b) * g.K + group(b) * g.Kg + k0) * g.P * g.Q + j0, g.P * g.Q, kc, nc, dst, nr);  // 1x1: dY's rows
     if (wph < nr && ntr * nts * nr <= kMaxPackTable) return pack_b_table(b, k0, kc, j0, nc, dst, nr);
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
