@@ -50,24 +50,6 @@ void zero_tail(T* panel, std::int64_t kc, std::int64_t count, int nr) {
     for (std::int64_t p = 0; p < kc; ++p) std::fill(panel + p * nr + count, panel + (p + 1) * nr, T(0));
 }
 
-// A short run (an output row of a small image): eight at a time in fixed-size copies, which
-// compile to a few vector moves (std::copy became a call to memmove, costlier than the copy).
-// The ragged end is one more fixed-size copy that overlaps the last (a 7-long run took seven
-// scalar moves).
-template <typename T>
-inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
-  if (len >= 8) {
-    std::int64_t t = 0;
-    for (; t + 8 <= len; t += 8) std::memcpy(dst + t, src + t, 8 * sizeof(T));
-    if (t < len) std::memcpy(dst + len - 8, src + len - 8, 8 * sizeof(T));
-  } else if (len >= 4) {
-    std::memcpy(dst, src, 4 * sizeof(T));
-    std::memcpy(dst + len - 4, src + len - 4, 4 * sizeof(T));
-  } else {
-    for (std::int64_t t = 0; t < len; ++t) dst[t] = src[t];
-  }
-}
-
 // B panels (nr columns each, zero past nc) of kc rows that lie whole in memory, `ld` apart: each
 // row is read once, from start to end, into every panel, rather than row by row per panel, which
 // jumps between rows (channel planes) for every few values.
