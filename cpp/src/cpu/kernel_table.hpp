@@ -18,6 +18,14 @@ template <typename T>
 using GemmRowsMicrokernelFn = void (*)(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c,
                                        std::int64_t ldc, bool accumulate) noexcept;
 
+// The same for 2 MR rows and the first NR/2 columns of the B panel (C's other columns are left
+// alone): a ragged last panel of at most half its width, where the full micro-tile would
+// compute mostly zero columns (7x7 images: 49 = 3 * 16 + 1). Each element is the same chain of
+// multiply-adds as in GemmRowsMicrokernelFn, so the bits are the same.
+template <typename T>
+using GemmRowsTallMicrokernelFn = void (*)(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c,
+                                           std::int64_t ldc, bool accumulate) noexcept;
+
 // The same with A gathered: element (i, p) at rows[i] + off[p] (im2col values read in place
 // from padded planes, each row a pixel and off a table of kernel tap offsets).
 template <typename T>
@@ -41,6 +49,7 @@ template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
+  GemmRowsTallMicrokernelFn<T> run_rows_tall = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect = nullptr;
   GemmRowsBMicrokernelFn<T> run_rows_b = nullptr;
   PackPanelFn<T> pack = nullptr;

@@ -312,13 +312,25 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
           const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
           if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
-          sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) {
-            if (ir < whole) {
-              uk.run_rows(kc, a + ir * lda, lda, bj, ci, ldc, acc);
-            } else {
-              uk.run(kc, a_pack, bj, ci, ldc, acc);
+          for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
+            for (std::int64_t jr = 0; jr < nc; jr += nr) {
+              const T* bj = bp + jr / nr * panel;
+              const std::int64_t i1 = std::min(iend, i0 + L.mc);
+              std::int64_t ir = i0;
+              // A ragged panel of at most half its width: twice the rows, unless they lie a
+              // multiple of 4 KB apart, where twelve rows share one L1 set and overflow its ways
+              // (ResNet-50's 1x1 with 1024 channels ran 2.5% slower).
+              if (2 * (nc - jr) <= nr && lda * std::int64_t(sizeof(T)) % 4096 != 0)
+                for (; ir + 2 * mr <= std::min(i1, whole); ir += 2 * mr)
+                  uk.run_rows_tall(kc, a + ir * lda, lda, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+              for (; ir < i1; ir += mr) {
+                if (ir < whole) {
+                  uk.run_rows(kc, a + ir * lda, lda, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+                } else {
+                  uk.run(kc, a_pack, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+                }
+              }
             }
-          });
           continue;
         }
       }
