@@ -32,6 +32,11 @@ template <typename T>
 using GemmIndirectMicrokernelFn = void (*)(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b,
                                            T* c, std::int64_t ldc, bool accumulate) noexcept;
 
+// The tall variant of the gathered entry, with rows lda apart: A(i, p) = a[i * lda + off[p]].
+template <typename T>
+using GemmIndirectTallMicrokernelFn = void (*)(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off,
+                                               const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept;
+
 // The same with A packed and B read in place: row p of the B panel is the NR consecutive values
 // at b + off[p] (stride-1 im2col rows, straight from a padded plane). Same bits as packed B.
 template <typename T>
@@ -51,6 +56,7 @@ struct GemmMicrokernel {
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
   GemmRowsTallMicrokernelFn<T> run_rows_tall = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect = nullptr;
+  GemmIndirectTallMicrokernelFn<T> run_indirect_tall = nullptr;
   GemmRowsBMicrokernelFn<T> run_rows_b = nullptr;
   PackPanelFn<T> pack = nullptr;
   int mr = 0, nr = 0;

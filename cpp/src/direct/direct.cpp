@@ -297,6 +297,7 @@ struct BackwardDataProblem {
   // A read in place (one image: packing it would cost more than it saves): row c at W[0, c],
   // column (k, tr, ts) a further k*Cg*R*S + r(tr)*S + s(ts).
   const T* a_row(std::int64_t op, std::int64_t c) const { return w + (group(op) * g.Kg * g.Cg + c) * g.R * g.S; }
+  std::int64_t a_row_step() const { return g.R * g.S; }
   const std::int64_t* a_offsets(std::int64_t op) const {  // none: A is packed
     return offsets.empty() ? nullptr : offsets[std::size_t(ph(op) * g.sw + pw(op))].data();
   }

@@ -21,6 +21,7 @@
 // transposed), for the microkernel's gathered entry:
 //   const T* a_row(op, i) const; const std::int64_t* a_offsets(op) const;  // A(i, p) = a_row(i)[off[p]];
 //                                                                          // no offsets: A is packed
+//   std::int64_t a_row_step() const;  // a_row(op, i + 1) - a_row(op, i), the same for every i
 // and optionally, where each row of a B panel lies contiguous in memory (stride-1 im2col rows in
 // a padded plane), for the microkernel's entry that reads B in place (with prepacked A):
 //   const T* b_row(b, j) const; const std::int64_t* b_offsets(b) const;  // B(p, j + t) =
@@ -300,49 +301,58 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       } else if (!rows_b) {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
       }
-      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate).
-      auto sweep = [&](auto&& tile) {
+      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate). With
+      // A's rows read in place lda apart, a ragged last panel of at most half its width goes to
+      // tall(...) in 2 mr-row tiles, for rows below tall_end, unless the rows lie a multiple of
+      // 4 KB apart: twelve rows then share one L1 set and overflow its ways (ResNet-50's 1x1
+      // with 1024 channels ran 2.5% slower).
+      auto sweep_tall = [&](auto&& tile, auto&& tall, std::int64_t lda, std::int64_t tall_end) {
+        const bool tall_ok = lda * std::int64_t(sizeof(T)) % 4096 != 0;
         for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
-          for (std::int64_t jr = 0; jr < nc; jr += nr)
-            for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
-              tile(ir, bp + jr / nr * panel, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
+          for (std::int64_t jr = 0; jr < nc; jr += nr) {
+            const T* bj = bp + jr / nr * panel;
+            const std::int64_t i1 = std::min(iend, i0 + L.mc);
+            std::int64_t ir = i0;
+            if (tall_ok && 2 * (nc - jr) <= nr)
+              for (; ir + 2 * mr <= std::min(i1, tall_end); ir += 2 * mr) tall(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
+            for (; ir < i1; ir += mr) tile(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
+          }
+      };
+      auto sweep = [&](auto&& tile) {
+        sweep_tall(tile, [](std::int64_t, const T*, T*, bool) {}, 0, ibeg);
       };
       if constexpr (HasRowsA<Problem>::value) {
         if (rows_a) {
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
           const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
           if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
-          for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
-            for (std::int64_t jr = 0; jr < nc; jr += nr) {
-              const T* bj = bp + jr / nr * panel;
-              const std::int64_t i1 = std::min(iend, i0 + L.mc);
-              std::int64_t ir = i0;
-              // A ragged panel of at most half its width: twice the rows, unless they lie a
-              // multiple of 4 KB apart, where twelve rows share one L1 set and overflow its ways
-              // (ResNet-50's 1x1 with 1024 channels ran 2.5% slower).
-              if (2 * (nc - jr) <= nr && lda * std::int64_t(sizeof(T)) % 4096 != 0)
-                for (; ir + 2 * mr <= std::min(i1, whole); ir += 2 * mr)
-                  uk.run_rows_tall(kc, a + ir * lda, lda, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
-              for (; ir < i1; ir += mr) {
+          sweep_tall(
+              [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 if (ir < whole) {
-                  uk.run_rows(kc, a + ir * lda, lda, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+                  uk.run_rows(kc, a + ir * lda, lda, bj, ci, ldc, acc);
                 } else {
-                  uk.run(kc, a_pack, bj, c + (ir - ibeg) * ldc + jr, ldc, k0 > kbeg);
+                  uk.run(kc, a_pack, bj, ci, ldc, acc);
                 }
-              }
-            }
+              },
+              [&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run_rows_tall(kc, a + ir * lda, lda, bj, ci, ldc, acc); },
+              lda, whole);
           continue;
         }
       }
       if constexpr (HasIndirectA<Problem>::value) {
         if (rows_a) {
-          const std::int64_t op = prob.a_operand(b);
+          const std::int64_t op = prob.a_operand(b), lda = prob.a_row_step();
           const std::int64_t* off = prob.a_offsets(op) + k0;
           const T* rows[kMaxIndirectRows];
-          sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) {
-            for (int i = 0; i < mr; ++i) rows[i] = prob.a_row(op, std::min(ir + i, iend - 1));  // ragged: repeat
-            uk.run_indirect(kc, rows, off, bj, ci, ldc, acc);
-          });
+          sweep_tall(
+              [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
+                for (int i = 0; i < mr; ++i) rows[i] = prob.a_row(op, std::min(ir + i, iend - 1));  // ragged: repeat
+                uk.run_indirect(kc, rows, off, bj, ci, ldc, acc);
+              },
+              [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
+                uk.run_indirect_tall(kc, prob.a_row(op, ir), lda, off, bj, ci, ldc, acc);
+              },
+              lda, iend);
           continue;
         }
       }

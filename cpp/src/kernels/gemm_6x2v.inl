@@ -51,24 +51,26 @@ inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b,
   store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
-// 12 rows (at a + i * lda) by one vector: the first half of the B panel (rows 2 vectors apart).
-// Register-named accumulators and rows reached from four bases, as in gemm_6x2v.
-template <typename T>
-void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
-                    bool accumulate) noexcept {
+// 12 rows by one vector: the first half of the B panel (rows 2 vectors apart), with A(i, p) at
+// a[i * lda + p], or gathered, at a[i * lda + off[p]]. Register-named accumulators and rows
+// reached from four bases, as in gemm_6x2v.
+template <typename T, bool kGathered>
+inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
+                       std::int64_t ldc, bool accumulate) noexcept {
   using V = Vec<T>;
   constexpr int kNR = 2 * V::width;
-  const T *a0 = a, *a3 = a + 3 * lda, *a6 = a + 6 * lda, *a9 = a + 9 * lda;
   auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero(), c4 = V::zero(), c5 = V::zero();
   auto c6 = V::zero(), c7 = V::zero(), c8 = V::zero(), c9 = V::zero(), c10 = V::zero(), c11 = V::zero();
   for (std::int64_t p = 0; p < kc; ++p, b += kNR) {
     const auto bp = V::load(b);
-    c0 = V::fma(V::broadcast(a0 + p), bp, c0), c1 = V::fma(V::broadcast(a0 + lda + p), bp, c1);
-    c2 = V::fma(V::broadcast(a0 + 2 * lda + p), bp, c2), c3 = V::fma(V::broadcast(a3 + p), bp, c3);
-    c4 = V::fma(V::broadcast(a3 + lda + p), bp, c4), c5 = V::fma(V::broadcast(a3 + 2 * lda + p), bp, c5);
-    c6 = V::fma(V::broadcast(a6 + p), bp, c6), c7 = V::fma(V::broadcast(a6 + lda + p), bp, c7);
-    c8 = V::fma(V::broadcast(a6 + 2 * lda + p), bp, c8), c9 = V::fma(V::broadcast(a9 + p), bp, c9);
-    c10 = V::fma(V::broadcast(a9 + lda + p), bp, c10), c11 = V::fma(V::broadcast(a9 + 2 * lda + p), bp, c11);
+    const T* a0 = a + (kGathered ? off[p] : p);
+    const T *a3 = a0 + 3 * lda, *a6 = a0 + 6 * lda, *a9 = a0 + 9 * lda;
+    c0 = V::fma(V::broadcast(a0), bp, c0), c1 = V::fma(V::broadcast(a0 + lda), bp, c1);
+    c2 = V::fma(V::broadcast(a0 + 2 * lda), bp, c2), c3 = V::fma(V::broadcast(a3), bp, c3);
+    c4 = V::fma(V::broadcast(a3 + lda), bp, c4), c5 = V::fma(V::broadcast(a3 + 2 * lda), bp, c5);
+    c6 = V::fma(V::broadcast(a6), bp, c6), c7 = V::fma(V::broadcast(a6 + lda), bp, c7);
+    c8 = V::fma(V::broadcast(a6 + 2 * lda), bp, c8), c9 = V::fma(V::broadcast(a9), bp, c9);
+    c10 = V::fma(V::broadcast(a9 + lda), bp, c10), c11 = V::fma(V::broadcast(a9 + 2 * lda), bp, c11);
   }
   auto put = [&](int i, typename V::type v) {
     T* ci = c + i * ldc;
@@ -76,6 +78,18 @@ void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T
   };
   put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
   put(6, c6), put(7, c7), put(8, c8), put(9, c9), put(10, c10), put(11, c11);
+}
+
+template <typename T>
+void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                    bool accumulate) noexcept {
+  tall_12x1v<T, false>(kc, a, lda, nullptr, b, c, ldc, accumulate);
+}
+
+template <typename T>
+void gemm_indirect_tall(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
+                        std::int64_t ldc, bool accumulate) noexcept {
+  tall_12x1v<T, true>(kc, a, lda, off, b, c, ldc, accumulate);
 }
 
 // A element (i, p) at rows[i][off[p]]: the pixels' windows, read in place.

@@ -22,17 +22,23 @@ inline void gemm_ukernel(std::int64_t kc, const T* a, std::int64_t lda, const T*
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
 }
 
-// 2 MR rows at a + i * lda by the first NR / 2 columns of the B panel: the same sums as
-// gemm_ukernel's.
+// 2 MR rows by the first NR / 2 columns of the B panel, A(i, p) at a[i * lda + p] or, with
+// offsets, a[i * lda + off[p]]: the same sums as gemm_ukernel's and gemm_indirect's.
 template <typename T, int MR, int NR>
-void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
-                    bool accumulate) noexcept {
+void gemm_indirect_tall(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
+                        std::int64_t ldc, bool accumulate) noexcept {
   T acc[2 * MR][NR / 2] = {};
   for (std::int64_t p = 0; p < kc; ++p)
     for (int i = 0; i < 2 * MR; ++i)
-      for (int j = 0; j < NR / 2; ++j) acc[i][j] += a[i * lda + p] * b[p * NR + j];
+      for (int j = 0; j < NR / 2; ++j) acc[i][j] += a[i * lda + (off ? off[p] : p)] * b[p * NR + j];
   for (int i = 0; i < 2 * MR; ++i)
     for (int j = 0; j < NR / 2; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
+}
+
+template <typename T, int MR, int NR>
+void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                    bool accumulate) noexcept {
+  gemm_indirect_tall<T, MR, NR>(kc, a, lda, nullptr, b, c, ldc, accumulate);
 }
 
 // A element (i, p) at rows[i][off[p]].
@@ -72,13 +78,14 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
 }  // namespace
 
 GemmMicrokernel<float> sgemm() {
-  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_rows_tall<float, 4, 8>, gemm_indirect<float, 4, 8>, gemm_rows_b<float, 4, 8>,
+  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_rows_tall<float, 4, 8>,
+          gemm_indirect<float, 4, 8>, gemm_indirect_tall<float, 4, 8>, gemm_rows_b<float, 4, 8>,
           pack_panel_loops<float>, 4, 8, "gemm-generic-4x8"};
 }
 GemmMicrokernel<double> dgemm() {
-  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_rows_tall<double, 4, 4>, gemm_indirect<double, 4, 4>, gemm_rows_b<double, 4, 4>,
-          pack_panel_loops<double>, 4, 4,
-          "gemm-generic-4x4"};
+  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_rows_tall<double, 4, 4>,
+          gemm_indirect<double, 4, 4>, gemm_indirect_tall<double, 4, 4>, gemm_rows_b<double, 4, 4>,
+          pack_panel_loops<double>, 4, 4, "gemm-generic-4x4"};
 }
 
 }  // namespace fastconv::kernels::generic
