@@ -327,8 +327,9 @@ struct BackwardDataProblem {
               T* dst, int nr) const {
     const std::int64_t ntr = taps_r(b), nts = taps_s(b), wph = phase_w(b);
     const Taps &tr = rows[ph(b)], &ts = cols[pw(b)];
+    const std::int64_t pq = g.P * g.Q;
     if (!merged && ntr * nts == 1 && tr.offset[0] == 0 && ts.offset[0] == 0 && phase_h(b) == g.P && wph == g.Q)
-      return pack_whole_rows(dy + (image(b) * g.K + group(b) * g.Kg + k0) * g.P * g.Q + j0, g.P * g.Q, kc, nc, dst, nr);  // 1x1: dY's rows
+      return pack_whole_rows(dy + (image(b) * g.K + group(b) * g.Kg + k0) * pq + j0, pq, kc, nc, dst, nr);  // dY's rows
     if (wph < nr && ntr * nts * nr <= kMaxPackTable) return pack_b_table(b, k0, kc, j0, nc, dst, nr);
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr) {
       const std::int64_t count = std::min<std::int64_t>(nr, nc - jj);
@@ -747,7 +748,7 @@ class DirectConv final : public ConvImpl {
     }
     // Small images are reduced a few at a time, so that each microkernel call runs long enough to
     // pay for its setup and store (ResNet-18 layer4.down: 49 pixels per image): the table goes on
-    // over the next images' planes, which lie C planes apart.
+    // over the next images' planes, which lie C planes apart (K, swapped).
     if (dyt_elements_ > 0) {
       images_per_run_ = std::clamp<std::int64_t>(kMaxRuns / pq, 1, g_.N);
       for (std::int64_t img = 1; img < images_per_run_; ++img)
@@ -905,7 +906,7 @@ class DirectConv final : public ConvImpl {
     // Tiles per pass: each filter's results for a pass's pixels gather in `stage`, then go to its
     // output plane as one run. Written tile by tile, 16 or more planes took a few values each, in
     // L1 sets that many planes share (the 7x7 stem's store took 16% of its forward).
-    const std::int64_t pass = std::max<std::int64_t>(1, std::min<std::int64_t>(kIndirectTiles, kStageElements / (nr * mr)));
+    const std::int64_t pass = std::clamp<std::int64_t>(kStageElements / (nr * mr), 1, kIndirectTiles);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t img = task / (g_.G * runs), grp = task / runs % g_.G, run = task % runs;
@@ -928,7 +929,8 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t pn = 0; pn < panels; ++pn) {
           const std::int64_t width = std::min<std::int64_t>(nr, g_.Kg - pn * nr);
           for (std::int64_t t = s0; t < s1; ++t) {
-            gathered_product(uk, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr, c, false);
+            gathered_product(uk, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr, c,
+                             false);
             const std::int64_t count = std::min<std::int64_t>(mr, pq - t * mr), at = (t - s0) * mr;
             for (std::int64_t j = 0; j < width; ++j)
               for (std::int64_t i = 0; i < count; ++i) stage[j * npix + at + i] = c[i * nr + j];
@@ -959,7 +961,8 @@ class DirectConv final : public ConvImpl {
   // a shape-derived number of runs whose partial sums are added in order, so the bits stay the
   // same for any thread count.
   void split_weights(const GemmMicrokernel<T>& uk) {
-    const std::int64_t tasks = g_.G * ceil_div(swapped_ ? g_.Cg : g_.Kg, uk.nr) * ceil_div(std::int64_t(offsets_.size()), uk.mr);
+    const std::int64_t panels = ceil_div(swapped_ ? g_.Cg : g_.Kg, uk.nr);
+    const std::int64_t tasks = g_.G * panels * ceil_div(std::int64_t(offsets_.size()), uk.mr);
     weight_splits_ = std::clamp<std::int64_t>(ceil_div(kWantTasks, tasks), 1, g_.N);
     partial_elements_ = weight_splits_ > 1 ? weight_splits_ * tasks * uk.mr * uk.nr : 0;
   }

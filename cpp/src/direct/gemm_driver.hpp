@@ -314,7 +314,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
             const std::int64_t i1 = std::min(iend, i0 + L.mc);
             std::int64_t ir = i0;
             if (tall_ok && 2 * (nc - jr) <= nr)
-              for (; ir + 2 * mr <= std::min(i1, tall_end); ir += 2 * mr) tall(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
+              for (; ir + 2 * mr <= std::min(i1, tall_end); ir += 2 * mr)
+                tall(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
             for (; ir < i1; ir += mr) tile(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
           }
       };
@@ -334,7 +335,9 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
                   uk.run(kc, a_pack, bj, ci, ldc, acc);
                 }
               },
-              [&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run_rows_tall(kc, a + ir * lda, lda, bj, ci, ldc, acc); },
+              [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
+                uk.run_rows_tall(kc, a + ir * lda, lda, bj, ci, ldc, acc);
+              },
               lda, whole);
           continue;
         }
