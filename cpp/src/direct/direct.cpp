@@ -1192,7 +1192,7 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
   static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
   static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
-  static constexpr std::int64_t kStageElements = 8192;  // and its staged results (filters x pixels)
+  static constexpr std::int64_t kStageElements = 4096;  // and its staged results (filters x pixels, on the stack)
   static constexpr std::int64_t kIndirectPixels = 1 << 20;  // the most pixels weights_indirect tabulates
   static constexpr std::int64_t kPackPixels = 64;           // pixels per block of its dY^T packing
   static constexpr std::int64_t kL2Bytes = 256 << 10;       // what it counts on finding in L2
