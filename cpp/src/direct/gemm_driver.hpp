@@ -301,11 +301,17 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       } else if (!rows_b) {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
       }
-      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate). With
-      // A's rows read in place lda apart, a ragged last panel of at most half its width goes to
-      // tall(...) in 2 mr-row tiles, for rows below tall_end, unless the rows lie a multiple of
-      // 4 KB apart: twelve rows then share one L1 set and overflow its ways (ResNet-50's 1x1
-      // with 1024 channels ran 2.5% slower).
+      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate).
+      auto sweep = [&](auto&& tile) {
+        for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
+          for (std::int64_t jr = 0; jr < nc; jr += nr)
+            for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
+              tile(ir, bp + jr / nr * panel, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
+      };
+      // The same where A's rows are read in place lda apart: a ragged last panel of at most half
+      // its width goes to tall(...) in 2 mr-row tiles, for rows below tall_end, unless the rows
+      // lie a multiple of 4 KB apart: twelve rows then share one L1 set and overflow its ways
+      // (ResNet-50's 1x1 with 1024 channels ran 2.5% slower).
       auto sweep_tall = [&](auto&& tile, auto&& tall, std::int64_t lda, std::int64_t tall_end) {
         const bool tall_ok = lda * std::int64_t(sizeof(T)) % 4096 != 0;
         for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
@@ -318,9 +324,6 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
                 tall(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
             for (; ir < i1; ir += mr) tile(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
           }
-      };
-      auto sweep = [&](auto&& tile) {
-        sweep_tall(tile, [](std::int64_t, const T*, T*, bool) {}, 0, ibeg);
       };
       if constexpr (HasRowsA<Problem>::value) {
         if (rows_a) {
