@@ -151,6 +151,31 @@ def test_weight_gradient_with_large_output_gradient(rng, dtype):
     assert ref.rel_err(got, ref.conv2d_weight(x, (21, 3, 3, 3), dy, (1, 1), pads)) <= TOL[dtype]
 
 
+@pytest.mark.parametrize("n, c, k, h, w, stride", [
+    (2, 12, 64, 80, 82, 2),  # chunks of 1024 pixels within an image
+    (200, 3, 32, 8, 8, 1),  # chunks of 32 images, in runs of 4 per microkernel call
+])
+def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride):
+    """Where all of dY^T would not fit (16 MB, or as here the workspace bound), the turned-around
+    weight gradient packs and reduces it a chunk at a time, summing in the same order."""
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    kw = dict(stride=stride, padding=2, algorithm="direct")
+    dy = rng.standard_normal(fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).output_shape).astype(np.float32)
+    whole = fastconv.conv2d_weight(x, (k, c, 5, 5), dy, **kw)
+    bound = fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).workspace_size("backward_weights") - 1
+    monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", str(bound))
+    assert fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).workspace_size("backward_weights") <= bound
+    before = fastconv.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fastconv.set_num_threads(threads)
+            assert np.array_equal(fastconv.conv2d_weight(x, (k, c, 5, 5), dy, **kw), whole), threads
+    finally:
+        fastconv.set_num_threads(before)
+    pads = ((2, 2), (2, 2))
+    assert ref.rel_err(whole, ref.conv2d_weight(x, (k, c, 5, 5), dy, (stride, stride), pads)) <= TOL["float32"]
+
+
 @pytest.mark.parametrize("cfg", [
     # the weight-gradient reduction is split into partial sums
     dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), pads=((1, 1), (1, 0)), groups=2),
