@@ -96,6 +96,19 @@ def test_workspace_bound_falls_back_to_an_algorithm_that_fits(rng, monkeypatch):
         fastconv.conv2d(x[:1], w, padding=1)
 
 
+def test_workspace_bound_keeps_direct_1x1_weight_gradients(rng, monkeypatch):
+    """Under a bound that its copy of X^T does not fit, the 1x1 weight gradient gives way to the
+    GEMM, and a plan for the direct algorithm is still made."""
+    x = rng.standard_normal((4, 64, 56, 56)).astype(np.float32)
+    dy = rng.standard_normal((4, 256, 56, 56)).astype(np.float32)
+    bound = fastconv.plan_conv2d(x.shape, (256, 64, 1, 1)).workspace_size("backward_weights") - 1
+    monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", str(bound))
+    plan = fastconv.plan_conv2d(x.shape, (256, 64, 1, 1), algorithm="direct")
+    assert plan.workspace_size("backward_weights") <= bound
+    got = fastconv.conv2d_weight(x, (256, 64, 1, 1), dy, algorithm="direct")
+    assert ref.rel_err(got, ref.conv2d_weight(x, (256, 64, 1, 1), dy, (1, 1), ((0, 0), (0, 0)))) <= TOL["float32"]
+
+
 def test_indexing_past_2_to_the_31_elements():
     """An input of 2^31 + 2 million elements. The last output row reads input rows 65536-65538,
     which start 65536 * 32770 > 2^31 elements in, where 32-bit index arithmetic would wrap. Only

@@ -752,6 +752,7 @@ class DirectConv final : public ConvImpl {
       for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix);
       plane_elems_ = pq;
       split_weights(uk);
+      if (workspace_size(Direction::BackwardWeights) > workspace_bound) dyt_elements_ = 0, swapped_ = false;
     }
     // Small images are reduced a few at a time, so that each microkernel call runs long enough to
     // pay for its setup and store (ResNet-18 layer4.down: 49 pixels per image): the table goes on
