@@ -71,6 +71,12 @@ class PaddedSource {
 
   // Too large to build (see the constructor), or to be worth building; then nothing else is valid.
   bool oversized() const noexcept { return oversized_; }
+  // Whether a buffer of all output rows would be the source plane as it lies (stride 1, neither
+  // padding nor spacing), so that readers may take the source in place.
+  bool identity() const noexcept {
+    return !oversized_ && ins_h_ == 1 && ins_w_ == 1 && pad_t_ == 0 && pad_l_ == 0 && sw_ == 1 && g_.sh == 1 &&
+           g_.ld == src_w_ && strip_ == g_.P && rows(strip_) == src_h_;
+  }
   // Elements of one strip's buffer, in floating point, for callers that bound it.
   double estimate() const noexcept { return estimate_; }
   std::int64_t strip() const noexcept { return strip_; }
