@@ -151,29 +151,33 @@ def test_weight_gradient_with_large_output_gradient(rng, dtype):
     assert ref.rel_err(got, ref.conv2d_weight(x, (21, 3, 3, 3), dy, (1, 1), pads)) <= TOL[dtype]
 
 
-@pytest.mark.parametrize("n, c, k, h, w, stride", [
-    (2, 12, 64, 80, 82, 2),  # chunks of 1024 pixels within an image
-    (200, 3, 32, 8, 8, 1),  # chunks of 32 images, in runs of 4 per microkernel call
+@pytest.mark.parametrize("n, c, k, h, w, stride, groups, dtype", [
+    (2, 12, 64, 80, 82, 2, 1, "float32"),  # chunks of 1024 pixels within an image
+    (2, 12, 64, 80, 82, 2, 1, "float64"),  # of 512
+    (2, 24, 64, 80, 82, 2, 2, "float32"),  # two groups
+    (200, 3, 64, 8, 8, 1, 1, "float32"),  # chunks of 16 images, in runs of 4 per microkernel call
 ])
-def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride):
+def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride, groups, dtype):
     """Where all of dY^T would not fit (16 MB, or as here the workspace bound), the turned-around
     weight gradient packs and reduces it a chunk at a time, summing in the same order."""
-    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    kw = dict(stride=stride, padding=2, algorithm="direct")
-    dy = rng.standard_normal(fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).output_shape).astype(np.float32)
-    whole = fastconv.conv2d_weight(x, (k, c, 5, 5), dy, **kw)
-    bound = fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).workspace_size("backward_weights") - 1
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wshape = (k, c // groups, 5, 5)
+    kw = dict(stride=stride, padding=2, groups=groups, algorithm="direct")
+    plan = fastconv.plan_conv2d(x.shape, wshape, dtype=dtype, **kw)
+    dy = rng.standard_normal(plan.output_shape).astype(dtype)
+    whole = fastconv.conv2d_weight(x, wshape, dy, **kw)
+    bound = plan.workspace_size("backward_weights") - 1
     monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", str(bound))
-    assert fastconv.plan_conv2d(x.shape, (k, c, 5, 5), **kw).workspace_size("backward_weights") <= bound
+    assert fastconv.plan_conv2d(x.shape, wshape, dtype=dtype, **kw).workspace_size("backward_weights") <= bound
     before = fastconv.get_num_threads()
     try:
         for threads in (1, 2, 3):
             fastconv.set_num_threads(threads)
-            assert np.array_equal(fastconv.conv2d_weight(x, (k, c, 5, 5), dy, **kw), whole), threads
+            assert np.array_equal(fastconv.conv2d_weight(x, wshape, dy, **kw), whole), threads
     finally:
         fastconv.set_num_threads(before)
-    pads = ((2, 2), (2, 2))
-    assert ref.rel_err(whole, ref.conv2d_weight(x, (k, c, 5, 5), dy, (stride, stride), pads)) <= TOL["float32"]
+    want = ref.conv2d_weight(x, wshape, dy, (stride, stride), ((2, 2), (2, 2)), groups=groups)
+    assert ref.rel_err(whole, want) <= TOL[dtype]
 
 
 @pytest.mark.parametrize("cfg", [
