@@ -745,11 +745,11 @@ class DirectConv final : public ConvImpl {
       // stored row by row. Chosen where X^T costs less to pack than dY^T plus the transposed
       // store of dW, whose rows may lie 4 KB apart, in one L1 set (measured: ResNet-50's 1x1 at
       // batch 1 spent 20% of its time in that store).
-      const double xt = double(g_.N) * double(g_.G * ceil_div(g_.Cg, uk.nr) * uk.nr) * double(pq);
+      const std::int64_t per_pixel_x = g_.G * ceil_div(g_.Cg, uk.nr) * uk.nr;  // X^T's, per pixel
+      const double xt = double(g_.N) * double(per_pixel_x) * double(pq);
       swapped_ = xt < dyt + kTransposedStoreCost * double(g_.K) * double(g_.Cg) && g_.Kg <= kMaxTable &&
                  xt <= double(kPaddedWeightBytes / sizeof(T));
-      dyt_elements_ = std::int64_t(swapped_ ? xt : dyt);
-      chunk_images_ = g_.N, chunk_pixels_ = pq;
+      chunk_weights(swapped_ ? per_pixel_x : per_pixel, per_run, false);
       offsets_.clear();
       for (std::int64_t c = 0; c < (swapped_ ? g_.Kg : g_.Cg); ++c) offsets_.push_back(c * pq);
       for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix);
@@ -920,6 +920,7 @@ class DirectConv final : public ConvImpl {
     // share (the 7x7 stem's store took 16% of its forward). Transposed element by element, the
     // stem's forward ran 5-8% slower at 1 thread, 9-12% at 2.
     const std::int64_t pass = std::clamp<std::int64_t>(kStageElements / (nr * mr), 1, kIndirectTiles);
+    const ForwardProblem<T> output = forward_problem(nullptr, nullptr, bias, y, img0, images, planes);  // store_run
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t img = task / (g_.G * runs), grp = task / runs % g_.G, run = task % runs;
@@ -946,12 +947,7 @@ class DirectConv final : public ConvImpl {
             gathered_product(uk, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr,
                              out + (t - s0) * mr * nr, false);
           uk.pack(out, nr, npix, width, stage, ld);  // stage[j * ld + q] = out[q * nr + j]
-          for (std::int64_t j = 0; j < width; ++j) {
-            const std::int64_t kout = grp * g_.Kg + pn * nr + j;
-            const T add = bias ? bias[kout] : T(0);
-            T* yk = y + ((img0 + img) * g_.K + kout) * pq + pix0;
-            for (std::int64_t q = 0; q < npix; ++q) yk[q] = stage[j * ld + q] + add;
-          }
+          output.store_run(grp, pn * nr, width, img0 + img, pix0, npix, stage, ld);
         }
       }
     }
@@ -1021,13 +1017,20 @@ class DirectConv final : public ConvImpl {
     const std::int64_t splits = weight_splits_, run = ceil_div(g_.N, splits), chunks = weight_chunks();
     const bool taps_outer = chunks == 1 && dyt_elements_ * std::int64_t(sizeof(T)) <= kL2Bytes;
     const bool sub_image = chunk_pixels_ < pq, kept = splits > 1 || chunks > 1;
+    const std::int64_t image_chunks = ceil_div(pq, chunk_pixels_);  // sub_image: chunks per image
+    // Task `task`'s micro-tile: its group, filter panel, first tap and taps.
+    struct Tile {
+      std::int64_t grp, pn, tap0, count;
+    };
+    auto tile_of = [&](std::int64_t task) {
+      const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
+      return Tile{task / (panels * tiles), taps_outer ? task % panels : task / tiles % panels, t * mr,
+                  std::min<std::int64_t>(mr, taps - t * mr)};
+    };
     // The micro-tile of task `task` goes to dW: taps down, filters across (swapped: filters
     // down, channels across, dW's own layout).
     auto store = [&](std::int64_t task, const T* c) {
-      const std::int64_t grp = task / (panels * tiles);
-      const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
-      const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
-      const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
+      const auto [grp, pn, tap0, count] = tile_of(task);
       const std::int64_t width = std::min<std::int64_t>(nr, across - pn * nr);
       if (swapped_) {
         for (std::int64_t i = 0; i < count; ++i)
@@ -1043,9 +1046,9 @@ class DirectConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks * splits > 1)
     for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
       // images [i0, i1), pixels [p0, p0 + pixels) of each
-      const std::int64_t i0 = sub_image ? chunk / ceil_div(pq, chunk_pixels_) : chunk * chunk_images_;
+      const std::int64_t i0 = sub_image ? chunk / image_chunks : chunk * chunk_images_;
       const std::int64_t i1 = std::min(g_.N, i0 + chunk_images_), images = i1 - i0;
-      const std::int64_t p0 = sub_image ? chunk % ceil_div(pq, chunk_pixels_) * chunk_pixels_ : 0;
+      const std::int64_t p0 = sub_image ? chunk % image_chunks * chunk_pixels_ : 0;
       const std::int64_t pixels = std::min(chunk_pixels_, pq - p0);
       // dyt[grp][panel][img][pix][j], a block of pixels at a time so that the block stays in L1
       // while each filter's row is written into it
@@ -1061,10 +1064,7 @@ class DirectConv final : public ConvImpl {
 #pragma omp for schedule(static)
       for (std::int64_t job = 0; job < tasks * splits; ++job) {
         const std::int64_t task = job % tasks, split = job / tasks;
-        const std::int64_t grp = task / (panels * tiles);
-        const std::int64_t t = taps_outer ? task / panels % tiles : task % tiles;
-        const std::int64_t pn = taps_outer ? task % panels : task / tiles % panels;
-        const std::int64_t tap0 = t * mr, count = std::min<std::int64_t>(mr, taps - tap0);
+        const auto [grp, pn, tap0, count] = tile_of(task);
         alignas(64) T tile[kMaxIndirectRows * kMaxPanel];
         T* c = kept ? partials + job * mr * nr : tile;
         const T* rows[kMaxIndirectRows];
