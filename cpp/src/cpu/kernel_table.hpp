@@ -98,9 +98,11 @@ struct WinogradKernels {
   // plus tile t's place.
   void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
                    bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
-  // Weights, `lanes` filters side by side: out[xi][t] = (G f G^T)[xi] of the 3x3 filters
-  // f[3r + s][t]; and the weight gradient's inverse, out[3r + s][t] = (G^T s G)[r][s] of sums s[xi][t].
-  void (*weights)(const T* f, T* out) noexcept = nullptr;
+  // Weights, count <= lanes 3x3 filters side by side, filter t at w + t * stride (rotated by 180
+  // degrees with `reversed`): u[xi * point + t] = (G f_t G^T)[xi]. And the weight gradient's
+  // inverse, `lanes` side by side: out[3r + s][t] = (G^T s G)[r][s] of sums s[xi][t].
+  void (*weights)(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept =
+      nullptr;
   void (*weights_t)(const T* s, T* out) noexcept = nullptr;
   int tile = 0, lanes = 0;
   const char* name = "";

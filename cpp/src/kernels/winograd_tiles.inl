@@ -7,6 +7,15 @@
 
 namespace {
 
+// Unrolled whole, so that arrays of registers stay in registers.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTCONV_UNROLL _Pragma("GCC unroll 8")
+#elif defined(__clang__)
+#define FASTCONV_UNROLL _Pragma("unroll")
+#else
+#define FASTCONV_UNROLL
+#endif
+
 constexpr int kLanes = 8;
 
 // Tile t's place in a block, in tiles: (row, column).
@@ -18,19 +27,17 @@ inline int lane_col(bool pair, int t) { return pair ? t % (kLanes / 2) : t; }
 struct F4 {
   static constexpr int kM = 4, kA = 6;
 
-  // out = G g, 6 rows from 3 (multiplying by reciprocals rather than dividing, which costs more)
-  template <typename T>
-  static void g(const T* w, int stride, T* out, int ostride) {
+  // out = G g, 6 rows from a column of 3 (values, or vectors of lanes), multiplying by
+  // reciprocals rather than dividing, which costs more
+  template <typename T, typename V>
+  static void g(V g0, V g1, V g2, V* out) {
     constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
-    for (int t = 0; t < kLanes; ++t) {
-      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
-      out[t] = g0 * k4;
-      out[ostride + t] = -(g0 + g1 + g2) * k6;
-      out[2 * ostride + t] = -(g0 - g1 + g2) * k6;
-      out[3 * ostride + t] = g0 * k24 + g1 * k12 + g2 * k6;
-      out[4 * ostride + t] = g0 * k24 - g1 * k12 + g2 * k6;
-      out[5 * ostride + t] = g2;
-    }
+    out[0] = g0 * k4;
+    out[1] = -(g0 + g1 + g2) * k6;
+    out[2] = -(g0 - g1 + g2) * k6;
+    out[3] = g0 * k24 + g1 * k12 + g2 * k6;
+    out[4] = g0 * k24 - g1 * k12 + g2 * k6;
+    out[5] = g2;
   }
 
   // out = G^T s, 3 rows from 6 (the weight gradient's inverse transform)
@@ -96,15 +103,12 @@ struct F4 {
 struct F2 {
   static constexpr int kM = 2, kA = 4;
 
-  template <typename T>
-  static void g(const T* w, int stride, T* out, int ostride) {
-    for (int t = 0; t < kLanes; ++t) {
-      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
-      out[t] = g0;
-      out[ostride + t] = (g0 + g1 + g2) * T(0.5);
-      out[2 * ostride + t] = (g0 - g1 + g2) * T(0.5);
-      out[3 * ostride + t] = g2;
-    }
+  template <typename T, typename V>
+  static void g(V g0, V g1, V g2, V* out) {
+    out[0] = g0;
+    out[1] = (g0 + g1 + g2) * T(0.5);
+    out[2] = (g0 - g1 + g2) * T(0.5);
+    out[3] = g2;
   }
 
   template <typename T>
@@ -208,21 +212,18 @@ struct F6 {
     }
   }
 
-  template <typename T>
-  static void g(const T* w, int stride, T* out, int ostride) {
+  template <typename T, typename V>
+  static void g(V g0, V g1, V g2, V* out) {
     constexpr T k29 = T(2) / 9, k32 = T(32) / 45, k16 = T(16) / 45, k8 = T(8) / 45, k90 = T(1) / 90,
                 k45 = T(1) / 45, k245 = T(2) / 45;
-    for (int t = 0; t < kLanes; ++t) {
-      const T g0 = w[t], g1 = w[stride + t], g2 = w[2 * stride + t];
-      out[t] = g0;
-      out[ostride + t] = -(g0 + g1 + g2) * k29;
-      out[2 * ostride + t] = -(g0 - g1 + g2) * k29;
-      out[3 * ostride + t] = g0 * k32 + g1 * k16 + g2 * k8;
-      out[4 * ostride + t] = g0 * k32 - g1 * k16 + g2 * k8;
-      out[5 * ostride + t] = g0 * k90 + g1 * k45 + g2 * k245;
-      out[6 * ostride + t] = g0 * k90 - g1 * k45 + g2 * k245;
-      out[7 * ostride + t] = g2;
-    }
+    out[0] = g0;
+    out[1] = -(g0 + g1 + g2) * k29;
+    out[2] = -(g0 - g1 + g2) * k29;
+    out[3] = g0 * k32 + g1 * k16 + g2 * k8;
+    out[4] = g0 * k32 - g1 * k16 + g2 * k8;
+    out[5] = g0 * k90 + g1 * k45 + g2 * k245;
+    out[6] = g0 * k90 - g1 * k45 + g2 * k245;
+    out[7] = g2;
   }
 
   template <typename T>
@@ -298,12 +299,30 @@ void output_block(const T* m, std::int64_t xi_stride, int count, bool pair, T bi
   }
 }
 
-// out[xi][t] = (G f G^T)[xi] for the 3x3 filters f[3r + s][t].
+// out(xi, value) for the points xi of G f G^T, f[3r + s] the taps of a 3x3 filter (or vectors of
+// filters side by side), one row of G f at a time.
+template <typename F, typename T, typename V, typename Out>
+void weight_points(const V* f, Out&& out) {
+  V gf[3][F::kA];  // G f, column by column
+  FASTCONV_UNROLL
+  for (int s = 0; s < 3; ++s) F::template g<T>(f[s], f[3 + s], f[6 + s], gf[s]);
+  FASTCONV_UNROLL
+  for (int row = 0; row < F::kA; ++row) {
+    V o[F::kA];
+    F::template g<T>(gf[0][row], gf[1][row], gf[2][row], o);
+    FASTCONV_UNROLL
+    for (int col = 0; col < F::kA; ++col) out(row * F::kA + col, o[col]);
+  }
+}
+
+// Filters t < count at w + t * stride, taps reversed (rot180) with `reversed`, one at a time.
 template <typename F, typename T>
-void weight_block(const T* f, T* out) noexcept {
-  T tmp[F::kA][3][kLanes];
-  for (int col = 0; col < 3; ++col) F::g(f + col * kLanes, 3 * kLanes, &tmp[0][col][0], 3 * kLanes);  // G f
-  for (int row = 0; row < F::kA; ++row) F::g(&tmp[row][0][0], kLanes, out + row * F::kA * kLanes, kLanes);
+void weight_block(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept {
+  for (int t = 0; t < count; ++t) {
+    T f[9];
+    for (int i = 0; i < 9; ++i) f[i] = w[t * stride + (reversed ? 8 - i : i)];
+    weight_points<F, T>(f, [&](int xi, T value) { u[xi * point + t] = value; });
+  }
 }
 
 // out[3r + s][t] = (G^T s G)[r][s] for the transform-domain sums s[xi][t].

@@ -263,6 +263,7 @@ class WinogradConv final : public ConvImpl {
   // layer1 at batch 16 ran 8% faster on 2 threads than with 2^25, as fast on one), and tiles that
   // fill the microkernel's panels, as a partial last panel computes its padding.
   static std::int64_t block_rows(const Geometry& g) {
+    if (fused(g)) return g.N * g.th;
     const double per_tile = double(kXi) * double(g.Cg) * double(g.K);
     const std::int64_t want = std::max<std::int64_t>(16, std::int64_t(double(1 << 24) / per_tile));
     const std::int64_t total = g.N * g.th, rows = std::min(ceil_div(want, g.tw), total);
@@ -307,42 +308,83 @@ class WinogradConv final : public ConvImpl {
 
   // U[xi][k][c] = G g[k][c] G^T. For the input gradient, g[k][c] = rot180(w[c][k]) per group.
   // Written where the tuple GEMM's packing (layout L) would put it: operand (xi, group), block
-  // of kc channels, panel of mr filters. A task takes one panel of filters, channel by channel,
-  // so that each point's values land consecutively; filters past the last are zero, and so are
-  // the panel rows they fill.
+  // of kc channels, panel of mr filters. A task takes one panel of filters.
   void transform_weights(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, T* packed) const noexcept {
     const std::int64_t mr = L.mr, kgp = round_up(g.Kg, mr), panels = kgp / mr, tasks = g.G * panels;
-    const WinogradKernels<T>& wk = kernels();
-    // U[xi][grp * Kg + kin][c] at xi * point + offset(grp, kin, c): make_layout lays the
-    // operands out in entry order, each kgp x Cg in blocks of kc channels.
+    // U[xi][grp * Kg + kin][c] at xi * point + grp * op_size + c0 * kgp + kin / mr * kc * mr + ...:
+    // make_layout lays the operands out in entry order, each kgp x Cg in blocks of kc channels.
     const std::int64_t op_size = kgp * g.Cg, point = g.G * op_size;
-    auto offset = [&](std::int64_t grp, std::int64_t kin, std::int64_t c) {
-      const std::int64_t c0 = c / L.kc * L.kc, kc = std::min(L.kc, g.Cg - c0);
-      return grp * op_size + c0 * kgp + kin / mr * kc * mr + (c - c0) * mr + kin % mr;
-    };
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t grp = task / panels, panel0 = task % panels * mr;
-      for (std::int64_t c = 0; c < g.Cg; ++c)
-        for (std::int64_t l0 = 0; l0 < mr; l0 += kLanes) {  // lanes: filters panel0 + l0 + t
-          const int lanes = int(std::min<std::int64_t>(kLanes, mr - l0));
-          T f[9][kLanes], out[kXi][kLanes];
-          for (int t = 0; t < kLanes; ++t) {
-            const std::int64_t kin = panel0 + l0 + t;
-            if (t >= lanes || kin >= g.Kg) {
-              for (int i = 0; i < 9; ++i) f[i][t] = T(0);
-              continue;
-            }
-            const T* src = rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9  // forward's [C][K/groups][3][3]
-                                  : w + ((grp * g.Kg + kin) * g.Cg + c) * 9;
-            for (int i = 0; i < 9; ++i) f[i][t] = rotate ? src[8 - i] : src[i];
-          }
-          wk.weights(f[0], out[0]);  // G g G^T
-          T* dst = packed + offset(grp, panel0 + l0, c);
-          for (int xi = 0; xi < kXi; ++xi) std::copy(out[xi], out[xi] + lanes, dst + xi * point);
-        }
+      for (std::int64_t c0 = 0; c0 < g.Cg; c0 += L.kc) {
+        const std::int64_t kc = std::min(L.kc, g.Cg - c0);
+        transform_panel(g, w, rotate, grp, panel0, mr, c0, kc, packed + grp * op_size + c0 * kgp + panel0 * kc, point);
+      }
     }
   }
+
+  // U for filters [panel0, panel0 + mr) and channels [c0, c0 + kc) of group grp, as a packed A
+  // panel: point xi at dst + xi * point, channel c's mr values consecutive. Filters past the
+  // last are zero, and so are the panel rows they fill.
+  static void transform_panel(const Geometry& g, const T* w, bool rotate, std::int64_t grp, std::int64_t panel0,
+                              std::int64_t mr, std::int64_t c0, std::int64_t kc, T* dst, std::int64_t point) noexcept {
+    const WinogradKernels<T>& wk = kernels();
+    // Filters panel0 + l0 + t side by side: consecutive in the rotated weights (the forward's
+    // [C][K/groups][3][3]), a channel row apart in the forward's.
+    const std::int64_t stride = rotate ? 9 : g.Cg * 9;
+    for (std::int64_t c = c0; c < c0 + kc; ++c)
+      for (std::int64_t l0 = 0; l0 < mr; l0 += kLanes) {
+        const std::int64_t kin = panel0 + l0, lanes = std::min<std::int64_t>(kLanes, mr - l0);
+        const int count = int(std::clamp<std::int64_t>(g.Kg - kin, 0, lanes));
+        T* d = dst + (c - c0) * mr + l0;
+        if (count > 0)
+          wk.weights(rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9 : w + ((grp * g.Kg + kin) * g.Cg + c) * 9, stride,
+                     count, rotate, d, point);
+        if (count < lanes)
+          for (int xi = 0; xi < kXi; ++xi) std::fill(d + xi * point + count, d + xi * point + lanes, T(0));
+      }
+  }
+
+  // The tuple GEMM with the weight transform fused in, for blocks of few tiles: each transformed
+  // weight then meets only a panel or two of tiles, so writing all of U to memory and reading it
+  // back would cost more than its multiply-adds. A task transforms a panel of filters, kc
+  // channels at a time, into the thread's scratch (every point, rows of consecutive channels,
+  // which the kernel writes whole vectors of) and multiplies it there at once. The same
+  // products, in the same order, as the GEMM driver on the packed transformed weights.
+  void fused_gemm(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, const T* v, T* m,
+                  std::int64_t count, T* scratch) const noexcept {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const WinogradKernels<T>& wk = kernels();
+    const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), panels = kgp / mr, tasks = g.G * panels;
+    const std::int64_t point = mr * L.kc, jn = ceil_div(count, nr);
+    const std::int64_t stride = rotate ? g.Kg * 9 : 9;  // between consecutive channels' filters
+    const TileLayout vl = v_layout(g), ml = m_layout(g);
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t grp = task / panels, panel0 = task % panels * mr;
+      T* a = scratch + thread_index() * kXi * point;
+      for (std::int64_t c0 = 0; c0 < g.Cg; c0 += L.kc) {
+        const std::int64_t kc = std::min(L.kc, g.Cg - c0);
+        for (std::int64_t i = 0; i < mr; ++i) {  // row i: filter panel0 + i, channels c0 ..
+          const std::int64_t kin = panel0 + i;
+          if (kin >= g.Kg) {
+            for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
+            continue;
+          }
+          for (std::int64_t c = c0; c < c0 + kc; c += kLanes)
+            wk.weights(rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9 : w + ((grp * g.Kg + kin) * g.Cg + c) * 9,
+                       stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)), rotate, a + i * L.kc + c - c0, point);
+        }
+        for (int xi = 0; xi < kXi; ++xi)
+          for (std::int64_t j = 0; j < jn; ++j)
+            uk.run_rows(kc, a + xi * point, L.kc, v + xi * vl.point + vl.offset(grp * g.Cg + c0, j * nr),
+                        m + xi * ml.point + ml.offset(grp * kgp + panel0, j * nr), ml.row, c0 > 0);
+      }
+    }
+  }
+  // Fused where all tiles fill at most four of the microkernel's panels; they then make one block.
+  static bool fused(const Geometry& g) { return g.tiles <= 4 * nr(); }
 
   // Each (image, channel) plane copied into padded planes that hold every tile's patch whole,
   // whole lane blocks included, so the transform kernels check no bounds.
@@ -463,10 +505,14 @@ class WinogradConv final : public ConvImpl {
   static Area area(const Geometry& g, const GemmLayout& L, T* at) {
     T* m = at + kXi * v_layout(g).point;
     T* gemm = m + kXi * m_layout(g).point;
-    return {at, m, gemm, gemm + L.workspace_elements()};
+    return {at, m, gemm, gemm + gemm_elements(g, L)};
   }
   static std::int64_t area_elements(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, int threads) {
-    return tile_elements(g) + L.workspace_elements() + threads * slot(planes);
+    return tile_elements(g) + gemm_elements(g, L) + threads * slot(planes);
+  }
+  // The GEMM's workspace, or where fused, each thread's transformed panel if that is more.
+  static std::int64_t gemm_elements(const Geometry& g, const GemmLayout& L) {
+    return std::max(L.workspace_elements(), fused(g) ? L.threads * kXi * L.kc * L.mr : 0);
   }
 
   // A block of tile rows [r0, r1): input transform, tuple GEMM on the packed weights `ready`,
@@ -498,6 +544,12 @@ class WinogradConv final : public ConvImpl {
       return;
     }
     const Area a = area(g, L, work);
+    if (w && fused(g)) {
+      transform_input(g, planes, x, 0, total, a.v, v_layout(g), a.bufs, threads_);
+      fused_gemm(g, L, w, rotated, a.v, a.m, g.tiles, a.gemm);
+      transform_output(g, a.m, 0, total, bias, y, threads_);
+      return;
+    }
     if (w) transform_weights(g, L, w, rotated, a.gemm);  // the packed-A area leads the GEMM workspace
     const T* ready = w ? a.gemm : packed;
     for (std::int64_t r0 = 0; r0 < total; r0 += rows)

@@ -9,6 +9,7 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx2 {
+#include "kernels/transpose_avx2.inl"
 #include "kernels/winograd_tiles.inl"
 
 namespace {
@@ -130,13 +131,60 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
   }
 }
 
+// The first count lanes of v at dst, in up to three stores (masked stores are slow on AMD CPUs).
+inline void store_first(float* dst, __m256 v, int count) {
+  if (count == kLanes) return _mm256_storeu_ps(dst, v);
+  __m128 part = _mm256_castps256_ps128(v);
+  if (count >= 4) {
+    _mm_storeu_ps(dst, part);
+    part = _mm256_extractf128_ps(v, 1), dst += 4, count -= 4;
+  }
+  if (count >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst), part);
+    part = _mm_movehl_ps(part, part), dst += 2, count -= 2;
+  }
+  if (count > 0) _mm_store_ss(dst, part);
+}
+
+// The weight transform, 8 filters side by side in registers: their taps read 8 at a time and
+// transposed (tap 8 one by one), each point stored as a vector.
+template <typename F>
+void weight_block_f32(const float* w, std::int64_t stride, int count, bool reversed, float* u,
+                      std::int64_t point) noexcept {
+  // The filters two calls ahead, if they go on at this stride (as along a row of the forward's
+  // weights, or down the input gradient's): these stream from memory.
+  const float* ahead = w + 2 * kLanes * stride;
+  for (int t = 0; t < kLanes; ++t) {
+    _mm_prefetch(reinterpret_cast<const char*>(ahead + t * stride), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(ahead + t * stride + 8), _MM_HINT_T0);
+  }
+  __m256 r[kLanes];
+  for (int t = 0; t < kLanes; ++t) r[t] = t < count ? _mm256_loadu_ps(w + t * stride) : _mm256_setzero_ps();
+  transpose8(r);  // r[i] lane t: tap i of filter t
+  // tap 8 gathered: built from scalars, the compiler goes through memory and stalls
+  const __m256i t = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 f[9] = {r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                 _mm256_mask_i32gather_ps(_mm256_setzero_ps(), w + 8, _mm256_mullo_epi32(t, _mm256_set1_epi32(int(stride))),
+                                          _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), t)), 4)};
+  if (reversed)  // constant indices only, so that f stays in registers
+    for (int i = 0; i < 4; ++i) std::swap(f[i], f[8 - i]);
+  weight_points<F, float>(f, [&](int xi, __m256 value) { store_first(u + xi * point, value, count); });
+}
+
+template <typename F>
+WinogradKernels<float> float_kernels(const char* name) {
+  WinogradKernels<float> k = winograd_kernels<F, float>(name);
+  k.weights = weight_block_f32<F>;
+  return k;
+}
+
 }  // namespace
 
 WinogradFamily<float> swinograd() {
-  WinogradKernels<float> f4 = winograd_kernels<F4, float>("f4x4-avx2");
+  WinogradKernels<float> f4 = float_kernels<F4>("f4x4-avx2");
   f4.input = input_block_f32;
   f4.output = output_block_f32;
-  return {winograd_kernels<F2, float>("f2x2-avx2"), f4, winograd_kernels<F6, float>("f6x6-avx2")};
+  return {float_kernels<F2>("f2x2-avx2"), f4, float_kernels<F6>("f6x6-avx2")};
 }
 WinogradFamily<double> dwinograd() {
   return {winograd_kernels<F2, double>("f2x2-avx2"), winograd_kernels<F4, double>("f4x4-avx2"),
