@@ -206,7 +206,12 @@ def test_auto_picks_winograd_for_wide_3x3_float32_layers():
     assert fastconv.plan_conv2d((64, 32, 12, 12), (32, 32, 3, 3), **f64).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), **f64).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 256, 56, 56), (256, 256, 3, 3), stride=2, padding=1).algorithm == "direct"
-    assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), padding=1).algorithm == "direct"
+    # few tiles: F(2x2) on 7x7 with many channels, F(4x4) on 14x14, direct on small layers
+    assert fastconv.plan_conv2d((1, 512, 7, 7), (512, 512, 3, 3), padding=1).algorithm == "winograd_f2"
+    assert fastconv.plan_conv2d((1, 64, 7, 7), (64, 64, 3, 3), padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 512, 3, 3), (512, 512, 3, 3), padding=1).algorithm == "direct"
+    assert fastconv.plan_conv2d((1, 32, 14, 14), (32, 32, 3, 3), padding=1).algorithm == "winograd"
+    assert fastconv.plan_conv2d((4, 128, 7, 7), (128, 128, 3, 3), padding=1).algorithm == "winograd"
     assert fastconv.plan_conv2d((8, 3, 224, 224), (64, 3, 3, 3), padding=1).algorithm == "direct"
     assert fastconv.plan_conv2d((1, 64, 56, 56), (64, 64, 3, 3), padding=1).algorithm == "winograd"
 

@@ -36,22 +36,31 @@ Algorithm algorithm_from_string(const std::string& name) {
 namespace {
 
 // Where this machine's benchmark (bench/RESULTS.md) shows Winograd ahead of direct, the Winograd
-// tile to use (4 or 2), else 0. float32: F(4x4, 3x3) with at least 32 channels per group on both
-// sides and at least 64 output tiles of 4x4 (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at
-// 14x14 batch 16, 256 channels: 1.2x). With fewer tiles the per-call weight transform outweighs
-// the saving (ResNet-18 at 7x7, batch 1: 10x slower), and 3-channel layers have nothing to save.
+// tile to use (4 or 2), else 0. float32, with at least 32 channels per group on both sides
+// (3-channel layers have nothing to save):
+// - F(4x4, 3x3) from 64 output tiles of 4x4 (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at
+//   14x14 batch 16, 256 channels: 1.2x), from 16 where images are 13x13 or more (14x14 batch 1:
+//   1.4-1.8x at 32-512 channels) or there are 128 channels (7x7 batch 4: 1.4-1.6x);
+// - F(2x2, 3x3) with fewer tiles, at least 16 of its own (the microkernel's panels) and 128
+//   channels (7x7 batch 1 and 2, 128-512 channels: 1.2-1.6x), where F(4x4)'s 4 tiles an image
+//   would fill a quarter of the panels.
+// Below that, direct (7x7, 32-64 channels: F(2x2) 0.8-1.0x). Few tiles run with the weight
+// transform fused into the GEMM; before that, a per-call transform of all weights made them lose
+// (ResNet-18 at 7x7 batch 1: 10x slower).
 // float64: F(2x2, 3x3), whose error is direct's (F(4x4)'s is 10x that), from 64 channels per
-// group (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x). F(6x6, 3x3)
-// never: it was slower than F(4x4) on every layer measured.
+// group and 64 tiles (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x).
+// F(6x6, 3x3) never: it was slower than F(4x4) on every layer measured.
 // The one table of the automatic choice.
 int winograd_wins(const ConvDesc& d) {
   // a dilated layer runs as one undilated layer per phase: tiles of P/d x Q/d, d*d times
   const std::int64_t dh = d.dilation_h, dw = d.dilation_w;
-  const std::int64_t tiles = d.n * dh * dw * ((d.p() / dh + 3) / 4) * ((d.q() / dw + 3) / 4);
+  auto tiles_of = [&](std::int64_t m) { return dh * dw * ((d.p() / dh + m - 1) / m) * ((d.q() / dw + m - 1) / m); };
+  const std::int64_t per_image = tiles_of(4), tiles = d.n * per_image;
   const std::int64_t channels = std::min(d.c / d.groups, d.k / d.groups);
-  if (tiles < 64) return 0;
-  if (d.dtype == DType::Float32) return channels >= 32 ? 4 : 0;
-  return channels >= 64 ? 2 : 0;
+  if (d.dtype == DType::Float64) return channels >= 64 && tiles >= 64 ? 2 : 0;
+  if (channels < 32) return 0;
+  if (tiles >= 64 || (tiles >= 16 && (per_image >= 16 || channels >= 128))) return 4;
+  return channels >= 128 && d.n * tiles_of(2) >= 16 ? 2 : 0;  // F(2x2)'s tiles fill a panel
 }
 
 // FASTCONV_MAX_WORKSPACE: the most workspace, in bytes (suffix K, M or G for binary multiples),
