@@ -74,13 +74,14 @@ def test_winograd_several_tile_blocks(rng, groups, algorithm):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_weight_transform_fused_with_few_tiles(rng, dtype, algorithm):
+def test_winograd_weight_transforms_fused_with_few_tiles(rng, dtype, algorithm):
     """With at most four panels of tiles, each call transforms its weights panel by panel inside
-    the tuple GEMM instead of all at once: a reduction longer than one of the GEMM's blocks (300
-    channels), channel counts that leave the transform's lanes partly empty, filters past the last
-    micro-tile row, groups; forward and input gradient (the rotated weights), on 1-3 threads.
-    Checked against the reference, and bit for bit against the prepared weights (transformed
-    whole) and across thread counts."""
+    the tuple GEMM instead of all at once, and the weight gradient transforms each micro-tile's
+    sums straight into dW: a reduction longer than one of the GEMM's blocks (300 channels),
+    channel counts that leave the transforms' lanes and the last channel panel partly empty,
+    filters past the last micro-tile row, groups; every direction on 1-3 threads. Checked against
+    the reference, bit for bit against the prepared weights (transformed whole), and across
+    thread counts."""
     cases = [((1, 300, 5, 6), 13, 1), ((2, 20, 7, 7), 22, 2), ((1, 9, 3, 9), 61, 1), ((1, 64, 8, 8), 300, 1)]
     tol = WINOGRAD_TOLS[algorithm][dtype]
     for x_shape, k, groups in cases:
@@ -91,21 +92,22 @@ def test_winograd_weight_transform_fused_with_few_tiles(rng, dtype, algorithm):
         pads = ((1, 1), (1, 1))
         want = ref.conv2d(x, w, b, (1, 1), pads, (1, 1), groups)
         want_dx = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, (1, 1), groups)
+        want_dw = ref.conv2d_weight(x, w.shape, dy, (1, 1), pads, (1, 1), groups)
         first = None
         for threads in (1, 2, 3):
             with fastconv.thread_limit(threads):
                 plan = fastconv.plan_conv2d(x_shape, w.shape, padding=1, groups=groups, dtype=dtype, algorithm=algorithm)
-                y, dx = plan.forward(x, w, b), plan.backward_input(dy, w)
-                errs = (ref.rel_err(y, want), ref.rel_err(dx, want_dx))
+                got = (plan.forward(x, w, b), plan.backward_input(dy, w), plan.backward_weight(x, dy)[0])
+                errs = [ref.rel_err(a, e) for a, e in zip(got, (want, want_dx, want_dw))]
                 assert max(errs) <= tol, (x_shape, k, groups, threads, errs)
                 plan.set_weight(w)
-                np.testing.assert_array_equal(plan.forward(x, None, b), y)
-                np.testing.assert_array_equal(plan.backward_input(dy), dx)
+                np.testing.assert_array_equal(plan.forward(x, None, b), got[0])
+                np.testing.assert_array_equal(plan.backward_input(dy), got[1])
             if first is None:
-                first = (y, dx)
+                first = got
                 print(algorithm, dtype, x_shape, k, groups, "relative errors", errs)
-            np.testing.assert_array_equal(y, first[0])
-            np.testing.assert_array_equal(dx, first[1])
+            for a, f in zip(got, first):
+                np.testing.assert_array_equal(a, f)
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -100,10 +100,11 @@ struct WinogradKernels {
                    bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
   // Weights, count <= lanes 3x3 filters side by side, filter t at w + t * stride (rotated by 180
   // degrees with `reversed`): u[xi * point + t] = (G f_t G^T)[xi]. And the weight gradient's
-  // inverse, `lanes` side by side: out[3r + s][t] = (G^T s G)[r][s] of sums s[xi][t].
+  // inverse, count <= lanes filters side by side: dw[9t + 3r + s] = (G^T s_t G)[r][s] of the
+  // sums s_t[xi] = s[xi * point + t].
   void (*weights)(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept =
       nullptr;
-  void (*weights_t)(const T* s, T* out) noexcept = nullptr;
+  void (*weights_t)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;
   int tile = 0, lanes = 0;
   const char* name = "";
 };

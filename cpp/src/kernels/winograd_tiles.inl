@@ -327,11 +327,22 @@ void weight_block(const T* w, std::int64_t stride, int count, bool reversed, T* 
 
 // out[3r + s][t] = (G^T s G)[r][s] for the transform-domain sums s[xi][t].
 template <typename F, typename T>
-void weight_gradient_block(const T* s, T* out) noexcept {
+void weight_sums(const T* s, T* out) noexcept {
   T tmp[3][F::kA][kLanes];
   for (int col = 0; col < F::kA; ++col)
     F::gt(s + col * kLanes, F::kA * kLanes, &tmp[0][col][0], F::kA * kLanes);  // G^T s
   for (int row = 0; row < 3; ++row) F::gt(&tmp[row][0][0], kLanes, out + row * 3 * kLanes, kLanes);
+}
+
+// dW of filters t < count from their sums at s + xi * point + t.
+template <typename F, typename T>
+void weight_gradient_block(const T* s, std::int64_t point, int count, T* dw) noexcept {
+  T in[F::kA * F::kA][kLanes], out[9][kLanes];
+  for (int xi = 0; xi < F::kA * F::kA; ++xi)
+    for (int t = 0; t < kLanes; ++t) in[xi][t] = t < count ? s[xi * point + t] : T(0);
+  weight_sums<F, T>(in[0], out[0]);
+  for (int t = 0; t < count; ++t)
+    for (int tap = 0; tap < 9; ++tap) dw[t * 9 + tap] = out[tap][t];
 }
 
 template <typename F, typename T>

@@ -169,9 +169,10 @@ class WinogradConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
-      const std::int64_t e = kXi * g_.K * g_.Cg + kXi * (g_.C + g_.K) * wgrad_rows(g_) * g_.tw;
-      return std::size_t(e + wgrad_layout_.workspace_elements() + threads_ * slot(*planes_)) * sizeof(T) +
-             kWorkspaceAlign;
+      const std::int64_t tiles = kXi * (g_.C + g_.K) * wgrad_rows(g_) * g_.tw;
+      const std::int64_t rest = fused(g_) ? fused_wgrad_elements(g_, threads_)
+                                          : kXi * g_.K * g_.Cg + wgrad_layout_.workspace_elements();
+      return std::size_t(tiles + rest + threads_ * slot(*planes_)) * sizeof(T) + kWorkspaceAlign;
     }
     if (d == Direction::BackwardData && !bwd_ok_) return direct_->workspace_size(d);
     const Geometry& g = d == Direction::Forward ? g_ : *gb_;
@@ -212,6 +213,17 @@ class WinogradConv final : public ConvImpl {
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
     const std::int64_t rows = wgrad_rows(g), stride = rows * g.tw;
+    if (fused(g)) {
+      T* v = static_cast<T*>(align_workspace(ws));
+      T* z = v + kXi * g.C * stride;
+      T* rest = z + kXi * g.K * stride;
+      transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, TileLayout::rows(g.C, stride),
+                      rest + fused_wgrad_elements(g, threads_), threads_);
+      transform_gradient(g, dy, 0, g.N * g.th, z, stride);
+      fused_weight_gradient(g, z, v, dw, rest);
+      if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
+      return;
+    }
     T* sum = static_cast<T*>(align_workspace(ws));
     T* v = sum + kXi * g.K * g.Cg;
     T* z = v + kXi * g.C * stride;
@@ -229,13 +241,7 @@ class WinogradConv final : public ConvImpl {
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t kc0 = blk * kLanes;
-      const int count = int(std::min<std::int64_t>(kLanes, pairs - kc0));
-      T s[kXi][kLanes], out[9][kLanes];
-      for (int xi = 0; xi < kXi; ++xi)
-        for (int t = 0; t < kLanes; ++t) s[xi][t] = t < count ? sum[xi * pairs + kc0 + t] : T(0);
-      kernels().weights_t(s[0], out[0]);  // G^T S G
-      for (int t = 0; t < count; ++t)
-        for (int i = 0; i < 9; ++i) dw[(kc0 + t) * 9 + i] = out[i][t];
+      kernels().weights_t(sum + kc0, pairs, int(std::min<std::int64_t>(kLanes, pairs - kc0)), dw + kc0 * 9);
     }
     if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
   }
@@ -281,6 +287,7 @@ class WinogradConv final : public ConvImpl {
   // costs a pass over S per block: its blocks hold about 4 MB of V and Z, and at least enough
   // tiles that S's passes cost less than V's and Z's.
   static std::int64_t wgrad_rows(const Geometry& g) {
+    if (fused(g)) return g.N * g.th;
     const std::int64_t by_cache = (std::int64_t(4) << 20) / (kXi * (g.C + g.K) * std::int64_t(sizeof(T)));
     const std::int64_t by_sums = 2 * g.K * g.Cg / (g.C + g.K);
     return std::clamp<std::int64_t>(ceil_div(std::max({by_cache, by_sums, std::int64_t(64)}), g.tw), 1, g.N * g.th);
@@ -383,6 +390,47 @@ class WinogradConv final : public ConvImpl {
       }
     }
   }
+  // The weight gradient where tiles are few: one block, and the inverse weight transform fused
+  // into the GEMM, whose sums over the tiles are short. A task takes a micro-tile of filters x
+  // channels, sums its products over all tiles at every point (one microkernel call each: the
+  // same order on any thread count), and turns those sums straight into dW, instead of writing
+  // the sums of all weights (S, (m + 2)^2 / 9 times dW) to memory and reading them back.
+  // Z rows (filters) are read in place; V is packed once into B panels of nr channels.
+  void fused_weight_gradient(const Geometry& g, const T* z, const T* v, T* dw, T* work) const noexcept {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    const WinogradKernels<T>& wk = kernels();
+    const std::int64_t mr = uk.mr, nr = uk.nr, stride = g.tiles, kp = ceil_div(g.Kg, mr), cp = ceil_div(g.Cg, nr);
+    T* packed = work + mr * stride;  // [xi][group][channel panel]: tiles x nr
+    T* scratch = packed + kXi * g.G * cp * stride * nr;
+    const std::int64_t panels = kXi * g.G * cp;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && panels > 1)
+    for (std::int64_t p = 0; p < panels; ++p) {
+      const std::int64_t xi = p / (g.G * cp), grp = p / cp % g.G, c0 = p % cp * nr;
+      uk.pack(v + (xi * g.C + grp * g.Cg + c0) * stride, stride, std::min(nr, g.Cg - c0), stride,
+              packed + p * stride * nr, nr);
+    }
+    const std::int64_t tasks = g.G * kp * cp;
+#pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t grp = task / (kp * cp), k0 = task / cp % kp * mr, c0 = task % cp * nr;
+      T* sums = scratch + thread_index() * kXi * mr * nr;  // [xi][mr][nr]
+      for (int xi = 0; xi < kXi; ++xi)
+        uk.run_rows(stride, z + (xi * g.K + grp * g.Kg + k0) * stride, stride,
+                    packed + ((xi * g.G + grp) * cp + c0 / nr) * stride * nr, sums + xi * mr * nr, nr, false);
+      const std::int64_t cols = std::min(nr, g.Cg - c0);
+      for (std::int64_t i = 0; i < std::min(mr, g.Kg - k0); ++i)
+        for (std::int64_t j = 0; j < cols; j += kLanes)  // kLanes pairs side by side (fewer in narrow panels)
+          wk.weights_t(sums + i * nr + j, mr * nr, int(std::min({std::int64_t(kLanes), nr - j, cols - j})),
+                       dw + ((grp * g.Kg + k0 + i) * g.Cg + c0 + j) * 9);  // G^T S G
+    }
+  }
+  // Its workspace past V and Z: Z's slack (the last micro-tile of filters reads mr rows past
+  // them), the packed V and each thread's sums, then the padded planes.
+  static std::int64_t fused_wgrad_elements(const Geometry& g, int threads) {
+    const std::int64_t mr = gemm_microkernel<T>().mr, n = nr();
+    return mr * g.tiles + kXi * g.G * ceil_div(g.Cg, n) * g.tiles * n + threads * kXi * mr * n;
+  }
+
   // Fused where all tiles fill at most four of the microkernel's panels; they then make one block.
   static bool fused(const Geometry& g) { return g.tiles <= 4 * nr(); }
 

@@ -171,10 +171,29 @@ void weight_block_f32(const float* w, std::int64_t stride, int count, bool rever
   weight_points<F, float>(f, [&](int xi, __m256 value) { store_first(u + xi * point, value, count); });
 }
 
+// The weight gradient's inverse transform, the sums loaded as vectors and dW's filters (9 taps
+// each, consecutive) written as rows of a register transpose, instead of scalar moves.
+template <typename F>
+void weight_gradient_block_f32(const float* s, std::int64_t point, int count, float* dw) noexcept {
+  const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  alignas(32) float in[F::kA * F::kA][kLanes], out[9][kLanes];
+  for (int xi = 0; xi < F::kA * F::kA; ++xi)
+    _mm256_store_ps(in[xi], count == kLanes ? _mm256_loadu_ps(s + xi * point) : _mm256_maskload_ps(s + xi * point, lanes));
+  weight_sums<F, float>(in[0], out[0]);
+  __m256 r[kLanes];
+  for (int tap = 0; tap < 8; ++tap) r[tap] = _mm256_load_ps(out[tap]);
+  transpose8(r);  // r[t]: taps 0-7 of filter t
+  for (int t = 0; t < count; ++t) {
+    _mm256_storeu_ps(dw + t * 9, r[t]);
+    dw[t * 9 + 8] = out[8][t];
+  }
+}
+
 template <typename F>
 WinogradKernels<float> float_kernels(const char* name) {
   WinogradKernels<float> k = winograd_kernels<F, float>(name);
   k.weights = weight_block_f32<F>;
+  k.weights_t = weight_gradient_block_f32<F>;
   return k;
 }
 
