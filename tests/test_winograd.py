@@ -218,6 +218,35 @@ def test_auto_picks_winograd_for_wide_3x3_float32_layers():
     assert fastconv.plan_conv2d((1, 64, 56, 56), (64, 64, 3, 3), padding=1).algorithm == "winograd"
 
 
+def test_auto_runs_the_weight_gradient_apart_where_only_it_loses(rng):
+    """Few tiles and 32 channels: auto takes Winograd for the forward pass and the input gradient,
+    and direct for the weight gradient, in one plan; every direction against the reference, with
+    and without prepared weights, each with the workspace of the algorithm that runs it."""
+    x = rng.standard_normal((2, 32, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((40, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    dy = rng.standard_normal((2, 40, 14, 14)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1)
+    assert plan.algorithm == "winograd", plan.implementation
+    assert plan.implementation.startswith("winograd/f4x4-") and ", weight gradient direct/" in plan.implementation
+    direct = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="direct")
+    winograd = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")
+    assert plan.workspace_size("backward_weights") == direct.workspace_size("backward_weights")
+    assert plan.workspace_size("forward") == winograd.workspace_size("forward")
+    want = ref.conv2d(x, w, b, (1, 1), pads)
+    want_dx = ref.conv2d_input(x.shape, w, dy, (1, 1), pads)
+    dw, db = plan.backward_weight(x, dy)
+    errs = [ref.rel_err(plan.forward(x, w, b), want), ref.rel_err(plan.backward_input(dy, w), want_dx),
+            ref.rel_err(dw, ref.conv2d_weight(x, w.shape, dy, (1, 1), pads)), ref.rel_err(db, ref.conv2d_bias(dy))]
+    np.testing.assert_array_equal(dw, direct.backward_weight(x, dy)[0])
+    plan.set_weight(w)
+    assert plan.weight_set
+    errs += [ref.rel_err(plan.forward(x, None, b), want), ref.rel_err(plan.backward_input(dy), want_dx)]
+    print("winograd with the direct weight gradient, relative errors", errs)
+    assert max(errs) <= WINOGRAD_TOL["float32"]
+
+
 def test_explicit_winograd_copies_a_channels_last_input(rng):
     nhwc = rng.standard_normal((2, 10, 12, 4)).astype(np.float32)
     w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)

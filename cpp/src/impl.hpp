@@ -28,7 +28,7 @@ class ConvImpl {
   virtual void prepare_weights(const void* w, std::size_t bytes) {
     kept_.assign(static_cast<const unsigned char*>(w), static_cast<const unsigned char*>(w) + bytes);
   }
-  bool prepared() const noexcept { return !kept_.empty(); }
+  virtual bool prepared() const noexcept { return !kept_.empty(); }
 
  protected:
   const void* weights(const void* w) const noexcept { return w ? w : kept_.data(); }

@@ -35,9 +35,10 @@ Algorithm algorithm_from_string(const std::string& name) {
 
 namespace {
 
-// Where this machine's benchmark (bench/RESULTS.md) shows Winograd ahead of direct, the Winograd
-// tile to use (4 or 2), else 0. float32, with at least 32 channels per group on both sides
-// (3-channel layers have nothing to save):
+// Where this machine's benchmark (bench/RESULTS.md) shows Winograd ahead of direct: the Winograd
+// tile for the forward pass and input gradient (4 or 2, else 0), and whether the weight gradient
+// gains too. float32, with at least 32 channels per group on both sides (3-channel layers have
+// nothing to save):
 // - F(4x4, 3x3) from 64 output tiles of 4x4 (ResNet-18 at 56x56 batch 1, 64 channels: 1.4x; at
 //   14x14 batch 16, 256 channels: 1.2x), from 16 where images are 13x13 or more (14x14 batch 1:
 //   1.4-1.8x at 32-512 channels) or there are 128 channels (7x7 batch 4: 1.4-1.6x);
@@ -45,23 +46,58 @@ namespace {
 //   channels (7x7 batch 1 and 2, 128-512 channels: 1.2-1.6x), where F(4x4)'s 4 tiles an image
 //   would fill a quarter of the panels.
 // Below that, direct (7x7, 32-64 channels: F(2x2) 0.8-1.0x). Few tiles run with the weight
-// transform fused into the GEMM; before that, a per-call transform of all weights made them lose
-// (ResNet-18 at 7x7 batch 1: 10x slower).
+// transforms fused into the GEMM; before that, a per-call transform of all weights made them lose
+// (ResNet-18 at 7x7 batch 1: 10x slower). With fewer than 64 tiles the weight gradient, which
+// transforms input, gradient and sums on every call, gains only from 256 channels, or 128 on
+// images of 13x13 or more (two threads: 7x7 at 128 channels 0.6-0.8x, 14x14 at 32-64 channels
+// 0.55-0.76x); elsewhere it runs direct.
 // float64: F(2x2, 3x3), whose error is direct's (F(4x4)'s is 10x that), from 64 channels per
 // group and 64 tiles (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x).
 // F(6x6, 3x3) never: it was slower than F(4x4) on every layer measured.
 // The one table of the automatic choice.
-int winograd_wins(const ConvDesc& d) {
+struct AutoChoice {
+  int tile = 0;         // Winograd's for forward and input gradient; 0: direct
+  bool weights = true;  // and for the weight gradient
+};
+AutoChoice winograd_wins(const ConvDesc& d) {
   // a dilated layer runs as one undilated layer per phase: tiles of P/d x Q/d, d*d times
   const std::int64_t dh = d.dilation_h, dw = d.dilation_w;
   auto tiles_of = [&](std::int64_t m) { return dh * dw * ((d.p() / dh + m - 1) / m) * ((d.q() / dw + m - 1) / m); };
   const std::int64_t per_image = tiles_of(4), tiles = d.n * per_image;
   const std::int64_t channels = std::min(d.c / d.groups, d.k / d.groups);
-  if (d.dtype == DType::Float64) return channels >= 64 && tiles >= 64 ? 2 : 0;
-  if (channels < 32) return 0;
-  if (tiles >= 64 || (tiles >= 16 && (per_image >= 16 || channels >= 128))) return 4;
-  return channels >= 128 && d.n * tiles_of(2) >= 16 ? 2 : 0;  // F(2x2)'s tiles fill a panel
+  if (d.dtype == DType::Float64) return {channels >= 64 && tiles >= 64 ? 2 : 0};
+  if (channels < 32) return {};
+  if (tiles >= 64) return {4};
+  const bool weights = channels >= 256 || (channels >= 128 && per_image >= 16);
+  if (tiles >= 16 && (per_image >= 16 || channels >= 128)) return {4, weights};
+  return {channels >= 128 && d.n * tiles_of(2) >= 16 ? 2 : 0, weights};  // F(2x2)'s tiles fill a panel
 }
+
+// Auto's choice per direction: one algorithm's forward and input gradient, another's weight
+// gradient.
+class WeightGradientApart final : public ConvImpl {
+ public:
+  WeightGradientApart(std::unique_ptr<ConvImpl> main, std::unique_ptr<ConvImpl> weights)
+      : main_(std::move(main)), weights_(std::move(weights)) {}
+  std::string name() const override { return main_->name() + ", weight gradient " + weights_->name(); }
+  std::size_t workspace_size(Direction d) const noexcept override {
+    return (d == Direction::BackwardWeights ? weights_ : main_)->workspace_size(d);
+  }
+  void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
+    main_->forward(x, w, bias, y, ws);
+  }
+  void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
+    main_->backward_data(dy, w, dx, ws);
+  }
+  void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
+    weights_->backward_weights(x, dy, dw, db, ws);
+  }
+  void prepare_weights(const void* w, std::size_t bytes) override { main_->prepare_weights(w, bytes); }
+  bool prepared() const noexcept override { return main_->prepared(); }
+
+ private:
+  std::unique_ptr<ConvImpl> main_, weights_;
+};
 
 // FASTCONV_MAX_WORKSPACE: the most workspace, in bytes (suffix K, M or G for binary multiples),
 // that a plan may need in any direction; read when a plan is made. Unset: no bound.
@@ -113,8 +149,10 @@ std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int 
       break;
     case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads, bound); break;
     case Algorithm::Auto:
-      if (const int tile = winograd_accepts(desc, nullptr) ? winograd_wins(desc) : 0) {
-        impl = make_winograd(desc, threads, tile);
+      if (const AutoChoice win = winograd_accepts(desc, nullptr) ? winograd_wins(desc) : AutoChoice{}; win.tile) {
+        impl = make_winograd(desc, threads, win.tile);
+        if (!win.weights)
+          impl = std::make_unique<WeightGradientApart>(std::move(impl), make_direct_or_depthwise(desc, threads, bound));
         if (fits(impl)) return impl;
       }
       impl = make_direct_or_depthwise(desc, threads, bound);

@@ -149,6 +149,7 @@ class WinogradConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T), threads);
+    if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
     wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
@@ -157,6 +158,7 @@ class WinogradConv final : public ConvImpl {
       gb_ = std::make_unique<Geometry>(bwd_, M);
       bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr, sizeof(T),
                                         threads);
+      if (fused(*gb_)) bwd_layout_.a_prepacked = 0;
       bwd_planes_ = padded_planes(*gb_);
     } else {
       direct_ = make_direct(desc, threads);  // the input gradient when a padding exceeds 2
@@ -199,10 +201,10 @@ class WinogradConv final : public ConvImpl {
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
     if (direct_) direct_->prepare_weights(w, bytes);
-    packed_fwd_.resize(std::size_t(layout_.a_prepacked));
+    packed_fwd_.resize(std::size_t(transformed_elements(g_)));
     transform_weights(g_, layout_, static_cast<const T*>(w), false, packed_fwd_.data());
     if (!bwd_ok_) return;
-    packed_bwd_.resize(std::size_t(bwd_layout_.a_prepacked));
+    packed_bwd_.resize(std::size_t(transformed_elements(*gb_)));
     transform_weights(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_.data());
   }
 
@@ -254,6 +256,8 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t tile_elements(const Geometry& g) {
     return kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
   }
+  // All of U, packed: points x groups x filters (rounded up to micro-tiles) x channels.
+  static std::int64_t transformed_elements(const Geometry& g) { return kXi * g.G * m_rows(g) * g.Cg; }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
@@ -550,17 +554,17 @@ class WinogradConv final : public ConvImpl {
   struct Area {
     T *v, *m, *gemm, *bufs;
   };
-  static Area area(const Geometry& g, const GemmLayout& L, T* at) {
+  static Area area(const Geometry& g, const GemmLayout& L, int threads, T* at) {
     T* m = at + kXi * v_layout(g).point;
     T* gemm = m + kXi * m_layout(g).point;
-    return {at, m, gemm, gemm + gemm_elements(g, L)};
+    return {at, m, gemm, gemm + gemm_elements(g, L, threads)};
   }
   static std::int64_t area_elements(const Geometry& g, const GemmLayout& L, const PaddedSource& planes, int threads) {
-    return tile_elements(g) + gemm_elements(g, L) + threads * slot(planes);
+    return tile_elements(g) + gemm_elements(g, L, threads) + threads * slot(planes);
   }
   // The GEMM's workspace, or where fused, each thread's transformed panel if that is more.
-  static std::int64_t gemm_elements(const Geometry& g, const GemmLayout& L) {
-    return std::max(L.workspace_elements(), fused(g) ? L.threads * kXi * L.kc * L.mr : 0);
+  static std::int64_t gemm_elements(const Geometry& g, const GemmLayout& L, int threads) {
+    return std::max(L.workspace_elements(), fused(g) ? threads * kXi * L.kc * L.mr : 0);
   }
 
   // A block of tile rows [r0, r1): input transform, tuple GEMM on the packed weights `ready`,
@@ -587,11 +591,11 @@ class WinogradConv final : public ConvImpl {
       const std::int64_t per_thread = area_elements(g, one, planes, 1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (!forked_child())
       for (std::int64_t r0 = 0; r0 < total; r0 += rows)
-        run_block(g, one, planes, area(g, one, areas + thread_index() * per_thread), x, ready, bias, y, r0,
+        run_block(g, one, planes, area(g, one, 1, areas + thread_index() * per_thread), x, ready, bias, y, r0,
                   std::min(r0 + rows, total), 1);
       return;
     }
-    const Area a = area(g, L, work);
+    const Area a = area(g, L, threads_, work);
     if (w && fused(g)) {
       transform_input(g, planes, x, 0, total, a.v, v_layout(g), a.bufs, threads_);
       fused_gemm(g, L, w, rotated, a.v, a.m, g.tiles, a.gemm);
