@@ -16,6 +16,21 @@ namespace {
 
 constexpr int kA = F4::kA, kM = F4::kM;
 
+// The first count lanes of v at dst, in up to three stores (masked stores are slow on AMD CPUs).
+inline void store_first(float* dst, __m256 v, int count) {
+  if (count == kLanes) return _mm256_storeu_ps(dst, v);
+  __m128 part = _mm256_castps256_ps128(v);
+  if (count >= 4) {
+    _mm_storeu_ps(dst, part);
+    part = _mm256_extractf128_ps(v, 1), dst += 4, count -= 4;
+  }
+  if (count >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst), part);
+    part = _mm_movehl_ps(part, part), dst += 2, count -= 2;
+  }
+  if (count > 0) _mm_store_ss(dst, part);
+}
+
 // out = B^T d for six vectors (each lane a tile): the rows of B^T with points 0, 1, -1, 2, -2.
 inline void bt(const __m256* d, __m256* out) {
   const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), m4 = _mm256_set1_ps(-4), m5 = _mm256_set1_ps(-5);
@@ -57,19 +72,11 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
     columns(row + 4, second, 2, d + 4);
     bt(d, rows[i]);
   }
-  const __m256i lanes = Vec<float>::first(count);  // a masked store: a copy per point costs more
   for (int nu = 0; nu < kA; ++nu) {
     __m256 col[kA], out[kA];
     for (int i = 0; i < kA; ++i) col[i] = rows[i][nu];
     bt(col, out);
-    for (int xi = 0; xi < kA; ++xi) {
-      float* dst = v + (xi * kA + nu) * xi_stride;
-      if (count == kLanes) {
-        _mm256_storeu_ps(dst, out[xi]);
-      } else {
-        _mm256_maskstore_ps(dst, lanes, out[xi]);
-      }
-    }
+    for (int xi = 0; xi < kA; ++xi) store_first(v + (xi * kA + nu) * xi_stride, out[xi], count);
   }
 }
 
@@ -129,21 +136,6 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
       }
     }
   }
-}
-
-// The first count lanes of v at dst, in up to three stores (masked stores are slow on AMD CPUs).
-inline void store_first(float* dst, __m256 v, int count) {
-  if (count == kLanes) return _mm256_storeu_ps(dst, v);
-  __m128 part = _mm256_castps256_ps128(v);
-  if (count >= 4) {
-    _mm_storeu_ps(dst, part);
-    part = _mm256_extractf128_ps(v, 1), dst += 4, count -= 4;
-  }
-  if (count >= 2) {
-    _mm_storel_pi(reinterpret_cast<__m64*>(dst), part);
-    part = _mm_movehl_ps(part, part), dst += 2, count -= 2;
-  }
-  if (count > 0) _mm_store_ss(dst, part);
 }
 
 // The weight transform, 8 filters side by side in registers: their taps read 8 at a time and
