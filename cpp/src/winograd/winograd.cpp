@@ -56,6 +56,14 @@ struct TileLayout {
   static TileLayout panels(std::int64_t channels, std::int64_t tiles, std::int64_t nr) {
     return {nr, channels * nr, nr, ceil_div(tiles, nr) * channels * nr};
   }
+  // Points an odd number of cache lines (of `line` elements) apart: the transforms write or read
+  // every point of a tile at once, and points a multiple of 4 kB apart (ResNet-18 layer1: 28 kB)
+  // would all fall in one set of the L1 cache, which holds 8 of them.
+  TileLayout spread(std::int64_t line) const {
+    TileLayout l = *this;
+    l.point = (ceil_div(point, line) | 1) * line;
+    return l;
+  }
 };
 
 // The tuple GEMM as a problem of the direct path's driver: entry b = (point xi, group). It reads
@@ -100,8 +108,8 @@ struct WeightGemm {
   const T* z;  // [xi][k][tile]
   const T* v;  // [xi][c][tile]
   T* out;      // [xi][k][c]
-  std::int64_t stride, count;  // tiles a row of z and v holds, and tiles in this block
-  bool accumulate;             // add to out (the sums of earlier blocks)
+  std::int64_t stride, zpoint, vpoint, count;  // tiles a row of z and v holds, their points' strides,
+  bool accumulate;                             // tiles in this block; add to out (earlier blocks' sums)
 
   std::int64_t batches() const { return g.xi * g.G; }
   std::int64_t period() const { return g.xi * g.G; }
@@ -112,7 +120,7 @@ struct WeightGemm {
 
   void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    direct::pack_rows(z + (xi * g.K + grp * g.Kg) * stride, stride, g.Kg, k0, kc, dst, mr);
+    direct::pack_rows(z + xi * zpoint + grp * g.Kg * stride, stride, g.Kg, k0, kc, dst, mr);
   }
 
   // B[tile][c] = V[xi][c][tile]
@@ -120,7 +128,7 @@ struct WeightGemm {
               int nr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr)
-      gemm_microkernel<T>().pack(v + (xi * g.C + grp * g.Cg + j0 + jj) * stride + k0, stride,
+      gemm_microkernel<T>().pack(v + xi * vpoint + (grp * g.Cg + j0 + jj) * stride + k0, stride,
                                  std::min<std::int64_t>(nr, nc - jj), kc, dst, nr);
   }
 
@@ -152,7 +160,7 @@ class WinogradConv final : public ConvImpl {
     if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
-    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, tiles, false}, uk.mr, uk.nr,
+    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, 0, 0, tiles, false}, uk.mr, uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_, M);
@@ -171,7 +179,8 @@ class WinogradConv final : public ConvImpl {
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardWeights) {
-      const std::int64_t tiles = kXi * (g_.C + g_.K) * wgrad_rows(g_) * g_.tw;
+      const std::int64_t stride = wgrad_rows(g_) * g_.tw;
+      const std::int64_t tiles = kXi * (wgrad_tiles(g_.C, stride).point + wgrad_tiles(g_.K, stride).point);
       const std::int64_t rest = fused(g_) ? fused_wgrad_elements(g_, threads_)
                                           : kXi * g_.K * g_.Cg + wgrad_layout_.workspace_elements();
       return std::size_t(tiles + rest + threads_ * slot(*planes_)) * sizeof(T) + kWorkspaceAlign;
@@ -215,27 +224,29 @@ class WinogradConv final : public ConvImpl {
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
     const std::int64_t rows = wgrad_rows(g), stride = rows * g.tw;
+    const TileLayout vl = wgrad_tiles(g.C, stride), zl = wgrad_tiles(g.K, stride);
     if (fused(g)) {
       T* v = static_cast<T*>(align_workspace(ws));
-      T* z = v + kXi * g.C * stride;
-      T* rest = z + kXi * g.K * stride;
-      transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, TileLayout::rows(g.C, stride),
-                      rest + fused_wgrad_elements(g, threads_), threads_);
-      transform_gradient(g, dy, 0, g.N * g.th, z, stride);
-      fused_weight_gradient(g, z, v, dw, rest);
+      T* z = v + kXi * vl.point;
+      T* rest = z + kXi * zl.point;
+      transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, vl, rest + fused_wgrad_elements(g, threads_),
+                      threads_);
+      transform_gradient(g, dy, 0, g.N * g.th, z, zl);
+      fused_weight_gradient(g, z, zl.point, v, vl.point, dw, rest);
       if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
       return;
     }
     T* sum = static_cast<T*>(align_workspace(ws));
     T* v = sum + kXi * g.K * g.Cg;
-    T* z = v + kXi * g.C * stride;
-    T* gemm_ws = z + kXi * g.K * stride;
+    T* z = v + kXi * vl.point;
+    T* gemm_ws = z + kXi * zl.point;
     T* bufs = gemm_ws + wgrad_layout_.workspace_elements();
     for (std::int64_t r0 = 0; r0 < g.N * g.th; r0 += rows) {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
-      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, TileLayout::rows(g.C, stride), bufs, threads_);
-      transform_gradient(g, dy, r0, r1, z, stride);
-      direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_, gemm_ws);
+      transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, vl, bufs, threads_);
+      transform_gradient(g, dy, r0, r1, z, zl);
+      direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, zl.point, vl.point, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_,
+                          gemm_ws);
     }
     // dW[k][c] = G^T S[k][c] G, for kLanes consecutive (k, c) pairs side by side: each point's
     // sums are consecutive there
@@ -253,17 +264,20 @@ class WinogradConv final : public ConvImpl {
   // (rounded up to whole B panels), then the GEMM's own (which leads with the packed U), then
   // the threads' padded planes (with own_blocks: the packed U, then that area once per thread,
   // for one thread each); the weight gradient puts its sums S (points x K x Cg) first.
-  static std::int64_t tile_elements(const Geometry& g) {
-    return kXi * (g.C + g.G * m_rows(g)) * round_up(block_tiles(g), nr());
-  }
+  static std::int64_t tile_elements(const Geometry& g) { return kXi * (v_layout(g).point + m_layout(g).point); }
   // All of U, packed: points x groups x filters (rounded up to micro-tiles) x channels.
   static std::int64_t transformed_elements(const Geometry& g) { return kXi * g.G * m_rows(g) * g.Cg; }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
-  static TileLayout v_layout(const Geometry& g) { return TileLayout::panels(g.C, block_tiles(g), nr()); }
+  static TileLayout v_layout(const Geometry& g) { return TileLayout::panels(g.C, block_tiles(g), nr()).spread(line()); }
   static TileLayout m_layout(const Geometry& g) {
-    return TileLayout::rows(g.G * m_rows(g), round_up(block_tiles(g), nr()));
+    return TileLayout::rows(g.G * m_rows(g), round_up(block_tiles(g), nr())).spread(line());
+  }
+  static std::int64_t line() { return std::int64_t(kWorkspaceAlign / sizeof(T)); }
+  // The weight gradient's V or Z (channels x stride tiles a point), points spread the same way.
+  static TileLayout wgrad_tiles(std::int64_t channels, std::int64_t stride) {
+    return TileLayout::rows(channels, stride).spread(line());
   }
 
   // Every direction runs a block of whole tile rows at a time, input transform to output
@@ -400,7 +414,8 @@ class WinogradConv final : public ConvImpl {
   // same order on any thread count), and turns those sums straight into dW, instead of writing
   // the sums of all weights (S, (m + 2)^2 / 9 times dW) to memory and reading them back.
   // Z rows (filters) are read in place; V is packed once into B panels of nr channels.
-  void fused_weight_gradient(const Geometry& g, const T* z, const T* v, T* dw, T* work) const noexcept {
+  void fused_weight_gradient(const Geometry& g, const T* z, std::int64_t zpoint, const T* v, std::int64_t vpoint, T* dw,
+                             T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const WinogradKernels<T>& wk = kernels();
     const std::int64_t mr = uk.mr, nr = uk.nr, stride = g.tiles, kp = ceil_div(g.Kg, mr), cp = ceil_div(g.Cg, nr);
@@ -410,7 +425,7 @@ class WinogradConv final : public ConvImpl {
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && panels > 1)
     for (std::int64_t p = 0; p < panels; ++p) {
       const std::int64_t xi = p / (g.G * cp), grp = p / cp % g.G, c0 = p % cp * nr;
-      uk.pack(v + (xi * g.C + grp * g.Cg + c0) * stride, stride, std::min(nr, g.Cg - c0), stride,
+      uk.pack(v + xi * vpoint + (grp * g.Cg + c0) * stride, stride, std::min(nr, g.Cg - c0), stride,
               packed + p * stride * nr, nr);
     }
     const std::int64_t tasks = g.G * kp * cp;
@@ -419,7 +434,7 @@ class WinogradConv final : public ConvImpl {
       const std::int64_t grp = task / (kp * cp), k0 = task / cp % kp * mr, c0 = task % cp * nr;
       T* sums = scratch + thread_index() * kXi * mr * nr;  // [xi][mr][nr]
       for (int xi = 0; xi < kXi; ++xi)
-        uk.run_rows(stride, z + (xi * g.K + grp * g.Kg + k0) * stride, stride,
+        uk.run_rows(stride, z + xi * zpoint + (grp * g.Kg + k0) * stride, stride,
                     packed + ((xi * g.G + grp) * cp + c0 / nr) * stride * nr, sums + xi * mr * nr, nr, false);
       const std::int64_t cols = std::min(nr, g.Cg - c0);
       for (std::int64_t i = 0; i < std::min(mr, g.Kg - k0); ++i)
@@ -537,14 +552,14 @@ class WinogradConv final : public ConvImpl {
 
   // Z[xi][k][tile] = A dY A^T for global tile rows [r0, r1).
   void transform_gradient(const Geometry& g, const T* dy, std::int64_t r0, std::int64_t r1, T* z,
-                          std::int64_t stride) const noexcept {
+                          const TileLayout& zl) const noexcept {
     const WinogradKernels<T>& wk = kernels();
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, threads_, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
                       [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
         wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, pair,
-                    z + k * stride + tile, g.K * stride);
+                    z + zl.offset(k, tile), zl.point);
       });
     });
   }
