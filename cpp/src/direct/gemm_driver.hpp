@@ -183,7 +183,11 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
       if (L.a_offset[op] >= 0) continue;
       L.a_offset[op] = L.a_prepacked;
       L.a_first[op] = b;
-      L.a_prepacked += round_up(prob.m(b), mr) * prob.k(b);
+      // each operand an odd number of cache lines long: Winograd's weight transform writes one
+      // value into each of 16-64 operands at a time, which would all fall in one L1 set when
+      // their size is a multiple of 4 kB
+      const std::int64_t line = std::int64_t(64 / elem);
+      L.a_prepacked += (ceil_div(round_up(prob.m(b), mr) * prob.k(b), line) | 1) * line;
     }
   }
   // Row blocks of one column block all need its B panels: pack them once, before the tiles.

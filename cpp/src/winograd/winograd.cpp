@@ -210,10 +210,10 @@ class WinogradConv final : public ConvImpl {
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
     if (direct_) direct_->prepare_weights(w, bytes);
-    packed_fwd_.resize(std::size_t(transformed_elements(g_)));
+    packed_fwd_.resize(std::size_t(transformed_elements(g_, layout_)));
     transform_weights(g_, layout_, static_cast<const T*>(w), false, packed_fwd_.data());
     if (!bwd_ok_) return;
-    packed_bwd_.resize(std::size_t(transformed_elements(*gb_)));
+    packed_bwd_.resize(std::size_t(transformed_elements(*gb_, bwd_layout_)));
     transform_weights(*gb_, bwd_layout_, static_cast<const T*>(w), true, packed_bwd_.data());
   }
 
@@ -265,8 +265,12 @@ class WinogradConv final : public ConvImpl {
   // the threads' padded planes (with own_blocks: the packed U, then that area once per thread,
   // for one thread each); the weight gradient puts its sums S (points x K x Cg) first.
   static std::int64_t tile_elements(const Geometry& g) { return kXi * (v_layout(g).point + m_layout(g).point); }
-  // All of U, packed: points x groups x filters (rounded up to micro-tiles) x channels.
-  static std::int64_t transformed_elements(const Geometry& g) { return kXi * g.G * m_rows(g) * g.Cg; }
+  // All of U, packed: points x groups, each operand filters (rounded up to micro-tiles) x channels.
+  static std::int64_t transformed_elements(const Geometry& g, const GemmLayout& L) { return kXi * g.G * operand_size(L); }
+  static std::int64_t operand_size(const GemmLayout& L) { return L.a_offset[1] - L.a_offset[0]; }
+  // Where the weight transform runs inside the GEMM, each point's panel in a thread's scratch:
+  // an odd number of cache lines apart.
+  static std::int64_t fused_point(const GemmLayout& L) { return (ceil_div(L.mr * L.kc, line()) | 1) * line(); }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
@@ -337,8 +341,9 @@ class WinogradConv final : public ConvImpl {
   void transform_weights(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, T* packed) const noexcept {
     const std::int64_t mr = L.mr, kgp = round_up(g.Kg, mr), panels = kgp / mr, tasks = g.G * panels;
     // U[xi][grp * Kg + kin][c] at xi * point + grp * op_size + c0 * kgp + kin / mr * kc * mr + ...:
-    // make_layout lays the operands out in entry order, each kgp x Cg in blocks of kc channels.
-    const std::int64_t op_size = kgp * g.Cg, point = g.G * op_size;
+    // make_layout lays the operands out in entry order, each kgp x Cg in blocks of kc channels
+    // (and padded to an odd number of cache lines).
+    const std::int64_t op_size = operand_size(L), point = g.G * op_size;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t grp = task / panels, panel0 = task % panels * mr;
@@ -382,7 +387,7 @@ class WinogradConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const WinogradKernels<T>& wk = kernels();
     const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), panels = kgp / mr, tasks = g.G * panels;
-    const std::int64_t point = mr * L.kc, jn = ceil_div(count, nr);
+    const std::int64_t point = fused_point(L), jn = ceil_div(count, nr);
     const std::int64_t stride = rotate ? g.Kg * 9 : 9;  // between consecutive channels' filters
     const TileLayout vl = v_layout(g), ml = m_layout(g);
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
@@ -579,7 +584,7 @@ class WinogradConv final : public ConvImpl {
   }
   // The GEMM's workspace, or where fused, each thread's transformed panel if that is more.
   static std::int64_t gemm_elements(const Geometry& g, const GemmLayout& L, int threads) {
-    return std::max(L.workspace_elements(), fused(g) ? threads * kXi * L.kc * L.mr : 0);
+    return std::max(L.workspace_elements(), fused(g) ? threads * kXi * fused_point(L) : 0);
   }
 
   // A block of tile rows [r0, r1): input transform, tuple GEMM on the packed weights `ready`,
