@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "kernels/avx2/vec_avx2.hpp"
 #include "kernels/kernels.hpp"
@@ -153,11 +154,19 @@ void weight_block_f32(const float* w, std::int64_t stride, int count, bool rever
   __m256 r[kLanes];
   for (int t = 0; t < kLanes; ++t) r[t] = t < count ? _mm256_loadu_ps(w + t * stride) : _mm256_setzero_ps();
   transpose8(r);  // r[i] lane t: tap i of filter t
-  // tap 8 gathered: built from scalars, the compiler goes through memory and stalls
+  // tap 8 gathered (built from scalars, the compiler goes through memory and stalls), with
+  // 32-bit offsets where they fit
   const __m256i t = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256 f[9] = {r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                 _mm256_mask_i32gather_ps(_mm256_setzero_ps(), w + 8, _mm256_mullo_epi32(t, _mm256_set1_epi32(int(stride))),
-                                          _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), t)), 4)};
+  __m256 last;
+  if (stride <= std::numeric_limits<int>::max() / kLanes) {
+    last = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), w + 8, _mm256_mullo_epi32(t, _mm256_set1_epi32(int(stride))),
+                                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), t)), 4);
+  } else {
+    alignas(32) float tap8[kLanes];
+    for (int i = 0; i < kLanes; ++i) tap8[i] = i < count ? w[i * stride + 8] : 0.f;
+    last = _mm256_load_ps(tap8);
+  }
+  __m256 f[9] = {r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], last};
   if (reversed)  // constant indices only, so that f stays in registers
     for (int i = 0; i < 4; ++i) std::swap(f[i], f[8 - i]);
   weight_points<F, float>(f, [&](int xi, __m256 value) { store_first(u + xi * point, value, count); });
