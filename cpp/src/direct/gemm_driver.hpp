@@ -50,6 +50,9 @@ namespace fastconv::direct {
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 inline std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
+// n elements rounded up to an odd number of cache lines of `line` elements: buffers that many
+// apart fall in different L1 sets, where a multiple of 4 kB apart they would share one.
+inline std::int64_t odd_lines(std::int64_t n, std::int64_t line) { return (ceil_div(n, line) | 1) * line; }
 constexpr int kMaxIndirectRows = 16;  // the most microkernel rows the gathered-A entry takes
 
 // Which optional hooks a problem offers: Has<P, Hook> holds where Hook<P> names a member of P.
@@ -186,8 +189,7 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
       // each operand an odd number of cache lines long: Winograd's weight transform writes one
       // value into each of 16-64 operands at a time, which would all fall in one L1 set when
       // their size is a multiple of 4 kB
-      const std::int64_t line = std::int64_t(64 / elem);
-      L.a_prepacked += (ceil_div(round_up(prob.m(b), mr) * prob.k(b), line) | 1) * line;
+      L.a_prepacked += odd_lines(round_up(prob.m(b), mr) * prob.k(b), std::int64_t(64 / elem));
     }
   }
   // Row blocks of one column block all need its B panels: pack them once, before the tiles.

@@ -61,7 +61,7 @@ struct TileLayout {
   // would all fall in one set of the L1 cache, which holds 8 of them.
   TileLayout spread(std::int64_t line) const {
     TileLayout l = *this;
-    l.point = (ceil_div(point, line) | 1) * line;
+    l.point = direct::odd_lines(point, line);
     return l;
   }
 };
@@ -270,7 +270,7 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t operand_size(const GemmLayout& L) { return L.a_offset[1] - L.a_offset[0]; }
   // Where the weight transform runs inside the GEMM, each point's panel in a thread's scratch:
   // an odd number of cache lines apart.
-  static std::int64_t fused_point(const GemmLayout& L) { return (ceil_div(L.mr * L.kc, line()) | 1) * line(); }
+  static std::int64_t fused_point(const GemmLayout& L) { return direct::odd_lines(L.mr * L.kc, line()); }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
@@ -354,6 +354,12 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
+  // The 3x3 filter g[kin][c] of group grp: w[kin][c] as it lies, or (rotate) w[c][kin], the
+  // forward's [C][K/groups][3][3], to be read rotated by 180 degrees.
+  static const T* filter(const Geometry& g, const T* w, bool rotate, std::int64_t grp, std::int64_t kin, std::int64_t c) {
+    return w + (rotate ? (grp * g.Cg + c) * g.Kg + kin : (grp * g.Kg + kin) * g.Cg + c) * 9;
+  }
+
   // U for filters [panel0, panel0 + mr) and channels [c0, c0 + kc) of group grp, as a packed A
   // panel: point xi at dst + xi * point, channel c's mr values consecutive. Filters past the
   // last are zero, and so are the panel rows they fill.
@@ -369,8 +375,7 @@ class WinogradConv final : public ConvImpl {
         const int count = int(std::clamp<std::int64_t>(g.Kg - kin, 0, lanes));
         T* d = dst + (c - c0) * mr + l0;
         if (count > 0)
-          wk.weights(rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9 : w + ((grp * g.Kg + kin) * g.Cg + c) * 9, stride,
-                     count, rotate, d, point);
+          wk.weights(filter(g, w, rotate, grp, kin, c), stride, count, rotate, d, point);
         if (count < lanes)
           for (int xi = 0; xi < kXi; ++xi) std::fill(d + xi * point + count, d + xi * point + lanes, T(0));
       }
@@ -403,8 +408,8 @@ class WinogradConv final : public ConvImpl {
             continue;
           }
           for (std::int64_t c = c0; c < c0 + kc; c += kLanes)
-            wk.weights(rotate ? w + ((grp * g.Cg + c) * g.Kg + kin) * 9 : w + ((grp * g.Kg + kin) * g.Cg + c) * 9,
-                       stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)), rotate, a + i * L.kc + c - c0, point);
+            wk.weights(filter(g, w, rotate, grp, kin, c), stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)), rotate,
+                       a + i * L.kc + c - c0, point);
         }
         for (int xi = 0; xi < kXi; ++xi)
           for (std::int64_t j = 0; j < jn; ++j)
