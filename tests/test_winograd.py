@@ -11,6 +11,7 @@ from conftest import WINOGRAD_TOL, WINOGRAD_TOLS
 
 ALGORITHMS = list(WINOGRAD_TOLS)  # F(4x4), F(2x2) and F(6x6)
 TILES = {"winograd": "f4x4", "winograd_f2": "f2x2", "winograd_f6": "f6x6"}
+TILE_ALGORITHM = {tile: algorithm for algorithm, tile in TILES.items()}
 
 
 def _config(rng, dtype):
@@ -266,6 +267,46 @@ def test_measure_times_the_candidates_once_per_shape(rng):
     assert fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="measure").implementation == plan.implementation
     # shapes Winograd cannot take are measured among what applies
     assert fastconv.plan_conv2d(x.shape, w.shape, stride=2, padding=1, algorithm="measure").algorithm == "direct"
+
+
+# What measure may run in each direction: direct, F(4x4) for float32 only, F(2x2).
+_MEASURED = {"float32": ("direct/", "winograd/f4x4-", "winograd/f2x2-"), "float64": ("direct/", "winograd/f2x2-")}
+
+
+def _measured_parts(implementation):
+    """The implementation of each direction, from a plan's 'A[, input gradient B][, weight gradient C]'."""
+    forward, _, rest = implementation.partition(", input gradient ")
+    forward, _, weights = forward.partition(", weight gradient ")
+    data, _, weights_after = rest.partition(", weight gradient ")
+    return forward, data or forward, weights or weights_after or forward
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_measure_keeps_the_fastest_per_direction(rng, dtype):
+    """Each direction runs one of the candidates, and every direction matches the reference, with and
+    without prepared weights, whichever candidates this machine's timings combined. Padding 3 and
+    few tiles make combinations likely (Winograd's input gradient then runs direct inside)."""
+    tol = max(WINOGRAD_TOL[dtype], 1e-5 if dtype == "float32" else 1e-12)
+    seen = set()
+    for _ in range(8):
+        cfg = _config(rng, dtype)
+        cfg["pads"] = tuple((int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in range(2))
+        x, w, b, dy = sweep.make_arrays(cfg, rng)
+        pads, groups = cfg["pads"], cfg["groups"]
+        plan = fastconv.plan_conv2d(x.shape, w.shape, 1, pads, 1, groups, dtype=dtype, algorithm="measure")
+        parts = _measured_parts(plan.implementation)
+        assert all(part.startswith(_MEASURED[dtype]) for part in parts), plan.implementation
+        assert plan.algorithm == ("direct" if parts[0].startswith("direct/") else TILE_ALGORITHM[parts[0][9:13]])
+        seen.add(parts)
+        errs = sweep.errors(cfg, (x, w, b, dy), algorithm="measure")
+        assert max(errs.values()) <= tol, (errs, cfg, plan.implementation)
+        want = ref.conv2d(x, w, b, (1, 1), pads, groups=groups)
+        want_dx = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, groups=groups)
+        plan.set_weight(w)
+        assert plan.weight_set
+        assert ref.rel_err(plan.forward(x, None, b), want) <= tol, plan.implementation
+        assert ref.rel_err(plan.backward_input(dy), want_dx) <= tol, plan.implementation
+    print(dtype, "measured per direction:", sorted(seen))
 
 
 def test_winograd_input_gradient_with_padding_above_two(rng):

@@ -81,6 +81,7 @@ fastconv_status fastconv_plan_create(const fastconv_desc* d, fastconv_algorithm 
       case FASTCONV_ALGORITHM_REFERENCE: a = fastconv::Algorithm::Reference; break;
       case FASTCONV_ALGORITHM_WINOGRAD_F2: a = fastconv::Algorithm::WinogradF2; break;
       case FASTCONV_ALGORITHM_WINOGRAD_F6: a = fastconv::Algorithm::WinogradF6; break;
+      case FASTCONV_ALGORITHM_MEASURE: a = fastconv::Algorithm::Measure; break;
       default: throw fastconv::InvalidArgument("algorithm must be one of FASTCONV_ALGORITHM_*");
     }
     fastconv::Plan plan(c, a);

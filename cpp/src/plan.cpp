@@ -2,6 +2,9 @@
 #include "fastconv/plan.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -20,16 +23,17 @@ const char* to_string(Algorithm algorithm) noexcept {
     case Algorithm::WinogradF2: return "winograd_f2";
     case Algorithm::WinogradF6: return "winograd_f6";
     case Algorithm::Reference: return "reference";
+    case Algorithm::Measure: return "measure";
     default: return "auto";
   }
 }
 
 Algorithm algorithm_from_string(const std::string& name) {
   for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Winograd, Algorithm::WinogradF2,
-                      Algorithm::WinogradF6, Algorithm::Reference})
+                      Algorithm::WinogradF6, Algorithm::Measure, Algorithm::Reference})
     if (name == to_string(a)) return a;
   throw InvalidArgument(
-      "algorithm must be one of 'auto', 'direct', 'winograd', 'winograd_f2', 'winograd_f6', 'reference', got "
+      "algorithm must be one of 'auto', 'direct', 'winograd', 'winograd_f2', 'winograd_f6', 'measure', 'reference', got "
       "algorithm='" + name + "'");
 }
 
@@ -73,30 +77,39 @@ AutoChoice winograd_wins(const ConvDesc& d) {
   return {channels >= 128 && d.n * tiles_of(2) >= 16 ? 2 : 0, weights};  // F(2x2)'s tiles fill a panel
 }
 
-// Auto's choice per direction: one algorithm's forward and input gradient, another's weight
-// gradient.
-class WeightGradientApart final : public ConvImpl {
+// One algorithm per direction, as auto's rule or measure's timings chose them; an implementation
+// may serve several directions.
+class PerDirection final : public ConvImpl {
  public:
-  WeightGradientApart(std::unique_ptr<ConvImpl> main, std::unique_ptr<ConvImpl> weights)
-      : main_(std::move(main)), weights_(std::move(weights)) {}
-  std::string name() const override { return main_->name() + ", weight gradient " + weights_->name(); }
-  std::size_t workspace_size(Direction d) const noexcept override {
-    return (d == Direction::BackwardWeights ? weights_ : main_)->workspace_size(d);
+  PerDirection(std::shared_ptr<ConvImpl> forward, std::shared_ptr<ConvImpl> data, std::shared_ptr<ConvImpl> weights)
+      : forward_(std::move(forward)), data_(std::move(data)), weights_(std::move(weights)) {}
+  std::string name() const override {
+    std::string name = forward_->name();
+    if (data_ != forward_) name += ", input gradient " + data_->name();
+    if (weights_ != forward_) name += ", weight gradient " + weights_->name();
+    return name;
   }
+  std::size_t workspace_size(Direction d) const noexcept override { return of(d).workspace_size(d); }
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
-    main_->forward(x, w, bias, y, ws);
+    forward_->forward(x, w, bias, y, ws);
   }
   void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept override {
-    main_->backward_data(dy, w, dx, ws);
+    data_->backward_data(dy, w, dx, ws);
   }
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     weights_->backward_weights(x, dy, dw, db, ws);
   }
-  void prepare_weights(const void* w, std::size_t bytes) override { main_->prepare_weights(w, bytes); }
-  bool prepared() const noexcept override { return main_->prepared(); }
+  void prepare_weights(const void* w, std::size_t bytes) override {
+    forward_->prepare_weights(w, bytes);
+    if (data_ != forward_) data_->prepare_weights(w, bytes);
+  }
+  bool prepared() const noexcept override { return forward_->prepared() && data_->prepared(); }
 
  private:
-  std::unique_ptr<ConvImpl> main_, weights_;
+  const ConvImpl& of(Direction d) const noexcept {
+    return *(d == Direction::Forward ? forward_ : d == Direction::BackwardData ? data_ : weights_);
+  }
+  std::shared_ptr<ConvImpl> forward_, data_, weights_;
 };
 
 // FASTCONV_MAX_WORKSPACE: the most workspace, in bytes (suffix K, M or G for binary multiples),
@@ -127,6 +140,69 @@ std::unique_ptr<ConvImpl> make_direct_or_depthwise(const ConvDesc& desc, int thr
   return depthwise_accepts(desc) ? make_depthwise(desc, threads) : make_direct(desc, threads, bound);
 }
 
+// Synthetic operands for measure: small values, so that no run meets denormals.
+template <typename T>
+std::vector<T> synthetic(std::int64_t count) {
+  std::vector<T> v(static_cast<std::size_t>(count));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = T(int(i * 7 % 13) - 6) / T(8);
+  return v;
+}
+
+// Each candidate's fastest of two timed runs per direction (after one to warm up workspace, page
+// faults and caches), the candidates taking turns so that a slow spell of the machine hits all.
+template <typename T>
+std::vector<std::array<double, 3>> time_directions(const ConvDesc& d,
+                                                   const std::vector<std::unique_ptr<ConvImpl>>& candidates) {
+  const std::vector<T> x = synthetic<T>(d.input_size()), w = synthetic<T>(d.weight_size());
+  const std::vector<T> dy = synthetic<T>(d.output_size()), bias = synthetic<T>(d.k);
+  std::vector<T> y(dy.size()), dx(x.size()), dw(w.size()), db(bias.size());
+  std::size_t most = 0;
+  for (const auto& impl : candidates) most = std::max(most, largest_workspace(*impl));
+  std::vector<unsigned char> workspace(most);
+  void* ws = workspace.empty() ? nullptr : workspace.data();
+  std::vector<std::array<double, 3>> seconds(candidates.size(), {HUGE_VAL, HUGE_VAL, HUGE_VAL});
+  for (int direction = 0; direction < 3; ++direction)
+    for (int round = 0; round < 3; ++round)
+      for (std::size_t i = 0; i < candidates.size(); ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        if (direction == 0) candidates[i]->forward(x.data(), w.data(), bias.data(), y.data(), ws);
+        if (direction == 1) candidates[i]->backward_data(dy.data(), w.data(), dx.data(), ws);
+        if (direction == 2) candidates[i]->backward_weights(x.data(), dy.data(), dw.data(), db.data(), ws);
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (round > 0) seconds[i][std::size_t(direction)] = std::min(seconds[i][std::size_t(direction)], elapsed);
+      }
+  return seconds;
+}
+
+// algorithm="measure": the candidates that apply and fit the bound (direct; F(4x4) for float32
+// only, as float64's rounds 10x more than direct; F(2x2); F(6x6) by name only) are timed on this
+// machine, and each direction keeps its fastest, ties going to the earlier candidate.
+std::unique_ptr<ConvImpl> measure(const ConvDesc& desc, int threads, std::size_t bound) {
+  std::vector<std::unique_ptr<ConvImpl>> candidates;
+  auto consider = [&](std::unique_ptr<ConvImpl> impl) {
+    if (largest_workspace(*impl) <= bound) candidates.push_back(std::move(impl));
+  };
+  consider(make_direct_or_depthwise(desc, threads, bound));
+  if (winograd_accepts(desc, nullptr)) {
+    if (desc.dtype == DType::Float32) consider(make_winograd(desc, threads, 4));
+    consider(make_winograd(desc, threads, 2));
+  }
+  if (candidates.empty()) return make_reference(desc, threads);
+  if (candidates.size() == 1) return std::move(candidates.front());
+  const std::vector<std::array<double, 3>> seconds = desc.dtype == DType::Float32
+                                                         ? time_directions<float>(desc, candidates)
+                                                         : time_directions<double>(desc, candidates);
+  std::array<std::size_t, 3> fastest{};
+  for (std::size_t d = 0; d < 3; ++d)
+    for (std::size_t i = 1; i < candidates.size(); ++i)
+      if (seconds[i][d] < seconds[fastest[d]][d]) fastest[d] = i;
+  if (fastest[1] == fastest[0] && fastest[2] == fastest[0]) return std::move(candidates[fastest[0]]);
+  std::vector<std::shared_ptr<ConvImpl>> chosen(candidates.size());
+  for (std::size_t i : fastest)
+    if (!chosen[i]) chosen[i] = std::move(candidates[i]);
+  return std::make_unique<PerDirection>(chosen[fastest[0]], chosen[fastest[1]], chosen[fastest[2]]);
+}
+
 // Candidates in order of preference; the first that accepts the shape and whose workspace fits
 // FASTCONV_MAX_WORKSPACE wins ("auto" ends at the reference, which needs none). An algorithm asked
 // for by name is never swapped: over the bound it is an error. Direct has two implementations:
@@ -148,11 +224,14 @@ std::unique_ptr<ConvImpl> choose(const ConvDesc& desc, Algorithm algorithm, int 
                            algorithm == Algorithm::WinogradF2 ? 2 : algorithm == Algorithm::WinogradF6 ? 6 : 4);
       break;
     case Algorithm::Direct: impl = make_direct_or_depthwise(desc, threads, bound); break;
+    case Algorithm::Measure: return measure(desc, threads, bound);
     case Algorithm::Auto:
       if (const AutoChoice win = winograd_accepts(desc, nullptr) ? winograd_wins(desc) : AutoChoice{}; win.tile) {
         impl = make_winograd(desc, threads, win.tile);
-        if (!win.weights)
-          impl = std::make_unique<WeightGradientApart>(std::move(impl), make_direct_or_depthwise(desc, threads, bound));
+        if (!win.weights) {
+          std::shared_ptr<ConvImpl> main = std::move(impl);
+          impl = std::make_unique<PerDirection>(main, main, make_direct_or_depthwise(desc, threads, bound));
+        }
         if (fits(impl)) return impl;
       }
       impl = make_direct_or_depthwise(desc, threads, bound);

@@ -207,7 +207,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
 
     Plans are cached per shape, thread count and workspace bound, so repeated calls, as a
     training loop makes, skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
-    candidates once per shape and keeps the fastest for the process, as FFTW does.
+    candidates once per shape, in each direction, and keeps the fastest of each for the process, as FFTW does.
     """
     if not isinstance(algorithm, str):
         raise TypeError(f"algorithm must be a string, got {algorithm!r}")
@@ -225,7 +225,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     args = (n, c, h, w, k, kernel[0], kernel[1], stride, (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
             dilation, groups, key[6])
     try:
-        plan = _measure(args, layout) if algorithm == "measure" else _core.Plan(*args, algorithm, layout)
+        plan = _core.Plan(*args, algorithm, layout)
     except ValueError as e:
         raise ValueError(f"{fname}: {e}") from None
     with _PLAN_LOCK:
@@ -233,38 +233,6 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
         if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
             _PLAN_CACHE.popitem(last=False)
     return plan
-
-
-def _measure(args, layout) -> "_core.Plan":
-    """Times a forward pass of each algorithm that applies (Winograd F(4x4) for float32 only, where
-    its accuracy is within the documented bound; F(2x2) rounds as direct does; F(6x6), which
-    rounds more and was never faster here, only by name) on synthetic data and returns the
-    fastest plan."""
-    import time
-
-    candidates = [_core.Plan(*args, "direct", layout)]
-    if layout == "nchw":
-        for name in ("winograd", "winograd_f2") if args[-1] == "float32" else ("winograd_f2",):
-            try:
-                candidates.append(_core.Plan(*args, name, layout))
-            except ValueError:
-                break
-    if len(candidates) == 1:
-        return candidates[0]
-    dt = np.dtype(args[-1])
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(tuple(candidates[0].input_shape)).astype(dt)
-    w = rng.standard_normal(tuple(candidates[0].weight_shape)).astype(dt)
-    y = np.empty(tuple(candidates[0].output_shape), dt)
-    best, best_time = candidates[0], float("inf")
-    for plan in candidates:
-        plan.forward(x, w, None, y)  # warm-up: workspace, page faults
-        t0 = time.perf_counter()
-        plan.forward(x, w, None, y)
-        elapsed = time.perf_counter() - t0
-        if elapsed < best_time:
-            best, best_time = plan, elapsed
-    return best
 
 
 def _c(a: np.ndarray) -> np.ndarray:
@@ -342,7 +310,7 @@ def conv2d(
     ``padding`` is an int, an (h, w) pair, 'valid', 'same' (stride 1 only), or ((top, bottom),
     (left, right)) for asymmetric padding. ``algorithm`` is 'auto', 'direct', 'winograd' (F(4x4, 3x3)),
     'winograd_f2' (F(2x2, 3x3): less saving, less rounding), 'winograd_f6' (F(6x6, 3x3): more
-    saving, more rounding), 'measure' (time the candidates once per shape, keep the fastest) or
+    saving, more rounding), 'measure' (time the candidates once per shape and direction, keep the fastest of each) or
     'reference'.
     Output size per axis: (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1.
     """

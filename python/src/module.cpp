@@ -79,8 +79,11 @@ void require_disjoint(const Checked& out, const char* out_name, const Checked& i
 
 class PyPlan {
  public:
-  PyPlan(const ConvDesc& d, const std::string& algorithm)
-      : plan_(d, fastconv::algorithm_from_string(algorithm)) {}
+  PyPlan(const ConvDesc& d, const std::string& algorithm) : plan_(make(d, fastconv::algorithm_from_string(algorithm))) {}
+  static fastconv::Plan make(const ConvDesc& d, fastconv::Algorithm algorithm) {
+    py::gil_scoped_release release;  // "measure" runs the candidates
+    return fastconv::Plan(d, algorithm);
+  }
 
   const ConvDesc& d() const { return plan_.desc(); }
   Shape input_shape() const { return {d().n, d().c, d().h, d().w}; }

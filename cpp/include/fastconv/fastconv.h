@@ -25,7 +25,8 @@ typedef enum fastconv_algorithm {
   FASTCONV_ALGORITHM_WINOGRAD = 2,
   FASTCONV_ALGORITHM_REFERENCE = 3,
   FASTCONV_ALGORITHM_WINOGRAD_F2 = 4,
-  FASTCONV_ALGORITHM_WINOGRAD_F6 = 5
+  FASTCONV_ALGORITHM_WINOGRAD_F6 = 5,
+  FASTCONV_ALGORITHM_MEASURE = 6 /* the fastest per direction, timed when the plan is made */
 } fastconv_algorithm;
 
 /* A 2-D convolution: input n x c x h x w (NCHW), weights k x c/groups x r x s, output n x k x p x q. */

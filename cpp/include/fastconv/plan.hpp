@@ -15,6 +15,8 @@ enum class Algorithm {
   WinogradF2,  // F(2x2, 3x3) where Winograd applies: 2.25x fewer multiplications instead of 4x,
                // with float64-grade rounding
   WinogradF6,  // F(6x6, 3x3) where Winograd applies: 5.06x fewer, rounding more than F(4x4)
+  Measure,     // times direct, F(4x4) (float32) and F(2x2) once per direction on synthetic data
+               // and keeps the fastest for each direction: planning costs a few runs of each
 };
 
 enum class Direction { Forward, BackwardData, BackwardWeights };
@@ -36,7 +38,7 @@ class Plan {
   Plan& operator=(Plan&&) noexcept;
 
   const ConvDesc& desc() const noexcept;
-  Algorithm algorithm() const noexcept;     // the algorithm that runs (never Auto)
+  Algorithm algorithm() const noexcept;     // the forward pass's algorithm (never Auto or Measure)
   std::string implementation() const;       // e.g. "direct/gemm-avx2-fma-6x16"
   int num_threads() const noexcept;         // threads the plan runs on, fixed when made
   std::size_t workspace_size(Direction direction) const noexcept;
