@@ -73,6 +73,8 @@ CASES = [
     ("weight_size overflows", lambda: fc.conv2d_weight(x, (2**62, 4, 3, 3), dy), ValueError, "overflows a 64-bit"),
     ("backward mask length", lambda: fc.conv2d_backward(x, w, dy, output_mask=(True,)), ValueError, "output_mask"),
     ("backward grad_output shape", lambda: fc.conv2d_backward(x, w, dy[:1]), ValueError, "grad_output"),
+    ("plan direction unknown", lambda: fc.plan_conv2d(x.shape, w.shape).implementation_of("sideways"), ValueError, "direction"),
+    ("plan workspace direction unknown", lambda: fc.plan_conv2d(x.shape, w.shape).workspace_size("up"), ValueError, "direction"),
     ("threads zero", lambda: fc.set_num_threads(0), ValueError, "threads"),
     ("threads not int", lambda: fc.set_num_threads("2"), TypeError, "n"),
 ]

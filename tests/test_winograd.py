@@ -231,8 +231,10 @@ def test_auto_runs_the_weight_gradient_apart_where_only_it_loses(rng):
     plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1)
     assert plan.algorithm == "winograd", plan.implementation
     assert plan.implementation.startswith("winograd/f4x4-") and ", weight gradient direct/" in plan.implementation
+    assert plan.implementation_of("backward_weights").startswith("direct/")
     direct = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="direct")
     winograd = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")
+    assert plan.implementation_of("backward_data") == plan.implementation_of("forward") == winograd.implementation
     assert plan.workspace_size("backward_weights") == direct.workspace_size("backward_weights")
     assert plan.workspace_size("forward") == winograd.workspace_size("forward")
     want = ref.conv2d(x, w, b, (1, 1), pads)
@@ -273,14 +275,6 @@ def test_measure_times_the_candidates_once_per_shape(rng):
 _MEASURED = {"float32": ("direct/", "winograd/f4x4-", "winograd/f2x2-"), "float64": ("direct/", "winograd/f2x2-")}
 
 
-def _measured_parts(implementation):
-    """The implementation of each direction, from a plan's 'A[, input gradient B][, weight gradient C]'."""
-    forward, _, rest = implementation.partition(", input gradient ")
-    forward, _, weights = forward.partition(", weight gradient ")
-    data, _, weights_after = rest.partition(", weight gradient ")
-    return forward, data or forward, weights or weights_after or forward
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_measure_keeps_the_fastest_per_direction(rng, dtype):
     """Each direction runs one of the candidates, and every direction matches the reference, with and
@@ -294,8 +288,11 @@ def test_measure_keeps_the_fastest_per_direction(rng, dtype):
         x, w, b, dy = sweep.make_arrays(cfg, rng)
         pads, groups = cfg["pads"], cfg["groups"]
         plan = fastconv.plan_conv2d(x.shape, w.shape, 1, pads, 1, groups, dtype=dtype, algorithm="measure")
-        parts = _measured_parts(plan.implementation)
+        parts = tuple(plan.implementation_of(d) for d in ("forward", "backward_data", "backward_weights"))
         assert all(part.startswith(_MEASURED[dtype]) for part in parts), plan.implementation
+        # the plan's name lists what differs from the forward pass
+        assert plan.implementation.startswith(parts[0]) and (f", input gradient {parts[1]}" in plan.implementation) == (
+            parts[1] != parts[0]), plan.implementation
         assert plan.algorithm == ("direct" if parts[0].startswith("direct/") else TILE_ALGORITHM[parts[0][9:13]])
         seen.add(parts)
         errs = sweep.errors(cfg, (x, w, b, dy), algorithm="measure")

@@ -18,6 +18,7 @@ class ConvImpl {
  public:
   virtual ~ConvImpl() = default;
   virtual std::string name() const = 0;
+  virtual std::string name_of(Direction) const { return name(); }  // what runs that direction
   virtual std::size_t workspace_size(Direction direction) const noexcept = 0;
   virtual void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept = 0;
   virtual void backward_data(const void* dy, const void* w, void* dx, void* ws) const noexcept = 0;

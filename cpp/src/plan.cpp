@@ -89,6 +89,7 @@ class PerDirection final : public ConvImpl {
     if (weights_ != forward_) name += ", weight gradient " + weights_->name();
     return name;
   }
+  std::string name_of(Direction d) const override { return of(d).name_of(d); }
   std::size_t workspace_size(Direction d) const noexcept override { return of(d).workspace_size(d); }
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
     forward_->forward(x, w, bias, y, ws);
@@ -302,6 +303,7 @@ Plan& Plan::operator=(Plan&&) noexcept = default;
 const ConvDesc& Plan::desc() const noexcept { return state_->desc; }
 Algorithm Plan::algorithm() const noexcept { return state_->algorithm; }
 std::string Plan::implementation() const { return state_->impl->name(); }
+std::string Plan::implementation(Direction d) const { return state_->impl->name_of(d); }
 int Plan::num_threads() const noexcept { return state_->threads; }
 std::size_t Plan::workspace_size(Direction d) const noexcept { return state_->impl->workspace_size(d); }
 bool Plan::weights_prepared() const noexcept { return state_->impl->prepared(); }

@@ -154,9 +154,10 @@ def _cases(layer: Layer, direction: str, torch, algorithm: str = "auto") -> Dict
     return out
 
 
-def _kernel(layer: Layer, algorithm: str = "auto") -> str:
-    return plan_conv2d((layer.n, layer.c, layer.h, layer.w), (layer.k, layer.c // layer.groups, layer.r, layer.r),
-                       layer.stride, layer.padding, layer.dilation, layer.groups, algorithm=algorithm).implementation
+def _kernel(layer: Layer, direction: str, algorithm: str = "auto") -> str:
+    plan = plan_conv2d((layer.n, layer.c, layer.h, layer.w), (layer.k, layer.c // layer.groups, layer.r, layer.r),
+                       layer.stride, layer.padding, layer.dilation, layer.groups, algorithm=algorithm)
+    return plan.implementation_of(direction)
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -204,7 +205,7 @@ def run(
                 gflops = layer.flops / (med["fastconv"] * 1e-3) / 1e9
                 results.append(
                     Result(layer.name, layer.describe(), direction, nt, med["fastconv"], med.get("torch"),
-                           gflops, 100.0 * gflops / peak, _kernel(layer, algorithm))
+                           gflops, 100.0 * gflops / peak, _kernel(layer, direction, algorithm))
                 )
                 step += 1
     _progress(total, total, "done")

@@ -53,6 +53,11 @@ class Conv2dPlan:
         """The implementation that runs, e.g. 'direct/gemm-avx2-fma-6x16'."""
         return self._plan.implementation
 
+    def implementation_of(self, direction: str = "forward") -> str:
+        """The implementation that runs 'forward', 'backward_data' or 'backward_weights': where
+        auto or measure chose per direction, `implementation` names them all."""
+        return self._plan.implementation_of(direction)
+
     @property
     def algorithm(self) -> str:
         return self._plan.algorithm

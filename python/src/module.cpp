@@ -177,11 +177,15 @@ class PyPlan {
   std::string input_layout() const { return d().input_layout == fastconv::Layout::NHWC ? "nhwc" : "nchw"; }
   std::string repr() const { return "<fastconv plan " + d().to_string() + " implementation='" + implementation() + "'>"; }
 
-  std::size_t workspace_size(const std::string& direction) const {
-    if (direction == "forward") return plan_.workspace_size(fastconv::Direction::Forward);
-    if (direction == "backward_data") return plan_.workspace_size(fastconv::Direction::BackwardData);
-    if (direction == "backward_weights") return plan_.workspace_size(fastconv::Direction::BackwardWeights);
+  static fastconv::Direction direction_of(const std::string& direction) {
+    if (direction == "forward") return fastconv::Direction::Forward;
+    if (direction == "backward_data") return fastconv::Direction::BackwardData;
+    if (direction == "backward_weights") return fastconv::Direction::BackwardWeights;
     throw py::value_error("direction must be 'forward', 'backward_data' or 'backward_weights', got '" + direction + "'");
+  }
+  std::size_t workspace_size(const std::string& direction) const { return plan_.workspace_size(direction_of(direction)); }
+  std::string implementation_of(const std::string& direction) const {
+    return plan_.implementation(direction_of(direction));
   }
 
  private:
@@ -238,6 +242,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("grad_weight"), py::arg("grad_bias").none(true))
       .def("workspace_size", &PyPlan::workspace_size, py::arg("direction"))
       .def_property_readonly("implementation", &PyPlan::implementation)
+      .def("implementation_of", &PyPlan::implementation_of, py::arg("direction"))
       .def_property_readonly("algorithm", &PyPlan::algorithm)
       .def_property_readonly("num_threads", &PyPlan::num_threads)
       .def_property_readonly("dtype", &PyPlan::dtype)

@@ -40,6 +40,7 @@ class Plan {
   const ConvDesc& desc() const noexcept;
   Algorithm algorithm() const noexcept;     // the forward pass's algorithm (never Auto or Measure)
   std::string implementation() const;       // e.g. "direct/gemm-avx2-fma-6x16"
+  std::string implementation(Direction direction) const;  // what runs that direction
   int num_threads() const noexcept;         // threads the plan runs on, fixed when made
   std::size_t workspace_size(Direction direction) const noexcept;
 
