@@ -82,13 +82,16 @@ def test_workspace_bound_falls_back_to_an_algorithm_that_fits(rng, monkeypatch):
     plans = {}
     for bound in ("", "1M", "1K"):  # Winograd needs about 1.7 MB here, direct about 0.9 MB
         monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", bound)
-        plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1)
-        plans[bound] = plan.algorithm
-        assert ref.rel_err(fastconv.conv2d(x, w, padding=1), want) <= 2e-5
-        if bound:
-            limit = {"1M": 1 << 20, "1K": 1 << 10}[bound]
-            assert max(plan.workspace_size(d) for d in ("forward", "backward_data", "backward_weights")) <= limit
-    assert plans == {"": "winograd", "1M": "direct", "1K": "reference"}, plans
+        for algorithm in ("auto", "measure"):  # measure times only the candidates that fit
+            plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm=algorithm)
+            plans[bound, algorithm] = plan.algorithm
+            assert ref.rel_err(fastconv.conv2d(x, w, padding=1, algorithm=algorithm), want) <= 2e-5
+            if bound:
+                limit = {"1M": 1 << 20, "1K": 1 << 10}[bound]
+                assert max(plan.workspace_size(d) for d in ("forward", "backward_data", "backward_weights")) <= limit
+    assert {b: a for (b, algorithm), a in plans.items() if algorithm == "auto"} == {
+        "": "winograd", "1M": "direct", "1K": "reference"}, plans
+    assert plans["1M", "measure"] == "direct" and plans["1K", "measure"] == "reference", plans
     monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", "1M")
     with pytest.raises(ValueError, match="FASTCONV_MAX_WORKSPACE"):
         fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")  # named: never swapped
