@@ -75,6 +75,29 @@ def test_winograd_several_tile_blocks(rng, groups, algorithm):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_rows_of_every_width_against_the_lanes(rng, dtype, algorithm):
+    """Rows of 1-33 tiles: blocks of every length up to the transforms' lanes (8 tiles, 16 on
+    AVX-512), whole and ragged, and planes half a block wide that run two rows a block (4 or 8
+    tiles), in every direction."""
+    m = int(TILES[algorithm][1])
+    tol = WINOGRAD_TOLS[algorithm][dtype]
+    for tiles in (1, 3, 4, 7, 8, 9, 15, 16, 17, 33):
+        size = (2 * m + 1, tiles * m - int(rng.integers(0, m)))  # a ragged last tile, sometimes
+        x = rng.standard_normal((2, 3, *size)).astype(dtype)
+        w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
+        b = rng.standard_normal(5).astype(dtype)
+        y = fastconv.conv2d(x, w, b, padding=1, algorithm=algorithm)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dx, dw, _ = fastconv.conv2d_backward(x, w, dy, padding=1, algorithm=algorithm)
+        pads = ((1, 1), (1, 1))
+        errs = [ref.rel_err(y, ref.conv2d(x, w, b, (1, 1), pads)),
+                ref.rel_err(dx, ref.conv2d_input(x.shape, w, dy, (1, 1), pads)),
+                ref.rel_err(dw, ref.conv2d_weight(x, w.shape, dy, (1, 1), pads))]
+        assert max(errs) <= tol, (tiles, size, errs)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_weight_transforms_fused_with_few_tiles(rng, dtype, algorithm):
     """With at most four panels of tiles, each call transforms its weights panel by panel inside
     the tuple GEMM instead of all at once, and the weight gradient transforms each micro-tile's

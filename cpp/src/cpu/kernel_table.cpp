@@ -61,6 +61,8 @@ KernelTable fill() noexcept {
     t.dgemm = kernels::avx512::dgemm();
     t.sdepthwise = kernels::avx512::sdepthwise();
     t.ddepthwise = kernels::avx512::ddepthwise();
+    t.swinograd = kernels::avx512::swinograd();
+    t.dwinograd = kernels::avx512::dwinograd();
     t.peak = kernels::avx512::peak();
   }
 #endif

@@ -81,6 +81,9 @@ struct DepthwiseKernels {
   const char* name = "";
 };
 
+// Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).
+constexpr int kWeightLanes = 8;
+
 // Winograd F(m x m, 3x3) transforms of a block of up to `lanes` tiles (m = tile): horizontally
 // adjacent, or with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2)
 // of the block), for planes only lanes/2 tiles wide, which would leave half the lanes idle.
@@ -98,10 +101,10 @@ struct WinogradKernels {
   // plus tile t's place.
   void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
                    bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
-  // Weights, count <= lanes 3x3 filters side by side, filter t at w + t * stride (rotated by 180
-  // degrees with `reversed`): u[xi * point + t] = (G f_t G^T)[xi]. And the weight gradient's
-  // inverse, count <= lanes filters side by side: dw[9t + 3r + s] = (G^T s_t G)[r][s] of the
-  // sums s_t[xi] = s[xi * point + t].
+  // Weights, count <= kWeightLanes 3x3 filters side by side, filter t at w + t * stride (rotated
+  // by 180 degrees with `reversed`): u[xi * point + t] = (G f_t G^T)[xi]. And the weight
+  // gradient's inverse, count <= kWeightLanes filters side by side: dw[9t + 3r + s] =
+  // (G^T s_t G)[r][s] of the sums s_t[xi] = s[xi * point + t].
   void (*weights)(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept =
       nullptr;
   void (*weights_t)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;

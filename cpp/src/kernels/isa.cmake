@@ -25,8 +25,16 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
   if(FASTCONV_COMPILER_AVX2 AND FASTCONV_COMPILER_AVX512)
     set(_avx512_sources ${_fastconv_kernels}/avx512/gemm_avx512.cpp ${_fastconv_kernels}/avx512/peak_avx512.cpp
                         ${_fastconv_kernels}/avx512/depthwise_avx512.cpp)
-    target_sources(fastconv_objects PRIVATE ${_avx512_sources})
+    set(_avx512_loops ${_fastconv_kernels}/avx512/winograd_avx512.cpp)  # vectorised by the compiler
+    target_sources(fastconv_objects PRIVATE ${_avx512_sources} ${_avx512_loops})
     set_source_files_properties(${_avx512_sources} PROPERTIES COMPILE_OPTIONS "${_avx512_flags}")
+    # compilers default to 256-bit vectors for AVX-512 targets; these loops are written for 512
+    check_cxx_compiler_flag("-mprefer-vector-width=512" FASTCONV_COMPILER_VECTOR_WIDTH)
+    if(FASTCONV_COMPILER_VECTOR_WIDTH AND NOT FASTCONV_EMULATE_AVX512)
+      set_source_files_properties(${_avx512_loops} PROPERTIES COMPILE_OPTIONS "${_avx512_flags};-mprefer-vector-width=512")
+    else()
+      set_source_files_properties(${_avx512_loops} PROPERTIES COMPILE_OPTIONS "${_avx512_flags}")
+    endif()
     target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX512=1)
   endif()
 endif()

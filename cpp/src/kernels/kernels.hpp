@@ -25,12 +25,13 @@ WinogradFamily<double> dwinograd();
 PeakKernel peak();
 }  // namespace avx2
 
-// Winograd's transforms on AVX-512 CPUs are AVX2's: its GEMM is what runs on zmm registers.
 namespace avx512 {
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
 DepthwiseKernels<double> ddepthwise();
+WinogradFamily<float> swinograd();
+WinogradFamily<double> dwinograd();
 PeakKernel peak();
 }  // namespace avx512
 

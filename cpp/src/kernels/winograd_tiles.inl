@@ -1,9 +1,9 @@
 // Winograd F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3) transforms, written once and compiled once per ISA
 // (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
-// transforms a block of up to 8 tiles, in a row or (pair) two rows of 4, or 8 filters: the lanes
-// of every loop are tiles or filters, so the arithmetic vectorises at the ISA's width and reads
-// and writes are contiguous. The including file provides <algorithm> and the kernel table types
-// before its namespace.
+// transforms a block of up to kLanes tiles, in a row or (pair) two rows of kLanes / 2, or up to
+// kLanes filters: the lanes of every loop are tiles or filters, so the arithmetic vectorises at
+// the ISA's width and reads and writes are contiguous. The including file provides <algorithm>
+// and the kernel table types before its namespace, and kLanes (8, or 16 for AVX-512) inside it.
 
 namespace {
 
@@ -15,8 +15,6 @@ namespace {
 #else
 #define FASTCONV_UNROLL
 #endif
-
-constexpr int kLanes = 8;
 
 // Tile t's place in a block, in tiles: (row, column).
 inline int lane_row(bool pair, int t) { return pair ? t / (kLanes / 2) : 0; }

@@ -10,6 +10,7 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx2 {
+constexpr int kLanes = 8;  // a ymm register of floats
 #include "kernels/transpose_avx2.inl"
 #include "kernels/winograd_tiles.inl"
 

@@ -4,6 +4,7 @@
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::generic {
+constexpr int kLanes = 8;
 #include "kernels/winograd_tiles.inl"
 
 WinogradFamily<float> swinograd() {
