@@ -60,7 +60,8 @@ def test_few_filters_path(rng):
         kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=groups)
         rkw = dict(stride=cfg["stride"], pads=cfg["pads"], dilation=cfg["dilation"], groups=groups)
         plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
-        used += "+indirect" in plan.implementation
+        used += "+indirect" in plan.implementation_of("forward")
+        assert "+indirect" not in plan.implementation_of("backward_weights"), plan
         errs = (ref.rel_err(fastconv.conv2d(x, w, b, algorithm="direct", **kw), ref.conv2d(x, w, b, **rkw)),
                 ref.rel_err(fastconv.conv2d_weight(x, w.shape, dy, algorithm="direct", **kw),
                             ref.conv2d_weight(x, w.shape, dy, **rkw)))
@@ -263,7 +264,9 @@ def test_backward_data_paths(rng):
             plan = fastconv.plan_conv2d((cfg["n"], cfg["c"], cfg["h"], cfg["w"]),
                                         (cfg["k"], cfg["c"] // cfg["groups"], cfg["r"], cfg["s"]),
                                         cfg["stride"], cfg["pads"], cfg["dilation"], cfg["groups"], dtype=cfg["dtype"])
-            seen.add(plan.implementation.endswith("+col2im"))
+            seen.add(plan.implementation_of("backward_data").endswith("+col2im"))
+            # each direction names only what it runs
+            assert not any("+col2im" in plan.implementation_of(d) for d in ("forward", "backward_weights")), plan
             errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
             assert errs["grad_input"] <= TOL[cfg["dtype"]], (cfg, errs)
     assert seen == {True, False}

@@ -85,8 +85,8 @@ class PerDirection final : public ConvImpl {
       : forward_(std::move(forward)), data_(std::move(data)), weights_(std::move(weights)) {}
   std::string name() const override {
     std::string name = forward_->name();
-    if (data_ != forward_) name += ", input gradient " + data_->name();
-    if (weights_ != forward_) name += ", weight gradient " + weights_->name();
+    if (data_ != forward_) name += ", input gradient " + data_->name_of(Direction::BackwardData);
+    if (weights_ != forward_) name += ", weight gradient " + weights_->name_of(Direction::BackwardWeights);
     return name;
   }
   std::string name_of(Direction d) const override { return of(d).name_of(d); }

@@ -771,6 +771,11 @@ class DirectConv final : public ConvImpl {
   std::string name() const override {
     return std::string("direct/") + kernel_name_ + (indirect_ ? "+indirect" : "") + (use_col2im() ? "+col2im" : "");
   }
+  // +indirect is the forward's, +col2im the input gradient's
+  std::string name_of(Direction d) const override {
+    return std::string("direct/") + kernel_name_ + (d == Direction::Forward && indirect_ ? "+indirect" : "") +
+           (d == Direction::BackwardData && use_col2im() ? "+col2im" : "");
+  }
 
   std::size_t workspace_size(Direction d) const noexcept override {
     if (d == Direction::BackwardData && data_indirect_)
