@@ -464,10 +464,11 @@ class WinogradConv final : public ConvImpl {
   static bool fused(const Geometry& g) { return g.tiles <= 4 * nr(); }
 
   // Each (image, channel) plane copied into padded planes that hold every tile's patch whole,
-  // whole lane blocks included, so the transform kernels check no bounds.
+  // and a whole lane block's from any tile of a row (blocks split at GEMM panels start anywhere,
+  // and the kernels read all their lanes' patches), so the transform kernels check no bounds.
   // A buffer holds the rows of one tile block, not the whole plane.
   static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
-    const std::int64_t lanes = kernels().lanes, width = ceil_div(g.tw, lanes) * lanes * kTile;
+    const std::int64_t lanes = kernels().lanes, width = (g.tw + lanes) * kTile;
     const std::int64_t strip_rows = std::min(g.th, std::max(block_rows(g), wgrad_rows(g))) * kTile;
     const std::size_t strip_bytes = std::size_t((strip_rows + 2) * (width + 2)) * sizeof(T);
     return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, width, 3, 3, 1, 1, 1, 1, sizeof(T),
