@@ -108,8 +108,9 @@ struct WeightGemm {
   const T* z;  // [xi][k][tile]
   const T* v;  // [xi][c][tile]
   T* out;      // [xi][k][c]
-  std::int64_t stride, zpoint, vpoint, count;  // tiles a row of z and v holds, their points' strides,
-  bool accumulate;                             // tiles in this block; add to out (earlier blocks' sums)
+  TileLayout zl, vl;    // where Z's and V's tiles lie: rows, one per filter or channel
+  std::int64_t count;   // tiles in this block
+  bool accumulate;      // add to out (the sums of earlier blocks)
 
   std::int64_t batches() const { return g.xi * g.G; }
   std::int64_t period() const { return g.xi * g.G; }
@@ -120,7 +121,7 @@ struct WeightGemm {
 
   void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
-    direct::pack_rows(z + xi * zpoint + grp * g.Kg * stride, stride, g.Kg, k0, kc, dst, mr);
+    direct::pack_rows(z + xi * zl.point + zl.offset(grp * g.Kg, 0), zl.row, g.Kg, k0, kc, dst, mr);
   }
 
   // B[tile][c] = V[xi][c][tile]
@@ -128,7 +129,7 @@ struct WeightGemm {
               int nr) const {
     const std::int64_t xi = b / g.G, grp = b % g.G;
     for (std::int64_t jj = 0; jj < nc; jj += nr, dst += kc * nr)
-      gemm_microkernel<T>().pack(v + xi * vpoint + (grp * g.Cg + j0 + jj) * stride + k0, stride,
+      gemm_microkernel<T>().pack(v + xi * vl.point + vl.offset(grp * g.Cg + j0 + jj, k0), vl.row,
                                  std::min<std::int64_t>(nr, nc - jj), kc, dst, nr);
   }
 
@@ -160,7 +161,7 @@ class WinogradConv final : public ConvImpl {
     if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
-    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, tiles, 0, 0, tiles, false}, uk.mr, uk.nr,
+    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, wgrad_tiles(g_.K, tiles), wgrad_tiles(g_.C, tiles), tiles, false}, uk.mr, uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_, M);
@@ -232,7 +233,7 @@ class WinogradConv final : public ConvImpl {
       transform_input(g, *planes_, static_cast<const T*>(xv), 0, g.N * g.th, v, vl, rest + fused_wgrad_elements(g, threads_),
                       threads_);
       transform_gradient(g, dy, 0, g.N * g.th, z, zl);
-      fused_weight_gradient(g, z, zl.point, v, vl.point, dw, rest);
+      fused_weight_gradient(g, z, zl, v, vl, dw, rest);
       if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
       return;
     }
@@ -245,7 +246,7 @@ class WinogradConv final : public ConvImpl {
       const std::int64_t r1 = std::min(r0 + rows, g.N * g.th);
       transform_input(g, *planes_, static_cast<const T*>(xv), r0, r1, v, vl, bufs, threads_);
       transform_gradient(g, dy, r0, r1, z, zl);
-      direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, stride, zl.point, vl.point, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_,
+      direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, zl, vl, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_,
                           gemm_ws);
     }
     // dW[k][c] = G^T S[k][c] G, for kLanes consecutive (k, c) pairs side by side: each point's
@@ -424,8 +425,8 @@ class WinogradConv final : public ConvImpl {
   // same order on any thread count), and turns those sums straight into dW, instead of writing
   // the sums of all weights (S, (m + 2)^2 / 9 times dW) to memory and reading them back.
   // Z rows (filters) are read in place; V is packed once into B panels of nr channels.
-  void fused_weight_gradient(const Geometry& g, const T* z, std::int64_t zpoint, const T* v, std::int64_t vpoint, T* dw,
-                             T* work) const noexcept {
+  void fused_weight_gradient(const Geometry& g, const T* z, const TileLayout& zl, const T* v, const TileLayout& vl,
+                             T* dw, T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const WinogradKernels<T>& wk = kernels();
     const std::int64_t mr = uk.mr, nr = uk.nr, stride = g.tiles, kp = ceil_div(g.Kg, mr), cp = ceil_div(g.Cg, nr);
@@ -435,7 +436,7 @@ class WinogradConv final : public ConvImpl {
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && panels > 1)
     for (std::int64_t p = 0; p < panels; ++p) {
       const std::int64_t xi = p / (g.G * cp), grp = p / cp % g.G, c0 = p % cp * nr;
-      uk.pack(v + xi * vpoint + (grp * g.Cg + c0) * stride, stride, std::min(nr, g.Cg - c0), stride,
+      uk.pack(v + xi * vl.point + vl.offset(grp * g.Cg + c0, 0), vl.row, std::min(nr, g.Cg - c0), stride,
               packed + p * stride * nr, nr);
     }
     const std::int64_t tasks = g.G * kp * cp;
@@ -444,7 +445,7 @@ class WinogradConv final : public ConvImpl {
       const std::int64_t grp = task / (kp * cp), k0 = task / cp % kp * mr, c0 = task % cp * nr;
       T* sums = scratch + thread_index() * kXi * mr * nr;  // [xi][mr][nr]
       for (int xi = 0; xi < kXi; ++xi)
-        uk.run_rows(stride, z + xi * zpoint + (grp * g.Kg + k0) * stride, stride,
+        uk.run_rows(stride, z + xi * zl.point + zl.offset(grp * g.Kg + k0, 0), zl.row,
                     packed + ((xi * g.G + grp) * cp + c0 / nr) * stride * nr, sums + xi * mr * nr, nr, false);
       const std::int64_t cols = std::min(nr, g.Cg - c0);
       for (std::int64_t i = 0; i < std::min(mr, g.Kg - k0); ++i)
