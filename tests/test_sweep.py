@@ -253,6 +253,24 @@ def test_depthwise_wide_planes(rng, dtype):
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stride_2_rows_split_into_phases(rng, dtype):
+    """Stride-2 layers fill their padded planes by splitting each source row into its even and
+    odd columns, whole vectors of pairs at a time and the ends one by one: every parity of the
+    left padding, kernel widths and dilations, rows from under one vector of pairs to several,
+    on the depthwise path and the dense one (forward and weight gradient read the planes)."""
+    for pl in range(4):
+        for w in (6, 16, 17, 33, 46):
+            for groups in (1, 3):
+                cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=5, w=w, r=2, s=int(rng.integers(1, 5)),
+                           stride=(int(rng.integers(1, 3)), 2), dilation=(1, int(rng.integers(1, 3))),
+                           pads=((1, 0), (pl, int(rng.integers(0, 4)))), groups=groups, dtype=dtype, bias=True)
+                if cfg["dilation"][1] * (cfg["s"] - 1) + 1 > w + pl + cfg["pads"][1][1]:
+                    continue
+                errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+                assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
 def test_backward_data_paths(rng):
     """Backward data has three formulations, by input channels per group: stride phases for
     many channels (up to four microkernel panels of them turned around, the phase's pixels as

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cpu/kernel_table.hpp"
@@ -59,6 +60,7 @@ class PaddedSource {
         hi_.push_back(std::clamp<std::int64_t>(floor_div(src_w - 1 + pad_l - p, sw) + 1, lo_.back(), phase_w_));
       }
     }
+    if (ins_w == 1 && sw == 2) plan_split();
     g_ = {P, Q, R, S, sh, dh, sw * phase_w_, tap_.data()};
     // Strips of output rows whose buffer stays within strip_bytes (at least one row).
     const std::int64_t budget = std::int64_t(std::min<std::size_t>(strip_bytes / elem, std::size_t(1) << 62)) / g_.ld;
@@ -101,6 +103,7 @@ class PaddedSource {
   template <typename T>
   void fill(const T* src, std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
     const std::int64_t sw = sw_, ins_w = ins_w_, pad_l = pad_l_, width = phase_w_;
+    const auto split = depthwise_kernels<T>().split;
     for (std::int64_t i = 0; i < rows(count); ++i) {
       T* out = buf + i * g_.ld;
       const std::int64_t a = oh0 * g_.sh + i - pad_t_;
@@ -111,6 +114,10 @@ class PaddedSource {
       const T* in = src + (ins_h_ > 1 ? a / ins_h_ : a) * src_w_;
       if (ins_w > 1) {  // one phase; source column b lands at b*ins + pad_l
         for (std::int64_t b = lo_[0]; b < hi_[0]; ++b) out[b * ins_w + pad_l] = in[b];
+        continue;
+      }
+      if (sw == 2) {
+        split_row(split, in, out);
         continue;
       }
       for (std::int64_t p = 0; p < sw; ++p) {  // phase p, column j holds padded column j*sw + p
@@ -124,8 +131,6 @@ class PaddedSource {
           } else {
             std::copy(in + lo - pad_l, in + hi - pad_l, o + lo);
           }
-        } else if (sw == 2) {  // a constant stride, which the compiler vectorises
-          for (std::int64_t j = lo; j < hi; ++j) o[j] = in[2 * j + p - pad_l];
         } else {
           for (std::int64_t j = lo; j < hi; ++j) o[j] = in[j * sw + p - pad_l];
         }
@@ -134,6 +139,39 @@ class PaddedSource {
   }
 
  private:
+  // Stride 2: phase p's column j holds source column 2j + p - pad_l, so the source's even
+  // columns fill one phase and its odd ones the other. The pairs of source columns whose halves
+  // both land in the buffer go through the ISA's split in one pass, a row at a time; the few
+  // columns at either end of a phase are copied one by one. Worked out once, here: done per
+  // row, this bookkeeping took as long as the copy on 56-wide rows.
+  void plan_split() {
+    std::int64_t k0 = INT64_MIN, k1 = INT64_MAX, c[2];  // phase p's column j takes pair j - c[p]
+    for (std::size_t p = 0; p < 2; ++p) {
+      const std::int64_t parity = ((std::int64_t(p) - pad_l_) % 2 + 2) % 2;  // of the columns it takes
+      c[p] = (pad_l_ - std::int64_t(p) + parity) / 2;
+      k0 = std::max(k0, lo_[p] - c[p]);
+      k1 = std::min(k1, hi_[p] - c[p]);
+    }
+    k1 = std::max(k1, k0);
+    const std::int64_t even = ((pad_l_ % 2) + 2) % 2;  // the phase of the even columns
+    split_ = {k0, k1 - k0, even * phase_w_ + k0 + c[even], (1 - even) * phase_w_ + k0 + c[1 - even], {}};
+    for (std::size_t p = 0; p < 2; ++p) {
+      const std::int64_t lo = lo_[p], hi = hi_[p];
+      split_.ends[p][0] = {lo, std::min(hi, k0 + c[p])};
+      split_.ends[p][1] = {std::max(lo, k1 + c[p]), hi};
+    }
+  }
+
+  template <typename T>
+  void split_row(void (*split)(const T*, std::int64_t, T*, T*) noexcept, const T* in, T* out) const noexcept {
+    if (split_.pairs > 0) split(in + 2 * split_.first, split_.pairs, out + split_.even, out + split_.odd);
+    for (std::int64_t p = 0; p < 2; ++p) {
+      T* o = out + p * phase_w_;
+      for (const auto& [lo, hi] : split_.ends[p])
+        for (std::int64_t j = lo; j < hi; ++j) o[j] = in[2 * j + p - pad_l_];
+    }
+  }
+
   std::int64_t rows(std::int64_t count) const noexcept { return (count - 1) * g_.sh + (g_.R - 1) * g_.dh + 1; }
 
   static constexpr std::int64_t kMaxStride = 1024;    // stride phases a buffer row may hold
@@ -146,6 +184,12 @@ class PaddedSource {
   // Per phase, the buffer columns [lo, hi) that hold source columns; with ins_w > 1, the source
   // columns [lo, hi) that land in the buffer.
   std::vector<std::int64_t> lo_, hi_;
+  // Stride 2 (see plan_split): the pairs [first, first + pairs) of source columns, split to
+  // buffer offsets even and odd; per phase, the column ranges before and after them.
+  struct Split {
+    std::int64_t first, pairs, even, odd;
+    std::pair<std::int64_t, std::int64_t> ends[2][2];
+  } split_{};
   DepthwisePlane g_{};
 };
 

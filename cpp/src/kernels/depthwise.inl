@@ -41,4 +41,9 @@ void weights_plane(const DepthwisePlane& g, const T* __restrict src, const T* __
   }
 }
 
+template <typename T>
+void split_row(const T* __restrict src, std::int64_t pairs, T* __restrict even, T* __restrict odd) noexcept {
+  for (std::int64_t k = 0; k < pairs; ++k) even[k] = src[2 * k], odd[k] = src[2 * k + 1];
+}
+
 }  // namespace

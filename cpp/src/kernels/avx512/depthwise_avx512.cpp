@@ -7,7 +7,12 @@
 namespace fastconv::kernels::avx512 {
 #include "kernels/depthwise_vec.inl"
 
-DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, "depthwise-avx512"}; }
-DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, "depthwise-avx512"}; }
+// The row split is AVX2's: it moves data at the memory's pace, not the registers'.
+DepthwiseKernels<float> sdepthwise() {
+  return {forward_plane<float>, weights_plane<float>, kernels::avx2::sdepthwise().split, "depthwise-avx512"};
+}
+DepthwiseKernels<double> ddepthwise() {
+  return {forward_plane<double>, weights_plane<double>, kernels::avx2::ddepthwise().split, "depthwise-avx512"};
+}
 
 }  // namespace fastconv::kernels::avx512
