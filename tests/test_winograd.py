@@ -340,5 +340,8 @@ def test_winograd_input_gradient_with_padding_above_two(rng):
     want = ref.conv2d_input(x.shape, w, dy, (1, 1), pads, (1, 1), 1)
     assert ref.rel_err(fastconv.conv2d_input(x.shape, w, dy, padding=pads, algorithm="winograd"), want) <= 1e-13
     plan = fastconv.plan_conv2d(x.shape, w.shape, padding=pads, dtype=np.float64, algorithm="winograd")
+    assert plan.implementation_of("forward").startswith("winograd/")
+    assert plan.implementation_of("backward_data").startswith("direct/")
+    assert plan.implementation.endswith(", input gradient " + plan.implementation_of("backward_data"))
     plan.set_weight(w)
     assert ref.rel_err(plan.backward_input(dy), want) <= 1e-13

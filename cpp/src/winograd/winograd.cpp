@@ -175,6 +175,11 @@ class WinogradConv final : public ConvImpl {
   }
 
   std::string name() const override {
+    const std::string own = std::string("winograd/") + kernels().name + "+" + kernel_name_;
+    return direct_ ? own + ", input gradient " + direct_->name_of(Direction::BackwardData) : own;
+  }
+  std::string name_of(Direction d) const override {
+    if (d == Direction::BackwardData && direct_) return direct_->name_of(d);
     return std::string("winograd/") + kernels().name + "+" + kernel_name_;
   }
 
