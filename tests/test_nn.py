@@ -74,6 +74,39 @@ def test_layer_shapes_and_counts():
     assert nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1).output_shape((1, 4, 7, 7)) == (1, 2, 14, 14)
 
 
+@pytest.mark.parametrize("algorithm", ["direct", "winograd", "winograd_f2", "measure"])
+def test_layer_algorithm(rng, algorithm):
+    """A layer's algorithm runs all three directions of its plan, against the reference."""
+    layer = nn.Conv2d(8, 12, 3, padding=1, algorithm=algorithm, rng=0)
+    assert f"algorithm={algorithm!r}" in repr(layer)
+    x = rng.standard_normal((2, 8, 10, 9)).astype(np.float32)
+    y = layer(x)
+    if algorithm != "measure":  # which one measure takes depends on the machine
+        for d in ("forward", "backward_data", "backward_weights"):
+            assert layer._plan.implementation_of(d).startswith(algorithm[:6]), layer._plan.implementation
+    pads = ((1, 1), (1, 1))
+    assert ref.rel_err(y, ref.conv2d(x, layer.weight, layer.bias, (1, 1), pads)) <= 1e-4
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = layer.backward(dy)
+    assert ref.rel_err(dx, ref.conv2d_input(x.shape, layer.weight, dy, (1, 1), pads, (1, 1), 1)) <= 1e-4
+    assert ref.rel_err(layer.weight_grad, ref.conv2d_weight(x, layer.weight.shape, dy, (1, 1), pads)) <= 1e-4
+    assert np.allclose(layer.bias_grad, dy.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+def test_layer_algorithm_errors(rng):
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        nn.Conv2d(3, 4, 3, algorithm="fft")
+    with pytest.raises(TypeError):
+        nn.Conv2d(3, 4, 3, algorithm=None)
+    layer = nn.Conv2d(3, 4, 5, algorithm="winograd")  # Winograd is for 3x3 kernels
+    with pytest.raises(ValueError, match="3x3"):
+        layer(np.zeros((1, 3, 9, 9), np.float32))
+    up = nn.ConvTranspose2d(4, 3, 3, stride=2, algorithm="direct", rng=0)
+    x = rng.standard_normal((1, 4, 5, 5)).astype(np.float32)
+    want = fastconv.conv_transpose2d(x, up.weight, up.bias, stride=2)
+    assert np.array_equal(up(x), want)
+
+
 def test_bad_layer_arguments():
     with pytest.raises(ValueError):
         nn.Conv2d(3, 4, 3, groups=2)

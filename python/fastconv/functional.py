@@ -202,6 +202,14 @@ _PLAN_CACHE_SIZE = 64
 _PLAN_LOCK = threading.Lock()
 
 
+def _algorithm(algorithm: Any, fname: str) -> str:
+    if not isinstance(algorithm, str):
+        raise TypeError(f"algorithm must be a string, got {algorithm!r}")
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"{fname}: algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got {algorithm!r}")
+    return algorithm
+
+
 def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw") -> "_core.Plan":
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
@@ -209,10 +217,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     training loop makes, skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
     candidates once per shape, in each direction, and keeps the fastest of each for the process, as FFTW does.
     """
-    if not isinstance(algorithm, str):
-        raise TypeError(f"algorithm must be a string, got {algorithm!r}")
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"{fname}: algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got {algorithm!r}")
+    _algorithm(algorithm, fname)
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
            _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout,
            _environ.get("FASTCONV_MAX_WORKSPACE"))

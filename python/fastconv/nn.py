@@ -64,8 +64,9 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, output_padding=0,
-                 dtype: Any = np.float32, rng: Any = None) -> None:
+                 dtype: Any = np.float32, rng: Any = None, algorithm: str = "auto") -> None:
         n = self._spatial
+        self.algorithm = F._algorithm(algorithm, type(self).__name__)
         tup = lambda v, name: F._positive(F._ints(v, n, name), name)  # noqa: E731
         self.in_channels, self.out_channels = F._int(in_channels, "in_channels"), F._int(out_channels, "out_channels")
         self.kernel_size = tup(kernel_size, "kernel_size")
@@ -110,7 +111,8 @@ class _ConvNd(Module):
             stride2, dil2 = (1, *self.stride), (1, *self.dilation)
         plan = self._plan
         if plan is None or plan.input_shape != shape2:
-            plan = self._plan = Conv2dPlan(shape2, w2.shape, stride2, pads, dil2, self.groups, dtype=self.dtype)
+            plan = self._plan = Conv2dPlan(shape2, w2.shape, stride2, pads, dil2, self.groups, dtype=self.dtype,
+                                           algorithm=self.algorithm)
             self._plan_weight = None
         if self._plan_weight is None or self._plan_weight.shape != self.weight.shape or not np.array_equal(
                 self._plan_weight, self.weight):
@@ -231,11 +233,14 @@ class _ConvNd(Module):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
-                f"bias={self.bias is not None}, padding_mode={self.padding_mode!r})")
+                f"bias={self.bias is not None}, padding_mode={self.padding_mode!r}"
+                + (f", algorithm={self.algorithm!r})" if self.algorithm != "auto" else ")"))
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution layer, as ``torch.nn.Conv2d``."""
+    """2-D convolution layer, as ``torch.nn.Conv2d``. The keyword ``algorithm`` takes the values of
+    ``fastconv.conv2d``'s ('auto' by default) for every direction of the layer's plan; 'winograd' on a
+    layer it cannot run raises ``ValueError`` on the first call, naming the reason."""
 
 
 class Conv1d(_ConvNd):
@@ -250,9 +255,10 @@ class ConvTranspose2d(_ConvNd):
     _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", *, dtype=np.float32, rng=None) -> None:
+                 bias=True, dilation=1, padding_mode="zeros", *, dtype=np.float32, rng=None,
+                 algorithm: str = "auto") -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding=output_padding, dtype=dtype, rng=rng)
+                         padding_mode, output_padding=output_padding, dtype=dtype, rng=rng, algorithm=algorithm)
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         n, c, h, w = input_shape
@@ -265,7 +271,7 @@ class ConvTranspose2d(_ConvNd):
         x = self._check_input(x)
         self._saved = np.ascontiguousarray(x)
         return F.conv_transpose2d(self._saved, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+                                  self.output_padding, self.groups, self.dilation, algorithm=self.algorithm)
 
     def backward(self, grad_output: Any) -> np.ndarray:
         # y = conv2d_input(y.shape, w, x): so dx = conv2d(dy, w) and dw = conv2d_weight(dy, w.shape, x)
@@ -273,7 +279,8 @@ class ConvTranspose2d(_ConvNd):
             raise RuntimeError("backward needs a forward call first")
         x = self._saved
         dy = np.ascontiguousarray(F._array(grad_output, "grad_output"), dtype=self.dtype)
-        kw = dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+        kw = dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
+                  algorithm=self.algorithm)
         self.weight_grad = F.conv2d_weight(dy, self.weight.shape, x, **kw)
         self.bias_grad = dy.sum(axis=(0, 2, 3)).astype(self.dtype) if self.bias is not None else None
         grad_input = F.conv2d(dy, self.weight, None, **kw)
