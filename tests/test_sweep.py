@@ -254,6 +254,24 @@ def test_depthwise_wide_planes(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_3x3_rows_of_every_width(rng, dtype):
+    """3x3 depthwise planes run kernels of their own (nine weights in registers, the taps
+    unrolled), which store a row's last partial vector in pieces: output widths of 1 to 40 give
+    every length of that piece, with random strides, dilations and paddings."""
+    for q in range(1, 41):
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
+        w = max((q - 1) * stride[1] + 2 * dilation[1] + 1 - sum(pads[1]), 1)  # q columns out
+        cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(5, 9)), w=w, r=3, s=3, stride=stride,
+                   dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
+        if 2 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 2 * dilation[1] + 1 > w + sum(pads[1]):
+            continue
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_2_rows_split_into_phases(rng, dtype):
     """Stride-2 layers fill their padded planes by splitting each source row into its even and
     odd columns, whole vectors of pairs at a time and the ends one by one: every parity of the

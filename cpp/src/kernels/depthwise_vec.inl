@@ -1,15 +1,36 @@
 // The x86 depthwise plane kernels, written once over the including ISA's Vec<T> and compiled
 // per ISA (kernels/avx2, kernels/avx512 include this inside their own namespace, after
-// <algorithm> and the kernel table types).
+// <algorithm>, <cstring>, <type_traits> and the kernel table types).
 
 namespace {
 
+// The first n lanes of v (0 < n < W) at dst: a plain store and two overlapping copies of a fixed
+// size. Masked stores are slow on some CPUs, and a copy of run-time length became a call to
+// memmove, which took a tenth of 14-wide MobileNet planes.
+template <typename T>
+inline void store_first(T* dst, typename Vec<T>::type v, int n) noexcept {
+  T part[Vec<T>::width];
+  Vec<T>::store(part, v);
+  const auto two = [&](auto size) {
+    std::memcpy(dst, part, size * sizeof(T));
+    std::memcpy(dst + n - size, part + n - size, size * sizeof(T));
+  };
+  if (n >= 8) return two(std::integral_constant<int, 8>());
+  if (n >= 4) return two(std::integral_constant<int, 4>());
+  if (n >= 2) return two(std::integral_constant<int, 2>());
+  dst[0] = part[0];
+}
+
 // Columns [ow, ow + (NV-1)*W + last) of output rows [oh, oh + NR), 0 < last <= W: NR x NV
 // vectors of accumulators through every tap, so each multiply-add costs one load and no store.
+// With K3 (a 3x3 kernel), the taps are unrolled and the nine weights come in registers, kept
+// for the whole plane; otherwise each tap broadcasts its weight and looks up its offset (on
+// MobileNet's planes that overhead took more time than the multiply-adds). The multiply-adds
+// run in the same order either way, so both give the same bits.
 // Loads may run past a row's end into the buffer's slack; those lanes are never stored.
-template <typename T, int NR, int NV>
-inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, std::int64_t oh, std::int64_t ow,
-                          int last, T bias, bool accumulate, T* y) noexcept {
+template <typename T, int NR, int NV, bool K3>
+inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, const typename Vec<T>::type* w3,
+                          std::int64_t oh, std::int64_t ow, int last, T bias, bool accumulate, T* y) noexcept {
   using V = Vec<T>;
   constexpr int W = V::width;
   const std::int64_t ld = g.ld, step = g.sh * ld, S = g.S;
@@ -19,13 +40,27 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, std
       const T* yi = y + (oh + j) * g.Q + ow + i * W;
       a[j * NV + i] = !accumulate ? V::set1(bias) : i + 1 < NV || last == W ? V::load(yi) : V::load(yi, V::first(last));
     }
-  for (std::int64_t r = 0; r < g.R; ++r) {
-    const T* row = src + (oh * g.sh + r * g.dh) * ld + ow;
-    for (std::int64_t s = 0; s < S; ++s) {
-      const auto ws = V::broadcast(w + r * S + s);
-      const T* xs = row + g.tap[s];
+  if constexpr (K3) {
+    const std::int64_t t0 = g.tap[0], t1 = g.tap[1], t2 = g.tap[2];
+    for (int r = 0; r < 3; ++r) {
+      const T* row = src + (oh * g.sh + r * g.dh) * ld + ow;
       for (int j = 0; j < NR; ++j)
-        for (int i = 0; i < NV; ++i) a[j * NV + i] = V::fma(ws, V::load(xs + j * step + i * W), a[j * NV + i]);
+        for (int i = 0; i < NV; ++i) {
+          const T* xs = row + j * step + i * W;
+          auto& acc = a[j * NV + i];
+          acc = V::fma(w3[3 * r + 2], V::load(xs + t2),
+                       V::fma(w3[3 * r + 1], V::load(xs + t1), V::fma(w3[3 * r], V::load(xs + t0), acc)));
+        }
+    }
+  } else {
+    for (std::int64_t r = 0; r < g.R; ++r) {
+      const T* row = src + (oh * g.sh + r * g.dh) * ld + ow;
+      for (std::int64_t s = 0; s < S; ++s) {
+        const auto ws = V::broadcast(w + r * S + s);
+        const T* xs = row + g.tap[s];
+        for (int j = 0; j < NR; ++j)
+          for (int i = 0; i < NV; ++i) a[j * NV + i] = V::fma(ws, V::load(xs + j * step + i * W), a[j * NV + i]);
+      }
     }
   }
   for (int j = 0; j < NR; ++j) {
@@ -34,35 +69,45 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, std
     if (last == W) {
       V::store(yr + (NV - 1) * W, a[j * NV + NV - 1]);
     } else {
-      T part[W];  // a plain store and a copy: masked stores are slow on some CPUs
-      V::store(part, a[j * NV + NV - 1]);
-      std::copy(part, part + last, yr + (NV - 1) * W);
+      store_first<T>(yr + (NV - 1) * W, a[j * NV + NV - 1], last);
     }
   }
 }
 
-// Output rows [oh, oh + NR), in blocks of four vectors and a last block of one to four.
-template <typename T, int NR>
-void forward_rows(const DepthwisePlane& g, const T* src, const T* w, std::int64_t oh, T bias, bool accumulate,
-                  T* y) noexcept {
-  constexpr int W = Vec<T>::width;
+// Output rows [oh, oh + NR), in blocks of the widest vector count and a last block of one to
+// that many. 3x3 blocks are narrower: 2 x 3 accumulators and 9 weights fill AVX2's 16 registers.
+template <typename T, int NR, bool K3>
+void forward_rows(const DepthwisePlane& g, const T* src, const T* w, const typename Vec<T>::type* w3,
+                  std::int64_t oh, T bias, bool accumulate, T* y) noexcept {
+  constexpr int W = Vec<T>::width, kWidest = K3 ? 3 : 4;
   std::int64_t ow = 0;
-  for (; g.Q - ow > 4 * W; ow += 4 * W) forward_block<T, NR, 4>(g, src, w, oh, ow, W, bias, accumulate, y);
+  for (; g.Q - ow > kWidest * W; ow += kWidest * W)
+    forward_block<T, NR, kWidest, K3>(g, src, w, w3, oh, ow, W, bias, accumulate, y);
   const int rest = int(g.Q - ow), vectors = (rest + W - 1) / W, last = rest - (vectors - 1) * W;
   switch (vectors) {
-    case 1: return forward_block<T, NR, 1>(g, src, w, oh, ow, last, bias, accumulate, y);
-    case 2: return forward_block<T, NR, 2>(g, src, w, oh, ow, last, bias, accumulate, y);
-    case 3: return forward_block<T, NR, 3>(g, src, w, oh, ow, last, bias, accumulate, y);
-    default: return forward_block<T, NR, 4>(g, src, w, oh, ow, last, bias, accumulate, y);
+    case 1: return forward_block<T, NR, 1, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    case 2: return forward_block<T, NR, 2, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    case 3: return forward_block<T, NR, 3, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    default: return forward_block<T, NR, kWidest, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
   }
 }
 
-// Two rows at a time: eight accumulators cover the multiply-add latency.
+// Two rows at a time: the accumulators cover the multiply-add latency.
+template <typename T, bool K3>
+void forward_rows_of_plane(const DepthwisePlane& g, const T* src, const T* w, T bias, bool accumulate,
+                           T* y) noexcept {
+  typename Vec<T>::type w3[9];
+  if constexpr (K3)
+    for (int t = 0; t < 9; ++t) w3[t] = Vec<T>::broadcast(w + t);
+  std::int64_t oh = 0;
+  for (; oh + 2 <= g.P; oh += 2) forward_rows<T, 2, K3>(g, src, w, w3, oh, bias, accumulate, y);
+  if (oh < g.P) forward_rows<T, 1, K3>(g, src, w, w3, oh, bias, accumulate, y);
+}
+
 template <typename T>
 void forward_plane(const DepthwisePlane& g, const T* src, const T* w, T bias, bool accumulate, T* y) noexcept {
-  std::int64_t oh = 0;
-  for (; oh + 2 <= g.P; oh += 2) forward_rows<T, 2>(g, src, w, oh, bias, accumulate, y);
-  if (oh < g.P) forward_rows<T, 1>(g, src, w, oh, bias, accumulate, y);
+  if (g.R == 3 && g.S == 3) return forward_rows_of_plane<T, true>(g, src, w, bias, accumulate, y);
+  forward_rows_of_plane<T, false>(g, src, w, bias, accumulate, y);
 }
 
 // 3x3: every tap of a block of up to eight rows at once, one vector of partial sums per tap, so

@@ -1,5 +1,7 @@
 // AVX2+FMA depthwise plane kernels.
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/avx2/vec_avx2.hpp"
 #include "kernels/kernels.hpp"

@@ -1,5 +1,7 @@
 // AVX-512 depthwise plane kernels: the shared ones on zmm registers.
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/avx512/vec_avx512.hpp"
 #include "kernels/kernels.hpp"
