@@ -287,6 +287,11 @@ def test_stride_2_rows_split_into_phases(rng, dtype):
                     continue
                 errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
                 assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+    # a plane tall enough for several strips of buffer rows, each with its own padding rows
+    cfg = dict(n=1, c=2, k=2, h=470, w=300, r=3, s=3, stride=(2, 2), dilation=(1, 1), pads=((1, 2), (1, 1)),
+               groups=2, dtype=dtype, bias=False)
+    errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+    assert max(errs.values()) <= TOL[dtype], (cfg, errs)
 
 
 def test_backward_data_paths(rng):

@@ -102,8 +102,13 @@ class PaddedSource {
   // The buffer rows that output rows [oh0, oh0 + count) read, into a cleared buffer.
   template <typename T>
   void fill(const T* src, std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
+    // The common cases, their bookkeeping hoisted out of the row loop: it took as long as the
+    // copies on MobileNet's 14- to 56-wide rows.
+    if (ins_h_ == 1 && ins_w_ == 1 && sw_ <= 2) {
+      const SourceRows in = clear_outside(oh0, count, buf);
+      return sw_ == 1 ? fill_rows(src, in, buf) : fill_split(src, in, buf);
+    }
     const std::int64_t sw = sw_, ins_w = ins_w_, pad_l = pad_l_, width = phase_w_;
-    const auto split = depthwise_kernels<T>().split;
     for (std::int64_t i = 0; i < rows(count); ++i) {
       T* out = buf + i * g_.ld;
       const std::int64_t a = oh0 * g_.sh + i - pad_t_;
@@ -116,21 +121,11 @@ class PaddedSource {
         for (std::int64_t b = lo_[0]; b < hi_[0]; ++b) out[b * ins_w + pad_l] = in[b];
         continue;
       }
-      if (sw == 2) {
-        split_row(split, in, out);
-        continue;
-      }
       for (std::int64_t p = 0; p < sw; ++p) {  // phase p, column j holds padded column j*sw + p
         T* o = out + p * width;
         const std::int64_t lo = lo_[std::size_t(p)], hi = hi_[std::size_t(p)];
         if (sw == 1) {
-          // Fixed-size moves for short rows (MobileNet's 56-wide layers ran 4% faster); VGG-16
-          // conv1_1's 224-wide rows ran 10% slower with them than with the library's copy.
-          if (hi - lo < 128) {
-            copy_run(in + lo - pad_l, hi - lo, o + lo);
-          } else {
-            std::copy(in + lo - pad_l, in + hi - pad_l, o + lo);
-          }
+          copy_row(in + lo - pad_l, hi - lo, o + lo);
         } else {
           for (std::int64_t j = lo; j < hi; ++j) o[j] = in[j * sw + p - pad_l];
         }
@@ -141,8 +136,8 @@ class PaddedSource {
  private:
   // Stride 2: phase p's column j holds source column 2j + p - pad_l, so the source's even
   // columns fill one phase and its odd ones the other. The pairs of source columns whose halves
-  // both land in the buffer go through the ISA's split in one pass, a row at a time; the few
-  // columns at either end of a phase are copied one by one. Worked out once, here: done per
+  // both land in the buffer go through the ISA's split, every row of the strip in one call; the
+  // few columns at either end of a phase are copied one by one. Worked out once, here: done per
   // row, this bookkeeping took as long as the copy on 56-wide rows.
   void plan_split() {
     std::int64_t k0 = INT64_MIN, k1 = INT64_MAX, c[2];  // phase p's column j takes pair j - c[p]
@@ -154,22 +149,65 @@ class PaddedSource {
     }
     k1 = std::max(k1, k0);
     const std::int64_t even = ((pad_l_ % 2) + 2) % 2;  // the phase of the even columns
-    split_ = {k0, k1 - k0, even * phase_w_ + k0 + c[even], (1 - even) * phase_w_ + k0 + c[1 - even], {}};
+    split_ = {k0, k1 - k0, even * phase_w_ + k0 + c[even], (1 - even) * phase_w_ + k0 + c[1 - even], {}, false};
     for (std::size_t p = 0; p < 2; ++p) {
       const std::int64_t lo = lo_[p], hi = hi_[p];
       split_.ends[p][0] = {lo, std::min(hi, k0 + c[p])};
       split_.ends[p][1] = {std::max(lo, k1 + c[p]), hi};
+      split_.any_ends = split_.any_ends || split_.ends[p][0].first < split_.ends[p][0].second ||
+                        split_.ends[p][1].first < split_.ends[p][1].second;
+    }
+  }
+
+  // Buffer rows [i0, i1) of a strip hold source rows [a, a + i1 - i0), without spacing.
+  struct SourceRows {
+    std::int64_t i0, i1, a;
+  };
+  // Zeroes the strip's buffer rows outside the source (padding rows), and says where the rest go.
+  template <typename T>
+  SourceRows clear_outside(std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
+    const std::int64_t n = rows(count), a0 = oh0 * g_.sh - pad_t_;  // buffer row i holds source row a0 + i
+    const std::int64_t i0 = std::clamp<std::int64_t>(-a0, 0, n), i1 = std::clamp<std::int64_t>(src_h_ - a0, i0, n);
+    std::fill(buf, buf + i0 * g_.ld, T(0));
+    std::fill(buf + i1 * g_.ld, buf + n * g_.ld, T(0));
+    return {i0, i1, a0 + i0};
+  }
+
+  // Stride 1: each row's columns [lo, hi) in one copy.
+  template <typename T>
+  void fill_rows(const T* src, const SourceRows& rows, T* buf) const noexcept {
+    const std::int64_t lo = lo_[0], len = hi_[0] - lo;
+    const T* in = src + rows.a * src_w_ + lo - pad_l_;
+    T* out = buf + rows.i0 * g_.ld + lo;
+    for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) copy_row(in, len, out);
+  }
+
+  // Fixed-size moves for short rows (MobileNet's 56-wide layers ran 4% faster); VGG-16
+  // conv1_1's 224-wide rows ran 10% slower with them than with the library's copy.
+  template <typename T>
+  static void copy_row(const T* in, std::int64_t len, T* out) noexcept {
+    if (len < 128) {
+      copy_run(in, len, out);
+    } else {
+      std::copy(in, in + len, out);
     }
   }
 
   template <typename T>
-  void split_row(void (*split)(const T*, std::int64_t, T*, T*) noexcept, const T* in, T* out) const noexcept {
-    if (split_.pairs > 0) split(in + 2 * split_.first, split_.pairs, out + split_.even, out + split_.odd);
-    for (std::int64_t p = 0; p < 2; ++p) {
-      T* o = out + p * phase_w_;
-      for (const auto& [lo, hi] : split_.ends[p])
-        for (std::int64_t j = lo; j < hi; ++j) o[j] = in[2 * j + p - pad_l_];
-    }
+  void fill_split(const T* src, const SourceRows& rows, T* buf) const noexcept {
+    const T* in = src + rows.a * src_w_;
+    T* out = buf + rows.i0 * g_.ld;
+    if (split_.pairs > 0)
+      depthwise_kernels<T>().split(in + 2 * split_.first, src_w_, rows.i1 - rows.i0, split_.pairs,
+                                   out + split_.even, out + split_.odd, g_.ld);
+    if (!split_.any_ends) return;
+    for (std::int64_t i = 0; i < rows.i1 - rows.i0; ++i)
+      for (std::int64_t p = 0; p < 2; ++p) {
+        T* o = out + i * g_.ld + p * phase_w_;
+        const T* r = in + i * src_w_;
+        for (const auto& [lo, hi] : split_.ends[p])
+          for (std::int64_t j = lo; j < hi; ++j) o[j] = r[2 * j + p - pad_l_];
+      }
   }
 
   std::int64_t rows(std::int64_t count) const noexcept { return (count - 1) * g_.sh + (g_.R - 1) * g_.dh + 1; }
@@ -189,6 +227,7 @@ class PaddedSource {
   struct Split {
     std::int64_t first, pairs, even, odd;
     std::pair<std::int64_t, std::int64_t> ends[2][2];
+    bool any_ends;
   } split_{};
   DepthwisePlane g_{};
 };

@@ -78,9 +78,11 @@ struct DepthwiseKernels {
   // acc[r*S + s] += sum over (oh, ow) of what the tap reads times dy[oh*Q + ow], each row's dot
   // product summed in a fixed order and added in double.
   void (*weights)(const DepthwisePlane&, const T* src, const T* dy, double* acc) noexcept = nullptr;
-  // even[k] = src[2k], odd[k] = src[2k + 1] for k < pairs: a row split into its stride-2 phases,
-  // which fills the padded planes of stride-2 layers (padded.hpp), direct's as well.
-  void (*split)(const T* src, std::int64_t pairs, T* even, T* odd) noexcept = nullptr;
+  // even[i*ld + k] = src[i*src_ld + 2k], odd[i*ld + k] = src[i*src_ld + 2k + 1] for i < rows,
+  // k < pairs: rows split into their stride-2 phases, which fills the padded planes of stride-2
+  // layers (padded.hpp), direct's as well.
+  void (*split)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs, T* even, T* odd,
+                std::int64_t ld) noexcept = nullptr;
   const char* name = "";
 };
 
