@@ -18,4 +18,13 @@ inline int thread_index() noexcept {
 #endif
 }
 
+// Threads in the calling parallel region (1 outside one).
+inline int team_size() noexcept {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace fastconv

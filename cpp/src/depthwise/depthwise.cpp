@@ -120,19 +120,20 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardWeights);
-      std::vector<double> acc(static_cast<std::size_t>(Kg_ * taps_));
-#pragma omp for schedule(static)
-      for (std::int64_t c = 0; c < C_; ++c) {
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t n = 0; n < N_; ++n)
+      // Each thread sums its own channels over the images in order, image by image: its planes
+      // then come in memory order (channel after channel of one image).
+      const std::int64_t t = thread_index(), count = team_size();
+      const std::int64_t c0 = C_ * t / count, c1 = C_ * (t + 1) / count;
+      std::vector<double> acc(static_cast<std::size_t>((c1 - c0) * Kg_ * taps_));
+      for (std::int64_t n = 0; n < N_; ++n)
+        for (std::int64_t c = c0; c < c1; ++c)
           for_each_strip(x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
                          [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
                            for (std::int64_t j = 0; j < Kg_; ++j)
                              dk.weights(g, buf, dy + (n * K_ + c * Kg_ + j) * P_ * Q_ + oh0 * Q_,
-                                        acc.data() + j * taps_);
+                                        acc.data() + ((c - c0) * Kg_ + j) * taps_);
                          });
-        for (std::int64_t i = 0; i < Kg_ * taps_; ++i) dw[c * Kg_ * taps_ + i] = T(acc[std::size_t(i)]);
-      }
+      for (std::int64_t i = 0; i < (c1 - c0) * Kg_ * taps_; ++i) dw[c0 * Kg_ * taps_ + i] = T(acc[std::size_t(i)]);
     }
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
   }
