@@ -106,6 +106,7 @@ class PaddedSource {
     // copies on MobileNet's 14- to 56-wide rows.
     if (ins_h_ == 1 && ins_w_ == 1 && sw_ <= 2) {
       const SourceRows in = clear_outside(oh0, count, buf);
+      if (in.i0 == in.i1) return;  // all padding
       return sw_ == 1 ? fill_rows(src, in, buf) : fill_split(src, in, buf);
     }
     const std::int64_t sw = sw_, ins_w = ins_w_, pad_l = pad_l_, width = phase_w_;

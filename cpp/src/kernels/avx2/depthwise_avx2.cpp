@@ -12,7 +12,8 @@ namespace fastconv::kernels::avx2 {
 namespace {
 
 // Two vectors of pairs, shuffled into evens and odds within each 128-bit half, then the halves'
-// 64-bit pieces put in order: a third of the time of the baseline's 4-wide gathers, per phase.
+// 64-bit pieces put in order: a third of the time of the baseline's two 4-wide gathers, one per
+// phase, on 56-wide rows.
 // The rest of a row goes 4 pairs at a time in 128-bit registers, then one by one.
 void split_rows_f32(const float* src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs, float* even,
                     float* odd, std::int64_t ld) noexcept {
