@@ -175,7 +175,7 @@ class WinogradConv final : public ConvImpl {
   }
 
   std::string name() const override {
-    const std::string own = std::string("winograd/") + kernels().name + "+" + kernel_name_;
+    const std::string own = name_of(Direction::Forward);
     return direct_ ? own + ", input gradient " + direct_->name_of(Direction::BackwardData) : own;
   }
   std::string name_of(Direction d) const override {
