@@ -84,7 +84,8 @@ class PerDirection final : public ConvImpl {
   PerDirection(std::shared_ptr<ConvImpl> forward, std::shared_ptr<ConvImpl> data, std::shared_ptr<ConvImpl> weights)
       : forward_(std::move(forward)), data_(std::move(data)), weights_(std::move(weights)) {}
   std::string name() const override {
-    std::string name = forward_->name();
+    // the forward's own name, less what it says of an input gradient that another one runs
+    std::string name = data_ != forward_ ? forward_->name_of(Direction::Forward) : forward_->name();
     if (data_ != forward_) name += ", input gradient " + data_->name_of(Direction::BackwardData);
     if (weights_ != forward_) name += ", weight gradient " + weights_->name_of(Direction::BackwardWeights);
     return name;
