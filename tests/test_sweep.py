@@ -272,6 +272,23 @@ def test_depthwise_3x3_rows_of_every_width(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_weight_gradient_in_place(rng, dtype):
+    """The 3x3 weight gradient reads rows of at least six vectors where they lie, and the
+    vectors whose taps pass a row's end load only the lanes inside: left paddings from none to
+    more vectors than have their masks kept, dilations, row strides, rows with and without a
+    partial last vector, several filters per channel, and the input's first and last planes."""
+    for _ in range(30):
+        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))),
+                (int(rng.choice([0, 1, 2, 3, 9, 70])), int(rng.integers(0, 4))))
+        cfg = dict(n=int(rng.integers(1, 3)), c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(5, 10)),
+                   w=int(rng.integers(56, 140)), r=3, s=3, stride=(int(rng.integers(1, 3)), 1),
+                   dilation=(int(rng.integers(1, 3)), int(rng.integers(1, 4))), pads=pads, groups=3, dtype=dtype,
+                   bias=True)
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_2_rows_split_into_phases(rng, dtype):
     """Stride-2 layers fill their padded planes by splitting each source row into its even and
     odd columns, whole vectors of pairs at a time and the ends one by one: every parity of the

@@ -79,6 +79,19 @@ class PaddedSource {
     return !oversized_ && ins_h_ == 1 && ins_w_ == 1 && pad_t_ == 0 && pad_l_ == 0 && sw_ == 1 && g_.sh == 1 &&
            g_.ld == src_w_ && strip_ == g_.P && rows(strip_) == src_h_;
   }
+  // Whether kernels may read the source where it lies, without spacing between its columns:
+  // then in_place_plane describes all output rows at once, `in` being in_place(zeros), zeros a
+  // source row long (a buffer row is at least that long).
+  bool readable_in_place() const noexcept {
+    return !oversized_ && ins_h_ == 1 && ins_w_ == 1 && sw_ == 1 && g_.ld >= src_w_;
+  }
+  DepthwiseInPlace in_place(const void* zeros) const noexcept { return {pad_t_, pad_l_, src_h_, src_w_, zeros}; }
+  DepthwisePlane in_place_plane(const DepthwiseInPlace* in) const noexcept {
+    DepthwisePlane g = g_;
+    g.ld = src_w_;
+    g.in_place = in;
+    return g;
+  }
   // Elements of one strip's buffer, in floating point, for callers that bound it.
   double estimate() const noexcept { return estimate_; }
   std::int64_t strip() const noexcept { return strip_; }

@@ -66,9 +66,18 @@ struct GemmMicrokernel {
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns
 // are split into stride phases, so that every tap reads consecutive elements: output (oh, ow) of
 // tap (r, s) reads src[(oh*sh + r*dh) * ld + tap[s] + ow]. Output is P x Q, kernel R x S.
+// Or, with `in_place` (a 3x3 kernel at unit column stride), the source plane itself (H x W,
+// ld = W, tap[s] = s * dw): tap (r, s) of output (oh, ow) reads source row oh*sh + r*dh - pt,
+// column ow + tap[s] - pl, and zero outside the plane; `zeros` holds W zeros.
+struct DepthwiseInPlace {
+  std::int64_t pt, pl, H, W;
+  const void* zeros;
+};
+
 struct DepthwisePlane {
   std::int64_t P, Q, R, S, sh, dh, ld;
   const std::int64_t* tap;
+  const DepthwiseInPlace* in_place = nullptr;
 };
 
 template <typename T>
@@ -84,6 +93,10 @@ struct DepthwiseKernels {
   void (*split)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs, T* even, T* odd,
                 std::int64_t ld) noexcept = nullptr;
   const char* name = "";
+  // Nonzero where weights takes 3x3 planes in place (DepthwiseInPlace) at least this many
+  // columns wide: it reads two planes for each it writes, and copies cost a pass over one of
+  // them; narrower rows are mostly edges, which cost more in place than copied.
+  std::int64_t in_place_columns = 0;
 };
 
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).

@@ -2,7 +2,8 @@
 // output channel reads one input plane, so there is no reduction over channels for a GEMM to
 // block. Each source plane is first copied, a strip of rows at a time, into a zero-padded buffer
 // whose columns are split into stride phases; the per-ISA plane kernels then read every tap
-// as consecutive elements, with no edge cases:
+// as consecutive elements, with no edge cases (the 3x3 weight gradient reads wide rows where
+// they lie instead, and masks their ends):
 //   forward          y[n,k]  = bias + taps of w[k] over x[n, k's channel]
 //   backward data    dx[n,c] = sum over k of c's group: a stride-1 forward pass of the flipped
 //                    kernel over dY with stride - 1 zeros inserted between its elements
@@ -21,9 +22,16 @@ namespace fastconv {
 namespace depthwise {
 namespace {
 
-// Runs fn(g, buf, oh0) for every strip of out's rows, buf holding that strip's source rows.
+// Runs fn(g, buf, oh0) for every strip of out's rows, buf holding that strip's source rows; or,
+// with `zeros` (a row of zeros for the rows outside the plane), fn(g, src, 0) once, the kernel
+// reading the source where it lies.
 template <typename T, typename Fn>
-void for_each_strip(const PaddedSource& in, const T* src, T* buf, std::int64_t P, Fn&& fn) noexcept {
+void for_each_strip(const PaddedSource& in, const T* src, T* buf, std::int64_t P, Fn&& fn,
+                    const T* zeros = nullptr) noexcept {
+  if (zeros) {
+    const DepthwiseInPlace plane = in.in_place(zeros);
+    return fn(in.in_place_plane(&plane), src, 0);
+  }
   for (std::int64_t oh0 = 0; oh0 < P; oh0 += in.strip()) {
     const std::int64_t count = std::min(in.strip(), P - oh0);
     in.fill(src, oh0, count, buf);
@@ -120,6 +128,7 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardWeights);
+      const T* zeros = weights_in_place() ? buffer : nullptr;  // the cleared buffer: at least a row of x
       // Each thread sums its own channels over the images in order, image by image: its planes
       // then come in memory order (channel after channel of one image).
       const std::int64_t t = thread_index(), count = team_size();
@@ -127,15 +136,24 @@ class DepthwiseConv final : public ConvImpl {
       std::vector<double> acc(static_cast<std::size_t>((c1 - c0) * Kg_ * taps_));
       for (std::int64_t n = 0; n < N_; ++n)
         for (std::int64_t c = c0; c < c1; ++c)
-          for_each_strip(x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
-                         [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
-                           for (std::int64_t j = 0; j < Kg_; ++j)
-                             dk.weights(g, buf, dy + (n * K_ + c * Kg_ + j) * P_ * Q_ + oh0 * Q_,
-                                        acc.data() + ((c - c0) * Kg_ + j) * taps_);
-                         });
+          for_each_strip(
+              x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
+              [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
+                for (std::int64_t j = 0; j < Kg_; ++j)
+                  dk.weights(g, buf, dy + (n * K_ + c * Kg_ + j) * P_ * Q_ + oh0 * Q_, acc.data() + ((c - c0) * Kg_ + j) * taps_);
+              },
+              zeros);
       for (std::int64_t i = 0; i < (c1 - c0) * Kg_ * taps_; ++i) dw[c0 * Kg_ * taps_ + i] = T(acc[std::size_t(i)]);
     }
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
+  }
+
+  // 3x3 rows wide enough are read in place by the weight gradient (measured: MobileNet's 56x56
+  // layer at batch 16 ran 1.36 times as fast at 1 thread, 1.27 at 2).
+  bool weights_in_place() const noexcept {
+    const DepthwisePlane& g = x_.geometry();
+    const std::int64_t columns = depthwise_kernels<T>().in_place_columns;
+    return g.R == 3 && g.S == 3 && columns > 0 && Q_ >= columns && x_.readable_in_place();
   }
 
   // Backward data keeps a rotated copy of one filter on the stack.

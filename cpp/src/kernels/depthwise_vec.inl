@@ -141,10 +141,81 @@ void weights_plane_3x3(const DepthwisePlane& g, const T* src, const T* dy, doubl
   }
 }
 
+// 3x3 on a plane in place (DepthwisePlane::in_place), blocks of rows as above: the vectors whose
+// taps all lie inside the source rows (columns [inner0, inner1)) read them where they lie; then
+// those at the rows' ends load only the lanes inside, masked, so no load leaves the plane. The
+// order differs from the copy's, and so may the last bits. Kept apart from the copy's kernel,
+// with the end vectors' columns and masks worked out once per plane (kEnds of them; the rest,
+// for paddings of several vectors, each time): mixed in, the bookkeeping took longer than the
+// copy saved.
+template <typename T>
+void weights_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* dy, double* acc) noexcept {
+  using V = Vec<T>;
+  using M = typename V::mask_type;
+  constexpr int W = V::width, kEnds = 8;
+  constexpr std::int64_t kRows = 8;
+  const DepthwiseInPlace& in = *g.in_place;
+  const std::int64_t tail = g.Q % W, body = g.Q - tail, t1 = g.tap[1], t2 = g.tap[2];  // tap[0] = 0
+  const std::int64_t inner0 = std::min(body, (std::max<std::int64_t>(in.pl, 0) + W - 1) / W * W);
+  const std::int64_t last = in.pl + in.W - t2 - W;  // the last column a whole vector may start at
+  const std::int64_t inner1 = std::clamp<std::int64_t>(last < 0 ? 0 : (last / W + 1) * W, inner0, body);
+  // end vector e's column, and the lanes inside the plane per tap column (the tail's: n of them)
+  const std::int64_t left = inner0 / W, ends = left + (body - inner1) / W, kept = std::min<std::int64_t>(ends, kEnds);
+  const auto column = [&](std::int64_t e) { return e < left ? e * W : inner1 + (e - left) * W; };
+  const auto masks = [&](std::int64_t ow, int n, M* m) {
+    for (int s = 0; s < 3; ++s) {
+      const std::int64_t c = ow + g.tap[s] - in.pl;  // the source column of lane 0
+      m[s] = V::between(int(std::clamp<std::int64_t>(-c, 0, n)), int(std::clamp<std::int64_t>(in.W - c, 0, n)));
+    }
+  };
+  std::int64_t at[kEnds];
+  M end_masks[kEnds][3], tail_masks[3];
+  for (std::int64_t e = 0; e < kept; ++e) at[e] = column(e), masks(at[e], W, end_masks[e]);
+  if (tail) masks(body, int(tail), tail_masks);
+  const auto dm = V::first(int(tail ? tail : 1));
+  for (std::int64_t oh0 = 0; oh0 < g.P; oh0 += kRows) {
+    const std::int64_t rows = std::min(kRows, g.P - oh0);
+    const T* src[kRows][3];  // each output row's three source rows, shifted to buffer columns
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t r = 0; r < 3; ++r) {
+        const std::int64_t ih = (oh0 + i) * g.sh + r * g.dh - in.pt;
+        src[i][r] = (ih >= 0 && ih < in.H ? x + ih * in.W : static_cast<const T*>(in.zeros)) - in.pl;
+      }
+    auto p0 = V::zero(), p1 = V::zero(), p2 = V::zero(), p3 = V::zero(), p4 = V::zero(), p5 = V::zero();
+    auto p6 = V::zero(), p7 = V::zero(), p8 = V::zero();
+    const auto taps = [&](const T* const* xr, std::int64_t ow, typename V::type d, auto load) {
+      p0 = V::fma(load(xr[0] + ow, 0), d, p0), p1 = V::fma(load(xr[0] + ow + t1, 1), d, p1), p2 = V::fma(load(xr[0] + ow + t2, 2), d, p2);
+      p3 = V::fma(load(xr[1] + ow, 0), d, p3), p4 = V::fma(load(xr[1] + ow + t1, 1), d, p4), p5 = V::fma(load(xr[1] + ow + t2, 2), d, p5);
+      p6 = V::fma(load(xr[2] + ow, 0), d, p6), p7 = V::fma(load(xr[2] + ow + t1, 1), d, p7), p8 = V::fma(load(xr[2] + ow + t2, 2), d, p8);
+    };
+    const auto whole = [](const T* p, int) { return V::load(p); };
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* dyr = dy + (oh0 + i) * g.Q;
+      for (std::int64_t ow = inner0; ow < inner1; ow += W) taps(src[i], ow, V::load(dyr + ow), whole);
+    }
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* dyr = dy + (oh0 + i) * g.Q;
+      for (std::int64_t e = 0; e < kept; ++e) {
+        const M* m = end_masks[e];
+        taps(src[i], at[e], V::load(dyr + at[e]), [m](const T* p, int s) { return V::load(p, m[s]); });
+      }
+      for (std::int64_t e = kept; e < ends; ++e) {
+        M m[3];
+        masks(column(e), W, m);
+        taps(src[i], column(e), V::load(dyr + column(e)), [&m](const T* p, int s) { return V::load(p, m[s]); });
+      }
+      if (tail) taps(src[i], body, V::load(dyr + body, dm), [&tail_masks](const T* p, int s) { return V::load(p, tail_masks[s]); });
+    }
+    const typename V::type p[9] = {p0, p1, p2, p3, p4, p5, p6, p7, p8};
+    for (int t = 0; t < 9; ++t) acc[t] += double(V::sum(p[t]));
+  }
+}
+
 // Dot products over blocks of up to eight rows in two vectors of partial sums, reduced in a
 // fixed order and added in double: short float sums, with one reduction per block and tap.
 template <typename T>
 void weights_plane(const DepthwisePlane& g, const T* src, const T* dy, double* acc) noexcept {
+  if (g.in_place) return weights_plane_3x3_in_place(g, src, dy, acc);
   if (g.R == 3 && g.S == 3) return weights_plane_3x3(g, src, dy, acc);
   using V = Vec<T>;
   constexpr int W = V::width;

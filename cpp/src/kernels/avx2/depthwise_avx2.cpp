@@ -56,7 +56,7 @@ void split_rows_f64(const double* src, std::int64_t src_ld, std::int64_t rows, s
 
 }  // namespace
 
-DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2"}; }
-DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2"}; }
+DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width}; }
+DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width}; }
 
 }  // namespace fastconv::kernels::avx2

@@ -22,6 +22,8 @@ struct Vec<float> {
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
   // The first n lanes (0 < n < width); masked-off lanes are neither read nor written.
   static mask_type first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  // Lanes [lo, hi), 0 <= lo, hi <= width.
+  static mask_type between(int lo, int hi) { return _mm256_andnot_si256(first(lo), first(hi)); }
   static type load(const float* p, mask_type m) { return _mm256_maskload_ps(p, m); }
   static void store(float* p, mask_type m, type v) { _mm256_maskstore_ps(p, m, v); }
   // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)): a fixed order.
@@ -45,6 +47,7 @@ struct Vec<double> {
   static type add(type a, type b) { return _mm256_add_pd(a, b); }
   static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
   static mask_type first(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static mask_type between(int lo, int hi) { return _mm256_andnot_si256(first(lo), first(hi)); }
   static type load(const double* p, mask_type m) { return _mm256_maskload_pd(p, m); }
   static void store(double* p, mask_type m, type v) { _mm256_maskstore_pd(p, m, v); }
   static double sum(type v) {

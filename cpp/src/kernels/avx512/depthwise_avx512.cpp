@@ -11,10 +11,10 @@ namespace fastconv::kernels::avx512 {
 
 // The row split is AVX2's: it moves data at the memory's pace, not the registers'.
 DepthwiseKernels<float> sdepthwise() {
-  return {forward_plane<float>, weights_plane<float>, kernels::avx2::sdepthwise().split, "depthwise-avx512"};
+  return {forward_plane<float>, weights_plane<float>, kernels::avx2::sdepthwise().split, "depthwise-avx512", 6 * Vec<float>::width};
 }
 DepthwiseKernels<double> ddepthwise() {
-  return {forward_plane<double>, weights_plane<double>, kernels::avx2::ddepthwise().split, "depthwise-avx512"};
+  return {forward_plane<double>, weights_plane<double>, kernels::avx2::ddepthwise().split, "depthwise-avx512", 6 * Vec<double>::width};
 }
 
 }  // namespace fastconv::kernels::avx512

@@ -41,6 +41,8 @@ struct Vec<float> {
   static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
   // The first n lanes (0 < n < width); masked-off lanes are neither read nor written.
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  // Lanes [lo, hi), 0 <= lo, hi <= width.
+  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
   static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(float* p, mask_type m, type v) { _mm512_mask_storeu_ps(p, m, v); }
   static float sum(type v) { return sum_lanes(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1))); }
@@ -59,6 +61,7 @@ struct Vec<double> {
   static type add(type a, type b) { return _mm512_add_pd(a, b); }
   static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
   static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
   static void store(double* p, mask_type m, type v) { _mm512_mask_storeu_pd(p, m, v); }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
@@ -71,6 +74,7 @@ struct EmulatedBase {
   using mask_type = unsigned;
   static constexpr int width = kWidth;
   static mask_type first(int n) { return (1u << n) - 1; }
+  static mask_type between(int lo, int hi) { return first(hi) & ~first(lo); }
 };
 
 struct EmulatedFloat : EmulatedBase<16> {
