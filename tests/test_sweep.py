@@ -272,11 +272,12 @@ def test_depthwise_3x3_rows_of_every_width(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_depthwise_weight_gradient_in_place(rng, dtype):
-    """The 3x3 weight gradient reads rows of at least six vectors where they lie, and the
-    vectors whose taps pass a row's end load only the lanes inside: left paddings from none to
-    more vectors than have their masks kept, dilations, row strides, rows with and without a
-    partial last vector, several filters per channel, and the input's first and last planes."""
+def test_depthwise_3x3_in_place(rng, dtype):
+    """3x3 planes with rows of at least six vectors are read where they lie (forward, weight
+    gradient, and the input gradient at stride 1), and the vectors whose taps pass a row's end
+    load only the lanes inside: left paddings from none to more vectors than have their masks
+    kept, dilations, row strides, rows with and without a partial last vector, several filters
+    per channel, and the input's first and last planes."""
     for _ in range(30):
         pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))),
                 (int(rng.choice([0, 1, 2, 3, 9, 70])), int(rng.integers(0, 4))))

@@ -2,8 +2,8 @@
 // output channel reads one input plane, so there is no reduction over channels for a GEMM to
 // block. Each source plane is first copied, a strip of rows at a time, into a zero-padded buffer
 // whose columns are split into stride phases; the per-ISA plane kernels then read every tap
-// as consecutive elements, with no edge cases (the 3x3 weight gradient reads wide rows where
-// they lie instead, and masks their ends):
+// as consecutive elements, with no edge cases (3x3 kernels read wide rows where they lie
+// instead, and mask their ends):
 //   forward          y[n,k]  = bias + taps of w[k] over x[n, k's channel]
 //   backward data    dx[n,c] = sum over k of c's group: a stride-1 forward pass of the flipped
 //                    kernel over dY with stride - 1 zeros inserted between its elements
@@ -86,15 +86,17 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::Forward);
+      const T* zeros = in_place(x_, Q_) ? buffer : nullptr;
 #pragma omp for collapse(2) schedule(static)
       for (std::int64_t n = 0; n < N_; ++n)
         for (std::int64_t c = 0; c < C_; ++c)
-          for_each_strip(x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
-                         [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
-                           for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k)
-                             dk.forward(g, buf, w + k * taps_, bias ? bias[k] : T(0), false,
-                                        y + (n * K_ + k) * P_ * Q_ + oh0 * Q_);
-                         });
+          for_each_strip(
+              x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
+              [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
+                for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k)
+                  dk.forward(g, buf, w + k * taps_, bias ? bias[k] : T(0), false, y + (n * K_ + k) * P_ * Q_ + oh0 * Q_);
+              },
+              zeros);
     }
   }
 
@@ -106,16 +108,19 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardData);
+      const T* zeros = in_place(dy_, W_) ? buffer : nullptr;
 #pragma omp for collapse(2) schedule(static)
       for (std::int64_t n = 0; n < N_; ++n)
         for (std::int64_t c = 0; c < C_; ++c)
           for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k) {
             T flipped[kMaxFlipped];  // w[k] rotated by 180 degrees
             for (std::int64_t i = 0; i < taps_; ++i) flipped[i] = w[k * taps_ + taps_ - 1 - i];
-            for_each_strip(dy_, dy + (n * K_ + k) * P_ * Q_, buffer, H_,
-                           [&](const DepthwisePlane& g, const T* buf, std::int64_t ih0) {
-                             dk.forward(g, buf, flipped, T(0), k > c * Kg_, dx + (n * C_ + c) * H_ * W_ + ih0 * W_);
-                           });
+            for_each_strip(
+                dy_, dy + (n * K_ + k) * P_ * Q_, buffer, H_,
+                [&](const DepthwisePlane& g, const T* buf, std::int64_t ih0) {
+                  dk.forward(g, buf, flipped, T(0), k > c * Kg_, dx + (n * C_ + c) * H_ * W_ + ih0 * W_);
+                },
+                zeros);
           }
     }
   }
@@ -128,7 +133,7 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardWeights);
-      const T* zeros = weights_in_place() ? buffer : nullptr;  // the cleared buffer: at least a row of x
+      const T* zeros = in_place(x_, Q_) ? buffer : nullptr;
       // Each thread sums its own channels over the images in order, image by image: its planes
       // then come in memory order (channel after channel of one image).
       const std::int64_t t = thread_index(), count = team_size();
@@ -148,12 +153,14 @@ class DepthwiseConv final : public ConvImpl {
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
   }
 
-  // 3x3 rows wide enough are read in place by the weight gradient (measured: MobileNet's 56x56
-  // layer at batch 16 ran 1.36 times as fast at 1 thread, 1.27 at 2).
-  bool weights_in_place() const noexcept {
-    const DepthwisePlane& g = x_.geometry();
-    const std::int64_t columns = depthwise_kernels<T>().in_place_columns;
-    return g.R == 3 && g.S == 3 && columns > 0 && Q_ >= columns && x_.readable_in_place();
+  // Whether a 3x3 plane kernel with `columns` output columns reads the source `in` where it
+  // lies, the cleared buffer its zero row (at least a source row long). Measured, MobileNet's
+  // 56x56 layer at batch 16, medians at 1 and 2 threads: forward 1.17 and 1.40 times as fast,
+  // input gradient 1.20 and 1.19, weight gradient 1.36 and 1.27 to 1.53 (two runs).
+  bool in_place(const PaddedSource& in, std::int64_t columns) const noexcept {
+    const DepthwisePlane& g = in.geometry();
+    const std::int64_t least = depthwise_kernels<T>().in_place_columns;
+    return g.R == 3 && g.S == 3 && least > 0 && columns >= least && in.readable_in_place();
   }
 
   // Backward data keeps a rotated copy of one filter on the stack.

@@ -21,6 +21,56 @@ inline void store_first(T* dst, typename Vec<T>::type v, int n) noexcept {
   dst[0] = part[0];
 }
 
+// A 3x3 plane read in place (DepthwisePlane::in_place): the vectors whose taps all lie inside
+// the source rows (output columns [inner0, inner1)) read them where they lie; the others, at
+// the rows' ends ("ends", then the partial last vector, the tail), load only the lanes inside,
+// masked, so that no load leaves the plane. Their columns and masks are worked out once per
+// plane, for up to kKept of them (the rest, for paddings of several vectors, when used).
+template <typename T>
+struct InPlaceColumns {
+  using M = typename Vec<T>::mask_type;
+  static constexpr int W = Vec<T>::width, kKept = 8;
+  const DepthwisePlane& g;
+  const DepthwiseInPlace& in;
+  std::int64_t tail, body, inner0, inner1, left, ends, kept;
+  std::int64_t at[kKept];
+  M end_masks[kKept][3], tail_masks[3];
+
+  explicit InPlaceColumns(const DepthwisePlane& plane) : g(plane), in(*plane.in_place) {
+    tail = g.Q % W, body = g.Q - tail;
+    inner0 = std::min(body, (std::max<std::int64_t>(in.pl, 0) + W - 1) / W * W);  // tap[0] = 0
+    const std::int64_t last = in.pl + in.W - g.tap[2] - W;  // the last column a whole vector may start at
+    inner1 = std::clamp<std::int64_t>(last < 0 ? 0 : (last / W + 1) * W, inner0, body);
+    left = inner0 / W, ends = left + (body - inner1) / W, kept = std::min<std::int64_t>(ends, kKept);
+    for (std::int64_t e = 0; e < kept; ++e) at[e] = column(e), masks(at[e], W, end_masks[e]);
+    if (tail) masks(body, int(tail), tail_masks);
+  }
+  std::int64_t column(std::int64_t e) const { return e < left ? e * W : inner1 + (e - left) * W; }
+  // the lanes [0, n) of the vector at column ow inside the plane, per tap column
+  void masks(std::int64_t ow, int n, M* m) const {
+    for (int s = 0; s < 3; ++s) {
+      const std::int64_t c = ow + g.tap[s] - in.pl;  // the source column of lane 0
+      m[s] = Vec<T>::between(int(std::clamp<std::int64_t>(-c, 0, n)), int(std::clamp<std::int64_t>(in.W - c, 0, n)));
+    }
+  }
+  // the source row that tap row r of output row oh reads, shifted to buffer columns
+  const T* row(const T* x, std::int64_t oh, std::int64_t r) const {
+    const std::int64_t ih = oh * g.sh + r * g.dh - in.pt;
+    return (ih >= 0 && ih < in.H ? x + ih * in.W : static_cast<const T*>(in.zeros)) - in.pl;
+  }
+  // fn(ow, masks) for every end vector, then fn(body, tail masks) for the tail
+  template <typename Fn>
+  void for_each_end(Fn&& fn) const {
+    for (std::int64_t e = 0; e < kept; ++e) fn(at[e], end_masks[e]);
+    for (std::int64_t e = kept; e < ends; ++e) {
+      M m[3];
+      masks(column(e), W, m);
+      fn(column(e), m);
+    }
+    if (tail) fn(body, tail_masks);
+  }
+};
+
 // Columns [ow, ow + (NV-1)*W + last) of output rows [oh, oh + NR), 0 < last <= W: NR x NV
 // vectors of accumulators through every tap, so each multiply-add costs one load and no store.
 // With K3 (a 3x3 kernel), the taps are unrolled and the nine weights come in registers, kept
@@ -104,8 +154,66 @@ void forward_rows_of_plane(const DepthwisePlane& g, const T* src, const T* w, T 
   if (oh < g.P) forward_rows<T, 1, K3>(g, src, w, w3, oh, bias, accumulate, y);
 }
 
+// 3x3 in place (InPlaceColumns), NR rows at a time: inner vectors in blocks of three as
+// forward_block's, then the ends one vector at a time, their loads masked. Every output sums
+// its taps in forward_block's order, so the bits are the copy's.
+template <typename T, int NR>
+void forward_rows_in_place(const InPlaceColumns<T>& c, const T* x, const typename Vec<T>::type* w3, std::int64_t oh,
+                           T bias, bool accumulate, T* y) noexcept {
+  using V = Vec<T>;
+  using M = typename V::mask_type;
+  constexpr int W = V::width;
+  const DepthwisePlane& g = c.g;
+  const std::int64_t t1 = g.tap[1], t2 = g.tap[2];
+  const T* rows[NR][3];
+  for (int j = 0; j < NR; ++j)
+    for (int r = 0; r < 3; ++r) rows[j][r] = c.row(x, oh + j, r);
+  // NV vectors from column ow, n lanes of the last stored; masks m, or none
+  const auto block = [&](auto nv, std::int64_t ow, int n, const M* m) {
+    constexpr int NV = decltype(nv)::value;
+    const auto load = [m](const T* p, int s) { return m ? V::load(p, m[s]) : V::load(p); };
+    typename V::type a[NR * NV];
+    for (int j = 0; j < NR; ++j)
+      for (int i = 0; i < NV; ++i) {
+        const T* yi = y + (oh + j) * g.Q + ow + i * W;
+        a[j * NV + i] = !accumulate ? V::set1(bias) : n == W ? V::load(yi) : V::load(yi, V::first(n));
+      }
+    for (int r = 0; r < 3; ++r)
+      for (int j = 0; j < NR; ++j)
+        for (int i = 0; i < NV; ++i) {
+          const T* xs = rows[j][r] + ow + i * W;
+          auto& acc = a[j * NV + i];
+          acc = V::fma(w3[3 * r + 2], load(xs + t2, 2), V::fma(w3[3 * r + 1], load(xs + t1, 1), V::fma(w3[3 * r], load(xs, 0), acc)));
+        }
+    for (int j = 0; j < NR; ++j)
+      for (int i = 0; i < NV; ++i) {
+        T* yi = y + (oh + j) * g.Q + ow + i * W;
+        if (n == W) {
+          V::store(yi, a[j * NV + i]);
+        } else {
+          store_first<T>(yi, a[j * NV + i], n);
+        }
+      }
+  };
+  std::int64_t ow = c.inner0;
+  for (; ow + 3 * W <= c.inner1; ow += 3 * W) block(std::integral_constant<int, 3>(), ow, W, nullptr);
+  for (; ow < c.inner1; ow += W) block(std::integral_constant<int, 1>(), ow, W, nullptr);
+  c.for_each_end([&](std::int64_t at, const M* m) { block(std::integral_constant<int, 1>(), at, at < c.body ? W : int(c.tail), m); });
+}
+
+template <typename T>
+void forward_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* w, T bias, bool accumulate, T* y) noexcept {
+  const InPlaceColumns<T> c(g);
+  typename Vec<T>::type w3[9];
+  for (int t = 0; t < 9; ++t) w3[t] = Vec<T>::broadcast(w + t);
+  std::int64_t oh = 0;
+  for (; oh + 2 <= g.P; oh += 2) forward_rows_in_place<T, 2>(c, x, w3, oh, bias, accumulate, y);
+  if (oh < g.P) forward_rows_in_place<T, 1>(c, x, w3, oh, bias, accumulate, y);
+}
+
 template <typename T>
 void forward_plane(const DepthwisePlane& g, const T* src, const T* w, T bias, bool accumulate, T* y) noexcept {
+  if (g.in_place) return forward_plane_3x3_in_place(g, src, w, bias, accumulate, y);
   if (g.R == 3 && g.S == 3) return forward_rows_of_plane<T, true>(g, src, w, bias, accumulate, y);
   forward_rows_of_plane<T, false>(g, src, w, bias, accumulate, y);
 }
@@ -141,46 +249,23 @@ void weights_plane_3x3(const DepthwisePlane& g, const T* src, const T* dy, doubl
   }
 }
 
-// 3x3 on a plane in place (DepthwisePlane::in_place), blocks of rows as above: the vectors whose
-// taps all lie inside the source rows (columns [inner0, inner1)) read them where they lie; then
-// those at the rows' ends load only the lanes inside, masked, so no load leaves the plane. The
-// order differs from the copy's, and so may the last bits. Kept apart from the copy's kernel,
-// with the end vectors' columns and masks worked out once per plane (kEnds of them; the rest,
-// for paddings of several vectors, each time): mixed in, the bookkeeping took longer than the
-// copy saved.
+// 3x3 in place (InPlaceColumns), blocks of rows as above: the inner vectors of every row of a
+// block, then the ends. The order differs from the copy's, and so may the last bits. Kept apart
+// from the copy's kernel: mixed in, the bookkeeping took longer than the copy saved.
 template <typename T>
 void weights_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* dy, double* acc) noexcept {
   using V = Vec<T>;
   using M = typename V::mask_type;
-  constexpr int W = V::width, kEnds = 8;
+  constexpr int W = V::width;
   constexpr std::int64_t kRows = 8;
-  const DepthwiseInPlace& in = *g.in_place;
-  const std::int64_t tail = g.Q % W, body = g.Q - tail, t1 = g.tap[1], t2 = g.tap[2];  // tap[0] = 0
-  const std::int64_t inner0 = std::min(body, (std::max<std::int64_t>(in.pl, 0) + W - 1) / W * W);
-  const std::int64_t last = in.pl + in.W - t2 - W;  // the last column a whole vector may start at
-  const std::int64_t inner1 = std::clamp<std::int64_t>(last < 0 ? 0 : (last / W + 1) * W, inner0, body);
-  // end vector e's column, and the lanes inside the plane per tap column (the tail's: n of them)
-  const std::int64_t left = inner0 / W, ends = left + (body - inner1) / W, kept = std::min<std::int64_t>(ends, kEnds);
-  const auto column = [&](std::int64_t e) { return e < left ? e * W : inner1 + (e - left) * W; };
-  const auto masks = [&](std::int64_t ow, int n, M* m) {
-    for (int s = 0; s < 3; ++s) {
-      const std::int64_t c = ow + g.tap[s] - in.pl;  // the source column of lane 0
-      m[s] = V::between(int(std::clamp<std::int64_t>(-c, 0, n)), int(std::clamp<std::int64_t>(in.W - c, 0, n)));
-    }
-  };
-  std::int64_t at[kEnds];
-  M end_masks[kEnds][3], tail_masks[3];
-  for (std::int64_t e = 0; e < kept; ++e) at[e] = column(e), masks(at[e], W, end_masks[e]);
-  if (tail) masks(body, int(tail), tail_masks);
-  const auto dm = V::first(int(tail ? tail : 1));
+  const InPlaceColumns<T> c(g);
+  const std::int64_t t1 = g.tap[1], t2 = g.tap[2];
+  const auto dm = V::first(int(c.tail ? c.tail : 1));
   for (std::int64_t oh0 = 0; oh0 < g.P; oh0 += kRows) {
     const std::int64_t rows = std::min(kRows, g.P - oh0);
-    const T* src[kRows][3];  // each output row's three source rows, shifted to buffer columns
+    const T* src[kRows][3];
     for (std::int64_t i = 0; i < rows; ++i)
-      for (std::int64_t r = 0; r < 3; ++r) {
-        const std::int64_t ih = (oh0 + i) * g.sh + r * g.dh - in.pt;
-        src[i][r] = (ih >= 0 && ih < in.H ? x + ih * in.W : static_cast<const T*>(in.zeros)) - in.pl;
-      }
+      for (int r = 0; r < 3; ++r) src[i][r] = c.row(x, oh0 + i, r);
     auto p0 = V::zero(), p1 = V::zero(), p2 = V::zero(), p3 = V::zero(), p4 = V::zero(), p5 = V::zero();
     auto p6 = V::zero(), p7 = V::zero(), p8 = V::zero();
     const auto taps = [&](const T* const* xr, std::int64_t ow, typename V::type d, auto load) {
@@ -188,23 +273,17 @@ void weights_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* dy
       p3 = V::fma(load(xr[1] + ow, 0), d, p3), p4 = V::fma(load(xr[1] + ow + t1, 1), d, p4), p5 = V::fma(load(xr[1] + ow + t2, 2), d, p5);
       p6 = V::fma(load(xr[2] + ow, 0), d, p6), p7 = V::fma(load(xr[2] + ow + t1, 1), d, p7), p8 = V::fma(load(xr[2] + ow + t2, 2), d, p8);
     };
-    const auto whole = [](const T* p, int) { return V::load(p); };
     for (std::int64_t i = 0; i < rows; ++i) {
       const T* dyr = dy + (oh0 + i) * g.Q;
-      for (std::int64_t ow = inner0; ow < inner1; ow += W) taps(src[i], ow, V::load(dyr + ow), whole);
+      for (std::int64_t ow = c.inner0; ow < c.inner1; ow += W)
+        taps(src[i], ow, V::load(dyr + ow), [](const T* p, int) { return V::load(p); });
     }
     for (std::int64_t i = 0; i < rows; ++i) {
       const T* dyr = dy + (oh0 + i) * g.Q;
-      for (std::int64_t e = 0; e < kept; ++e) {
-        const M* m = end_masks[e];
-        taps(src[i], at[e], V::load(dyr + at[e]), [m](const T* p, int s) { return V::load(p, m[s]); });
-      }
-      for (std::int64_t e = kept; e < ends; ++e) {
-        M m[3];
-        masks(column(e), W, m);
-        taps(src[i], column(e), V::load(dyr + column(e)), [&m](const T* p, int s) { return V::load(p, m[s]); });
-      }
-      if (tail) taps(src[i], body, V::load(dyr + body, dm), [&tail_masks](const T* p, int s) { return V::load(p, tail_masks[s]); });
+      c.for_each_end([&](std::int64_t ow, const M* m) {
+        const auto d = ow < c.body ? V::load(dyr + ow) : V::load(dyr + ow, dm);
+        taps(src[i], ow, d, [m](const T* p, int s) { return V::load(p, m[s]); });
+      });
     }
     const typename V::type p[9] = {p0, p1, p2, p3, p4, p5, p6, p7, p8};
     for (int t = 0; t < 9; ++t) acc[t] += double(V::sum(p[t]));
