@@ -324,6 +324,45 @@ def test_repeated_calls_take_the_planned_path_correctly(rng):
         fastconv.conv2d(x, w.astype(np.float64), b, padding=1)
     xt = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # same shape, NHWC memory
     np.testing.assert_array_equal(fastconv.conv2d(xt, w, b, padding=1), y)
+    # out= takes it, and a bad out still gets the full path's errors
+    out = np.empty_like(y)
+    for _ in range(2):
+        assert fastconv.conv2d(x, w, b, padding=1, out=out) is out
+        np.testing.assert_array_equal(out, y)
+    with pytest.raises(ValueError):
+        fastconv.conv2d(x, w, b, padding=1, out=out[:1])
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w, b, padding=1, out=out.astype(np.float64))
+    shared = np.zeros(out.size, np.float32)  # an input inside out
+    xs = shared[:x.size].reshape(x.shape)
+    xs[...] = x
+    with pytest.raises(ValueError, match="share memory"):
+        fastconv.conv2d(xs, w, b, padding=1, out=shared.reshape(out.shape))
+    view = np.zeros((*out.shape[:3], 2 * out.shape[3]), np.float32)[..., ::2]
+    fastconv.conv2d(x, w, b, padding=1, out=view)
+    np.testing.assert_array_equal(view, y)
+    # so do both gradients, on new data every time, with the same bits as the full path's
+    for _ in range(3):
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        gi, gw, _ = fastconv.conv2d_backward(x, w, dy, padding=1)
+        np.testing.assert_array_equal(fastconv.conv2d_input(x.shape, w, dy, padding=1), gi)
+        np.testing.assert_array_equal(fastconv.conv2d_weight(x, w.shape, dy, padding=1), gw)
+    for bad in (dict(input_size=(2, 3, 7, 6.0)), dict(padding=True)):
+        with pytest.raises(TypeError):
+            fastconv.conv2d_input(bad.get("input_size", x.shape), w, dy, padding=bad.get("padding", 1))
+    for bad in (dict(weight_size=(4, 3, 3, 3.0)), dict(padding=True)):
+        with pytest.raises(TypeError):
+            fastconv.conv2d_weight(x, bad.get("weight_size", w.shape), dy, padding=bad.get("padding", 1))
+    # sizes equal to a cached call's, but for a bool (True == 1): still refused
+    w1 = w[:1, :1].copy()
+    fastconv.conv2d_input((1, 1, 7, 6), w1, dy[:1, :1], padding=1)
+    fastconv.conv2d_weight(x[:1, :1].copy(), (1, 1, 3, 3), dy[:1, :1].copy(), padding=1)
+    with pytest.raises(TypeError):
+        fastconv.conv2d_input((True, 1, 7, 6), w1, dy[:1, :1], padding=1)
+    with pytest.raises(TypeError):
+        fastconv.conv2d_weight(x[:1, :1].copy(), (True, 1, 3, 3), dy[:1, :1].copy(), padding=1)
+    with pytest.raises(ValueError):  # grad_output of another shape
+        fastconv.conv2d_weight(x, w.shape, dy[:, :, :-1], padding=1)
 
 
 @pytest.mark.parametrize("shape,algorithm", [
