@@ -688,6 +688,8 @@ class DirectConv final : public ConvImpl {
     // stem, and 3x3 layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
     indirect_ = turns && 2 * g_.Kg > uk.nr && g_.Kg <= 4 * uk.nr;
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
+    if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
+      indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
     if (use_col2im()) {
       // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
       // T is never written; else T is made a chunk of images at a time, and added afterwards.
@@ -781,7 +783,7 @@ class DirectConv final : public ConvImpl {
     if (d == Direction::BackwardData && data_indirect_)
       return std::size_t(dy_pad_.elements + dy_pad_.weights) * sizeof(T) + kWorkspaceAlign;
     if (d == Direction::Forward && indirect_)
-      return std::size_t(padded_elements_ + filter_elements_) * sizeof(T) + kWorkspaceAlign;
+      return std::size_t(stage_offset() + threads_ * kStageSlot) * sizeof(T) + kWorkspaceAlign;
     const GemmLayout& L = d == Direction::Forward ? fwd_ : d == Direction::BackwardData ? bwd_data_ : bwd_weights_;
     const std::int64_t extra =
         d == Direction::BackwardData ? col2im_elements_ : d == Direction::Forward ? padded_elements_ : padded_weight_elements_;
@@ -803,7 +805,8 @@ class DirectConv final : public ConvImpl {
       if (img == 0 && !wide_offsets_.empty())  // the slack that wide columns read past the planes
         std::fill(planes + padded_elements_ - kMaxPanel, planes + padded_elements_, T(0));
       if (indirect_) {
-        forward_indirect(src, img, images, work, static_cast<const T*>(bias), static_cast<T*>(y));
+        forward_indirect(src, img, images, work, static_cast<const T*>(bias), static_cast<T*>(y),
+                         work + stage_offset());
         continue;
       }
       run_gemm<T>(forward_problem(x, weights(w), bias, y, img, images, src), fwd_, work, ready);
@@ -912,7 +915,7 @@ class DirectConv final : public ConvImpl {
   // consecutive pixels by nr filters, each pixel's row of X_col^T read at its window's origin
   // plus the tap offsets. Tasks are (image, group, run of micro-tiles), so batch 1 splits too.
   void forward_indirect(const T* planes, std::int64_t img0, std::int64_t images, const T* wt, const T* bias,
-                        T* y) const noexcept {
+                        T* y, T* stages) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const int mr = uk.mr, nr = uk.nr;
     const DepthwisePlane& pg = padded_->geometry();
@@ -930,8 +933,8 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t img = task / (g_.G * runs), grp = task / runs % g_.G, run = task % runs;
       const T* base = planes + (img * g_.C + grp * g_.Cg) * plane;
-      alignas(64) T out[kStageElements];
-      alignas(64) T stage[kStageElements + 8 * kMaxPanel];  // rows padded to whole blocks of 8
+      T* out = stages + thread_index() * kStageSlot;  // this thread's, a multiple of 64 bytes apart
+      T* stage = out + kStageElements;                // rows padded to whole blocks of 8
       const T* rows[kIndirectTiles * kMaxIndirectRows];  // per tile of the pass, its pixels' windows
       const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(tiles, t0 + kIndirectTiles);
       std::int64_t oh = t0 * mr / g_.Q, ow = t0 * mr % g_.Q;  // the next pixel's position
@@ -1245,7 +1248,11 @@ class DirectConv final : public ConvImpl {
   static constexpr std::int64_t kPaddedWeightBytes = 64 << 20;  // and on the weight gradient's
   static constexpr std::int64_t kMergedPixels = 256;  // images up to this size share a forward GEMM
   static constexpr std::int64_t kIndirectTiles = 32;    // micro-tiles of pixels per forward_indirect task
-  static constexpr std::int64_t kStageElements = 4096;  // and its staged results (filters x pixels, on the stack)
+  static constexpr std::int64_t kStageElements = 4096;  // and its staged results (filters x pixels)
+  // forward_indirect's per-thread out and stage in the workspace (not on the stack: 33 or 66 kB
+  // would take much of a small thread stack), each at a multiple of 16 elements
+  static constexpr std::int64_t kStageSlot = (2 * kStageElements + 8 * kMaxPanel + 15) / 16 * 16;
+  std::int64_t stage_offset() const noexcept { return (filter_elements_ + padded_elements_ + 15) / 16 * 16; }
   static constexpr std::int64_t kIndirectPixels = 1 << 20;  // the most pixels weights_indirect tabulates
   static constexpr std::int64_t kPackPixels = 64;           // pixels per block of its dY^T packing
   static constexpr std::int64_t kL2Bytes = 256 << 10;       // what it counts on finding in L2
