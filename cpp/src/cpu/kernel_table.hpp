@@ -95,8 +95,9 @@ struct DepthwiseKernels {
   const char* name = "";
   // Nonzero where forward and weights take 3x3 planes in place (DepthwiseInPlace) with at
   // least this many output columns: a copy costs a pass over the source, and narrower rows are
-  // mostly ends, which cost more in place than copied (measured: 28- and 40-wide rows ran
-  // slower in place on AVX2, 56-wide ones faster).
+  // mostly ends, which cost more in place than copied (measured on AVX2: on 28- and 40-wide rows
+  // the weight gradient ran slower in place and the forward no faster; on 56-wide rows both
+  // faster).
   std::int64_t in_place_columns = 0;
 };
 
