@@ -15,8 +15,11 @@ inline void store_first(T* dst, typename Vec<T>::type v, int n) noexcept {
     std::memcpy(dst, part, size * sizeof(T));
     std::memcpy(dst + n - size, part + n - size, size * sizeof(T));
   };
-  if (n >= 8) return two(std::integral_constant<int, 8>());
-  if (n >= 4) return two(std::integral_constant<int, 4>());
+  // (only sizes below the width: n < W, and GCC warned of copies past `part` otherwise)
+  if constexpr (Vec<T>::width > 8)
+    if (n >= 8) return two(std::integral_constant<int, 8>());
+  if constexpr (Vec<T>::width > 4)
+    if (n >= 4) return two(std::integral_constant<int, 4>());
   if (n >= 2) return two(std::integral_constant<int, 2>());
   dst[0] = part[0];
 }
