@@ -299,7 +299,9 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t block_rows(const Geometry& g) {
     if (fused(g)) return g.N * g.th;
     const double per_tile = double(kXi) * double(g.Cg) * double(g.K);
-    const std::int64_t want = std::max<std::int64_t>(16, std::int64_t(double(1 << 24) / per_tile));
+    // at least one whole panel: AVX-512's are 32 tiles wide, and 16-tile blocks of ResNet-18's
+    // layer3 computed as much padding as tiles (1.8x slower)
+    const std::int64_t want = std::max({std::int64_t(16), nr(), std::int64_t(double(1 << 24) / per_tile)});
     const std::int64_t total = g.N * g.th, rows = std::min(ceil_div(want, g.tw), total);
     auto waste = [&](std::int64_t r) { return double(round_up(r * g.tw, nr()) - r * g.tw) / double(r * g.tw); };
     std::int64_t best = rows;  // the least padding within a third either way, and at most 4 MB of V and M
