@@ -1,6 +1,6 @@
-// The x86 depthwise plane kernels, written once over the including ISA's Vec<T> and compiled
-// per ISA (kernels/avx2, kernels/avx512 include this inside their own namespace, after
-// <algorithm>, <cstring>, <type_traits> and the kernel table types).
+// The x86 depthwise plane kernels, written over the including ISA's Vec<T> (kernels/avx2
+// includes this inside its namespace, after <algorithm>, <cstring>, <type_traits> and the kernel
+// table types; AVX-512 CPUs run that build too, see kernel_table.cpp).
 
 namespace {
 

@@ -25,11 +25,9 @@ WinogradFamily<double> dwinograd();
 PeakKernel peak();
 }  // namespace avx2
 
-namespace avx512 {
+namespace avx512 {  // depthwise: AVX2's (kernel_table.cpp)
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
-DepthwiseKernels<float> sdepthwise();
-DepthwiseKernels<double> ddepthwise();
 WinogradFamily<float> swinograd();
 WinogradFamily<double> dwinograd();
 PeakKernel peak();

@@ -1,6 +1,6 @@
 #pragma once
-// One AVX-512 register of T, so that the shared x86 kernels (gemm_6x2v.inl, depthwise_vec.inl)
-// compile for AVX-512. Included only by files built with the AVX-512 flags. (AVX2's own Vec is
+// One AVX-512 register of T, so that the shared x86 GEMM kernels (gemm_6x2v.inl) compile for
+// AVX-512. Included only by files built with the AVX-512 flags. (AVX2's own Vec is
 // not reused for the sums: its inline functions, compiled here with AVX-512 flags, could be the
 // copy the linker keeps for the AVX2 files too.)
 //
@@ -30,7 +30,6 @@ inline double sum_lanes(__m256d h) {
 template <>
 struct Vec<float> {
   using type = __m512;
-  using mask_type = __mmask16;
   static constexpr int width = 16;
   static type zero() { return _mm512_setzero_ps(); }
   static type load(const float* p) { return _mm512_loadu_ps(p); }
@@ -39,19 +38,12 @@ struct Vec<float> {
   static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm512_add_ps(a, b); }
   static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
-  // The first n lanes (0 < n < width); masked-off lanes are neither read nor written.
-  static mask_type first(int n) { return mask_type((1u << n) - 1); }
-  // Lanes [lo, hi), 0 <= lo, hi <= width.
-  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
-  static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(float* p, mask_type m, type v) { _mm512_mask_storeu_ps(p, m, v); }
   static float sum(type v) { return sum_lanes(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1))); }
 };
 
 template <>
 struct Vec<double> {
   using type = __m512d;
-  using mask_type = __mmask8;
   static constexpr int width = 8;
   static type zero() { return _mm512_setzero_pd(); }
   static type load(const double* p) { return _mm512_loadu_pd(p); }
@@ -60,10 +52,6 @@ struct Vec<double> {
   static type fma(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
   static type add(type a, type b) { return _mm512_add_pd(a, b); }
   static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
-  static mask_type first(int n) { return mask_type((1u << n) - 1); }
-  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
-  static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(double* p, mask_type m, type v) { _mm512_mask_storeu_pd(p, m, v); }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
 
@@ -71,10 +59,7 @@ struct Vec<double> {
 
 template <int kWidth>
 struct EmulatedBase {
-  using mask_type = unsigned;
   static constexpr int width = kWidth;
-  static mask_type first(int n) { return (1u << n) - 1; }
-  static mask_type between(int lo, int hi) { return first(hi) & ~first(lo); }
 };
 
 struct EmulatedFloat : EmulatedBase<16> {
@@ -88,15 +73,6 @@ struct EmulatedFloat : EmulatedBase<16> {
   static type fma(type a, type b, type c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
   static type add(type a, type b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v.lo), _mm256_storeu_ps(p + 8, v.hi); }
-  static __m256i half(mask_type m, int h) {
-    alignas(32) int bits[8];
-    for (int i = 0; i < 8; ++i) bits[i] = (m >> (8 * h + i)) & 1 ? -1 : 0;
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
-  }
-  static type load(const float* p, mask_type m) { return {_mm256_maskload_ps(p, half(m, 0)), _mm256_maskload_ps(p + 8, half(m, 1))}; }
-  static void store(float* p, mask_type m, type v) {
-    _mm256_maskstore_ps(p, half(m, 0), v.lo), _mm256_maskstore_ps(p + 8, half(m, 1), v.hi);
-  }
   static float sum(type v) { return sum_lanes(_mm256_add_ps(v.lo, v.hi)); }
 };
 
@@ -111,15 +87,6 @@ struct EmulatedDouble : EmulatedBase<8> {
   static type fma(type a, type b, type c) { return {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)}; }
   static type add(type a, type b) { return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
   static void store(double* p, type v) { _mm256_storeu_pd(p, v.lo), _mm256_storeu_pd(p + 4, v.hi); }
-  static __m256i half(mask_type m, int h) {
-    alignas(32) long long bits[4];
-    for (int i = 0; i < 4; ++i) bits[i] = (m >> (4 * h + i)) & 1 ? -1 : 0;
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
-  }
-  static type load(const double* p, mask_type m) { return {_mm256_maskload_pd(p, half(m, 0)), _mm256_maskload_pd(p + 4, half(m, 1))}; }
-  static void store(double* p, mask_type m, type v) {
-    _mm256_maskstore_pd(p, half(m, 0), v.lo), _mm256_maskstore_pd(p + 4, half(m, 1), v.hi);
-  }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(v.lo, v.hi)); }
 };
 
