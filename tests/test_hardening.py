@@ -52,13 +52,13 @@ def test_calls_after_fork_neither_hang_nor_differ():
 
 def test_workspace_that_cannot_be_allocated_raises_memory_error():
     """Under an address-space limit, a Winograd plan's workspace (about 150 MB of transformed
-    weights here: 81 tiles, too many to transform the weights panel by panel inside the GEMM)
+    weights here: 169 tiles, too many to transform the weights panel by panel inside the GEMM)
     cannot be allocated: MemoryError, and the process goes on computing."""
     out = _python("""
         import resource
         import numpy as np, fastconv
         fastconv.set_num_threads(1)
-        x = np.ones((1, 1024, 36, 36), np.float32)
+        x = np.ones((1, 1024, 52, 52), np.float32)
         w = np.ones((1024, 1024, 3, 3), np.float32)
         plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")
         assert plan.workspace_size("forward") > 140 * 2**20
