@@ -53,6 +53,10 @@ using PackPanelFn = void (*)(const T* src, std::int64_t ld, std::int64_t rows, s
 template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
+  // 2 mr rows (two consecutive packed A panels, the second at a + mr * kc) by the first nr/2
+  // columns of the B panel, C's other columns left alone: a ragged last panel of at most half its
+  // width. The same chains of multiply-adds as `run`, so the same bits.
+  GemmMicrokernelFn<T> run_tall = nullptr;
   GemmRowsMicrokernelFn<T> run_rows = nullptr;
   GemmRowsTallMicrokernelFn<T> run_rows_tall = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect = nullptr;

@@ -307,19 +307,12 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       } else if (!rows_b) {
         prob.pack_b(b, k0, kc, j0, nc, b_pack, nr);
       }
-      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate).
-      auto sweep = [&](auto&& tile) {
-        for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
-          for (std::int64_t jr = 0; jr < nc; jr += nr)
-            for (std::int64_t ir = i0; ir < std::min(iend, i0 + L.mc); ir += mr)
-              tile(ir, bp + jr / nr * panel, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
-      };
-      // The same where A's rows are read in place lda apart: a ragged last panel of at most half
-      // its width goes to tall(...) in 2 mr-row tiles, for rows below tall_end, unless the rows
-      // lie a multiple of 4 KB apart: twelve rows then share one L1 set and overflow its ways
-      // (ResNet-50's 1x1 with 1024 channels ran 2.5% slower).
-      auto sweep_tall = [&](auto&& tile, auto&& tall, std::int64_t lda, std::int64_t tall_end) {
-        const bool tall_ok = lda * std::int64_t(sizeof(T)) % 4096 != 0;
+      // Every micro-tile of the block: tile(ir, B micro-panel, C micro-tile, accumulate), except
+      // that a ragged last panel of at most half its width goes to tall(...) in 2 mr-row tiles,
+      // for rows below tall_end, where tall_ok: AVX-512's panels are 32 wide, and a block of 16
+      // columns (a turned-around weight gradient of 16 filters, 16 Winograd tiles) would compute
+      // as much padding as values.
+      auto sweep_tall = [&](auto&& tile, auto&& tall, bool tall_ok, std::int64_t tall_end) {
         for (std::int64_t i0 = ibeg; i0 < iend; i0 += L.mc)
           for (std::int64_t jr = 0; jr < nc; jr += nr) {
             const T* bj = bp + jr / nr * panel;
@@ -331,6 +324,10 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
             for (; ir < i1; ir += mr) tile(ir, bj, c + (ir - ibeg) * ldc + jr, k0 > kbeg);
           }
       };
+      // Where A's rows are read in place lda apart, not when they lie a multiple of 4 KB apart:
+      // twelve rows then share one L1 set and overflow its ways (ResNet-50's 1x1 with 1024
+      // channels ran 2.5% slower).
+      auto apart_ok = [](std::int64_t lda) { return lda * std::int64_t(sizeof(T)) % 4096 != 0; };
       if constexpr (HasRowsA<Problem>::value) {
         if (rows_a) {
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
@@ -347,7 +344,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
               [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 uk.run_rows_tall(kc, a + ir * lda, lda, bj, ci, ldc, acc);
               },
-              lda, whole);
+              apart_ok(lda), whole);
           continue;
         }
       }
@@ -364,7 +361,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
               [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 uk.run_indirect_tall(kc, prob.a_row(op, ir), lda, off, bj, ci, ldc, acc);
               },
-              lda, iend);
+              apart_ok(lda), iend);
           continue;
         }
       }
@@ -387,7 +384,9 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
           continue;
         }
       }
-      sweep([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ldc, acc); });
+      sweep_tall([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ldc, acc); },
+                 [&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run_tall(kc, a + ir * kc, bj, ci, ldc, acc); },
+                 true, iend);
     }
     if constexpr (HasRowsC<Problem>::value) {
       continue;  // stored in place, and never split (make_layout)

@@ -52,9 +52,10 @@ inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b,
 }
 
 // 12 rows by one vector: the first half of the B panel (rows 2 vectors apart), with A(i, p) at
-// a[i * lda + p], or gathered, at a[i * lda + off[p]]. Register-named accumulators and rows
-// reached from four bases, as in gemm_6x2v.
-template <typename T, bool kGathered>
+// a[i * lda + p], or gathered, at a[i * lda + off[p]], or packed (kPacked: two kMR-row panels,
+// the second at a + kMR * kc). Register-named accumulators and rows reached from four bases, as
+// in gemm_6x2v.
+template <typename T, bool kGathered, bool kPacked = false>
 inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
                        std::int64_t ldc, bool accumulate) noexcept {
   using V = Vec<T>;
@@ -63,8 +64,8 @@ inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std:
   auto c6 = V::zero(), c7 = V::zero(), c8 = V::zero(), c9 = V::zero(), c10 = V::zero(), c11 = V::zero();
   for (std::int64_t p = 0; p < kc; ++p, b += kNR) {
     const auto bp = V::load(b);
-    const T* a0 = a + (kGathered ? off[p] : p);
-    const T *a3 = a0 + 3 * lda, *a6 = a0 + 6 * lda, *a9 = a0 + 9 * lda;
+    const T* a0 = a + (kGathered ? off[p] : kPacked ? p * kMR : p);
+    const T *a3 = a0 + 3 * lda, *a6 = a0 + (kPacked ? kMR * kc : 6 * lda), *a9 = a6 + 3 * lda;
     c0 = V::fma(V::broadcast(a0), bp, c0), c1 = V::fma(V::broadcast(a0 + lda), bp, c1);
     c2 = V::fma(V::broadcast(a0 + 2 * lda), bp, c2), c3 = V::fma(V::broadcast(a3), bp, c3);
     c4 = V::fma(V::broadcast(a3 + lda), bp, c4), c5 = V::fma(V::broadcast(a3 + 2 * lda), bp, c5);
@@ -84,6 +85,11 @@ template <typename T>
 void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
                     bool accumulate) noexcept {
   tall_12x1v<T, false>(kc, a, lda, nullptr, b, c, ldc, accumulate);
+}
+
+template <typename T>
+void gemm_packed_tall(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
+  tall_12x1v<T, false, true>(kc, a, 1, nullptr, b, c, ldc, accumulate);
 }
 
 template <typename T>

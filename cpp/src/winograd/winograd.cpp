@@ -276,7 +276,15 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t operand_size(const GemmLayout& L) { return L.a_offset[1] - L.a_offset[0]; }
   // Where the weight transform runs inside the GEMM, each point's panel in a thread's scratch:
   // an odd number of cache lines apart.
-  static std::int64_t fused_point(const GemmLayout& L) { return direct::odd_lines(L.mr * L.kc, line()); }
+  static std::int64_t fused_point(const Geometry& g, const GemmLayout& L) {
+    return direct::odd_lines(fused_rows(g, L) * L.kc, line());
+  }
+  // Filters a fused task takes: two micro-tiles where all tiles fill at most half a panel, for
+  // the microkernel's tall entry (AVX-512's panels are 32 tiles wide, and ResNet-18's layer4 at
+  // batch 1 has 16 tiles: one micro-tile each computed as much padding as tiles).
+  static std::int64_t fused_rows(const Geometry& g, const GemmLayout& L) {
+    return 2 * g.tiles <= L.nr && m_rows(g) >= 2 * L.mr ? 2 * L.mr : L.mr;
+  }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
@@ -399,17 +407,18 @@ class WinogradConv final : public ConvImpl {
                   std::int64_t count, T* scratch) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const WinogradKernels<T>& wk = kernels();
-    const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), panels = kgp / mr, tasks = g.G * panels;
-    const std::int64_t point = fused_point(L), jn = ceil_div(count, nr);
+    const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), rows = fused_rows(g, L), panels = ceil_div(kgp, rows);
+    const std::int64_t tasks = g.G * panels, point = fused_point(g, L), jn = ceil_div(count, nr);
+    const bool tall = rows > mr;  // then count <= nr / 2: one panel, half of it or less
     const std::int64_t stride = rotate ? g.Kg * 9 : 9;  // between consecutive channels' filters
     const TileLayout vl = v_layout(g), ml = m_layout(g);
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
-      const std::int64_t grp = task / panels, panel0 = task % panels * mr;
+      const std::int64_t grp = task / panels, panel0 = task % panels * rows, height = std::min(rows, kgp - panel0);
       T* a = scratch + thread_index() * kXi * point;
       for (std::int64_t c0 = 0; c0 < g.Cg; c0 += L.kc) {
         const std::int64_t kc = std::min(L.kc, g.Cg - c0);
-        for (std::int64_t i = 0; i < mr; ++i) {  // row i: filter panel0 + i, channels c0 ..
+        for (std::int64_t i = 0; i < height; ++i) {  // row i: filter panel0 + i, channels c0 ..
           const std::int64_t kin = panel0 + i;
           if (kin >= g.Kg) {
             for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
@@ -420,9 +429,16 @@ class WinogradConv final : public ConvImpl {
                        a + i * L.kc + c - c0, point);
         }
         for (int xi = 0; xi < kXi; ++xi)
-          for (std::int64_t j = 0; j < jn; ++j)
-            uk.run_rows(kc, a + xi * point, L.kc, v + xi * vl.point + vl.offset(grp * g.Cg + c0, j * nr),
-                        m + xi * ml.point + ml.offset(grp * kgp + panel0, j * nr), ml.row, c0 > 0);
+          for (std::int64_t j = 0; j < jn; ++j) {
+            const T* b = v + xi * vl.point + vl.offset(grp * g.Cg + c0, j * nr);
+            T* c = m + xi * ml.point + ml.offset(grp * kgp + panel0, j * nr);
+            if (tall && height == rows) {
+              uk.run_rows_tall(kc, a + xi * point, L.kc, b, c, ml.row, c0 > 0);
+            } else {
+              for (std::int64_t i = 0; i < height; i += mr)
+                uk.run_rows(kc, a + xi * point + i * L.kc, L.kc, b, c + i * ml.row, ml.row, c0 > 0);
+            }
+          }
       }
     }
   }
@@ -598,7 +614,7 @@ class WinogradConv final : public ConvImpl {
   }
   // The GEMM's workspace, or where fused, each thread's transformed panel if that is more.
   static std::int64_t gemm_elements(const Geometry& g, const GemmLayout& L, int threads) {
-    return std::max(L.workspace_elements(), fused(g) ? threads * kXi * fused_point(L) : 0);
+    return std::max(L.workspace_elements(), fused(g) ? threads * kXi * fused_point(g, L) : 0);
   }
 
   // A block of tile rows [r0, r1): input transform, tuple GEMM on the packed weights `ready`,

@@ -23,14 +23,18 @@ inline void gemm_ukernel(std::int64_t kc, const T* a, std::int64_t lda, const T*
 }
 
 // 2 MR rows by the first NR / 2 columns of the B panel, A(i, p) at a[i * lda + p] or, with
-// offsets, a[i * lda + off[p]]: the same sums as gemm_ukernel's and gemm_indirect's.
+// offsets, a[i * lda + off[p]], or packed (lda 0: two MR-row panels, the second at a + MR kc):
+// the same sums as gemm_ukernel's and gemm_indirect's.
 template <typename T, int MR, int NR>
 void gemm_indirect_tall(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
                         std::int64_t ldc, bool accumulate) noexcept {
   T acc[2 * MR][NR / 2] = {};
+  auto at = [&](int i, std::int64_t p) {
+    return lda ? a[i * lda + (off ? off[p] : p)] : a[i / MR * MR * kc + p * MR + i % MR];
+  };
   for (std::int64_t p = 0; p < kc; ++p)
     for (int i = 0; i < 2 * MR; ++i)
-      for (int j = 0; j < NR / 2; ++j) acc[i][j] += a[i * lda + (off ? off[p] : p)] * b[p * NR + j];
+      for (int j = 0; j < NR / 2; ++j) acc[i][j] += at(i, p) * b[p * NR + j];
   for (int i = 0; i < 2 * MR; ++i)
     for (int j = 0; j < NR / 2; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i][j];
 }
@@ -75,15 +79,20 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
   gemm_ukernel<T, MR, NR>(kc, a, 0, b, c, ldc, accumulate);
 }
 
+template <typename T, int MR, int NR>
+void gemm_packed_tall(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
+  gemm_indirect_tall<T, MR, NR>(kc, a, 0, nullptr, b, c, ldc, accumulate);
+}
+
 }  // namespace
 
 GemmMicrokernel<float> sgemm() {
-  return {gemm_packed<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_rows_tall<float, 4, 8>,
+  return {gemm_packed<float, 4, 8>, gemm_packed_tall<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_rows_tall<float, 4, 8>,
           gemm_indirect<float, 4, 8>, gemm_indirect_tall<float, 4, 8>, gemm_rows_b<float, 4, 8>,
           pack_panel_loops<float>, 4, 8, "gemm-generic-4x8"};
 }
 GemmMicrokernel<double> dgemm() {
-  return {gemm_packed<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_rows_tall<double, 4, 4>,
+  return {gemm_packed<double, 4, 4>, gemm_packed_tall<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_rows_tall<double, 4, 4>,
           gemm_indirect<double, 4, 4>, gemm_indirect_tall<double, 4, 4>, gemm_rows_b<double, 4, 4>,
           pack_panel_loops<double>, 4, 4, "gemm-generic-4x4"};
 }
