@@ -66,14 +66,16 @@ constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded p
 
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
 // rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
-// L1 (the turned-around paths). With no terms and nothing to add to, C is zero.
+// L1 (the turned-around paths). With no terms and nothing to add to, C is zero. `narrow`: the
+// panel and C are nr/2 wide (run_indirect_narrow).
 template <typename T>
 void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t count, const T* const* rows, const std::int64_t* off,
-                      const T* b, T* c, bool accumulate) noexcept {
-  if (count == 0 && !accumulate) std::fill(c, c + uk.mr * uk.nr, T(0));
+                      const T* b, T* c, bool accumulate, bool narrow = false) noexcept {
+  const std::int64_t width = narrow ? uk.nr / 2 : uk.nr;
+  if (count == 0 && !accumulate) std::fill(c, c + uk.mr * width, T(0));
   for (std::int64_t k0 = 0; k0 < count; k0 += kMaxRuns)
-    uk.run_indirect(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0, b + k0 * uk.nr, c, uk.nr,
-                    accumulate || k0 > 0);
+    (narrow ? uk.run_indirect_narrow : uk.run_indirect)(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0,
+                                                        b + k0 * width, c, width, accumulate || k0 > 0);
 }
 
 template <typename T>
@@ -1010,13 +1012,15 @@ class DirectConv final : public ConvImpl {
   // dY^T is chunked (chunk_weights), the pack and the reduction take turns, chunk by chunk.
   void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const int mr = uk.mr, nr = uk.nr;
+    const int mr = uk.mr;
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const T* rows_src = swapped_ ? dy : planes;
     const T* panel_src = swapped_ ? planes : dy;
     const std::int64_t row_image = (swapped_ ? g_.K : g_.C) * plane, row_group = (swapped_ ? g_.Kg : g_.Cg) * plane;
     const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, panel_image = swapped_ ? g_.C : g_.K;
-    const std::int64_t panels = ceil_div(across, nr);
+    // Panels half as wide where that holds every filter: the pack and the products cost half.
+    const bool narrow = 2 * across <= uk.nr;
+    const std::int64_t nr = narrow ? uk.nr / 2 : uk.nr, panels = ceil_div(across, nr);
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
     // a filter panel, whose dY^T then stays in the last-level cache, or, chunked, in L2; a
@@ -1083,7 +1087,7 @@ class DirectConv final : public ConvImpl {
           for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
           gathered_product(uk, std::min(images_per_run_, std::min(img1, i1) - img) * pixels, rows,
                            pixel_offsets_.data() + p0, dyt + ((grp * panels + pn) * images + img - i0) * pixels * nr, c,
-                           img > img0 || p0 > 0);
+                           img > img0 || p0 > 0, narrow);
         }
         if (splits == 1 && chunk == chunks - 1) store(task, c);
       }

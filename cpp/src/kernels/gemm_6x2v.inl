@@ -126,6 +126,27 @@ void gemm_6x2v_indirect(std::int64_t kc, const T* const* rows, const std::int64_
   store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
+// The same for 6 rows by one vector, B's rows one vector apart (a panel packed half as wide).
+template <typename T>
+void gemm_6x1v_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b, T* c,
+                        std::int64_t ldc, bool accumulate) noexcept {
+  using V = Vec<T>;
+  const T *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+  auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero(), c4 = V::zero(), c5 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, b += V::width) {
+    const std::int64_t o = off[p];
+    const auto bp = V::load(b);
+    c0 = V::fma(V::broadcast(a0 + o), bp, c0), c1 = V::fma(V::broadcast(a1 + o), bp, c1);
+    c2 = V::fma(V::broadcast(a2 + o), bp, c2), c3 = V::fma(V::broadcast(a3 + o), bp, c3);
+    c4 = V::fma(V::broadcast(a4 + o), bp, c4), c5 = V::fma(V::broadcast(a5 + o), bp, c5);
+  }
+  auto put = [&](int i, typename V::type v) {
+    T* ci = c + i * ldc;
+    V::store(ci, accumulate ? V::add(v, V::load(ci)) : v);
+  };
+  put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
+}
+
 template <typename T>
 void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
   gemm_6x2v<T, true>(kc, a, 0, b, c, ldc, accumulate);
