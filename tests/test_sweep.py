@@ -70,6 +70,19 @@ def test_few_filters_path(rng):
     assert used >= 10  # how many depends on the microkernel's width: 25 with AVX2, 13 generic
 
 
+def test_filters_filling_half_a_panel(rng):
+    """Filter counts of half a microkernel panel on every ISA and dtype (2, 4, 8, 16): the
+    turned-around forward and weight gradient then use panels half as wide, with their own
+    one-vector kernel. Forward and all gradients against the reference."""
+    for kg in (2, 4, 8, 16):
+        for _ in range(6):
+            cfg = sweep.random_config(rng, channels=(2, 9))
+            cfg.update(k=cfg["groups"] * kg, r=int(rng.integers(2, 5)), s=int(rng.integers(2, 5)),
+                       h=int(rng.integers(14, 24)), w=int(rng.integers(14, 24)))
+            errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+            assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_1_forward_reading_planes_in_place(rng, dtype):
     """Stride 1 with at most half a panel of filters: the forward GEMM's columns are positions

@@ -688,8 +688,11 @@ class DirectConv final : public ConvImpl {
     // the idle columns cost more than packing; with more, each packed im2col value feeds enough
     // rows. The weight gradient with any number (measured: LeNet's 6-filter first layer, the 7x7
     // stem, and 3x3 layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
-    indirect_ = turns && 2 * g_.Kg > uk.nr && g_.Kg <= 4 * uk.nr;
-    if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr * std::int64_t(offsets_.size());
+    // Half-wide panels only when full: the one-vector kernel has half the sums in flight, and
+    // LeNet's 6 filters in 8-wide AVX2 panels ran slower than the GEMM.
+    const bool filled = filter_panel() < uk.nr ? g_.Kg == filter_panel() : 2 * g_.Kg > uk.nr;
+    indirect_ = turns && filled && g_.Kg <= 4 * uk.nr;
+    if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, filter_panel()) * filter_panel() * std::int64_t(offsets_.size());
     if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
       indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
     if (use_col2im()) {
@@ -903,11 +906,18 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
-  // W^T per group in filter panels as wide as the microkernel's, zero past the last filter:
+  // forward_indirect's filter panels: the microkernel's, or half as wide where that holds every
+  // filter (run_indirect_narrow; LeNet's 16 filters in AVX-512's 32-wide panels).
+  std::int64_t filter_panel() const noexcept {
+    const std::int64_t nr = gemm_microkernel<T>().nr;
+    return 2 * g_.Kg <= nr ? nr / 2 : nr;
+  }
+
+  // W^T per group in filter panels (filter_panel() wide), zero past the last filter:
   // wt[((grp * panels + pn) * taps + p) * nr + j] = w[grp * Kg + pn * nr + j][p].
   void pack_filters(const T* w, T* wt) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const std::int64_t nr = uk.nr, taps = std::int64_t(offsets_.size()), panels = ceil_div(g_.Kg, nr);
+    const std::int64_t nr = filter_panel(), taps = std::int64_t(offsets_.size()), panels = ceil_div(g_.Kg, nr);
     for (std::int64_t grp = 0; grp < g_.G; ++grp)
       for (std::int64_t pn = 0; pn < panels; ++pn, wt += taps * nr)
         uk.pack(w + (grp * g_.Kg + pn * nr) * taps, taps, std::min(nr, g_.Kg - pn * nr), taps, wt, nr);
@@ -919,7 +929,8 @@ class DirectConv final : public ConvImpl {
   void forward_indirect(const T* planes, std::int64_t img0, std::int64_t images, const T* wt, const T* bias,
                         T* y, T* stages) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const int mr = uk.mr, nr = uk.nr;
+    const std::int64_t mr = uk.mr, nr = filter_panel();
+    const bool narrow = nr < uk.nr;
     const DepthwisePlane& pg = padded_->geometry();
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const std::int64_t panels = ceil_div(g_.Kg, nr), tiles = ceil_div(pq, mr);
@@ -955,7 +966,7 @@ class DirectConv final : public ConvImpl {
           const std::int64_t width = std::min<std::int64_t>(nr, g_.Kg - pn * nr);
           for (std::int64_t t = s0; t < s1; ++t)
             gathered_product(uk, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr,
-                             out + (t - s0) * mr * nr, false);
+                             out + (t - s0) * mr * nr, false, narrow);
           uk.pack(out, nr, npix, width, stage, ld);  // stage[j * ld + q] = out[q * nr + j]
           output.store_run(grp, pn * nr, width, img0 + img, pix0, npix, stage, ld);
         }
