@@ -279,11 +279,11 @@ def main(args) -> int:
     results = run(layers, directions, args.threads, args.repeat, use_torch=torch is not None,
                   algorithm=args.algorithm)
     print(table(results))
-    if args.plot:
-        plot(results, args.plot)
-        print(f"wrote {args.plot}")
-    if args.json:
+    if args.json:  # before the plot, which needs matplotlib: the measurements are never lost
         with open(args.json, "w") as f:
             json.dump({"config": c, "results": [asdict(r) | {"speedup": r.speedup} for r in results]}, f, indent=1)
         print(f"wrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}")
     return 0
