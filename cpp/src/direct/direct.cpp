@@ -66,16 +66,23 @@ constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded p
 
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
 // rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
-// L1 (the turned-around paths). With no terms and nothing to add to, C is zero. `narrow`: the
-// panel and C are nr/2 wide (run_indirect_narrow).
+// L1 (the turned-around paths). With no terms and nothing to add to, C is zero. The panel and C
+// are `width` wide: the microkernel's nr, or nr/2 (run_indirect_narrow; see panel_width).
 template <typename T>
-void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t count, const T* const* rows, const std::int64_t* off,
-                      const T* b, T* c, bool accumulate, bool narrow = false) noexcept {
-  const std::int64_t width = narrow ? uk.nr / 2 : uk.nr;
+void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t count, const T* const* rows,
+                      const std::int64_t* off, const T* b, T* c, bool accumulate) noexcept {
+  const GemmIndirectMicrokernelFn<T> run = width < uk.nr ? uk.run_indirect_narrow : uk.run_indirect;
   if (count == 0 && !accumulate) std::fill(c, c + uk.mr * width, T(0));
   for (std::int64_t k0 = 0; k0 < count; k0 += kMaxRuns)
-    (narrow ? uk.run_indirect_narrow : uk.run_indirect)(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0,
-                                                        b + k0 * width, c, width, accumulate || k0 > 0);
+    run(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
+}
+
+// A turned-around product's panel width for `columns` columns (filters, or channels swapped):
+// half the microkernel's where that holds them all, so that packing and products cost half
+// (LeNet's 6 and 16 filters in AVX-512's 32-wide panels).
+template <typename T>
+std::int64_t panel_width(const GemmMicrokernel<T>& uk, std::int64_t columns) noexcept {
+  return 2 * columns <= uk.nr ? uk.nr / 2 : uk.nr;
 }
 
 template <typename T>
@@ -906,12 +913,8 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
-  // forward_indirect's filter panels: the microkernel's, or half as wide where that holds every
-  // filter (run_indirect_narrow; LeNet's 16 filters in AVX-512's 32-wide panels).
-  std::int64_t filter_panel() const noexcept {
-    const std::int64_t nr = gemm_microkernel<T>().nr;
-    return 2 * g_.Kg <= nr ? nr / 2 : nr;
-  }
+  // forward_indirect's filter panels.
+  std::int64_t filter_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Kg); }
 
   // W^T per group in filter panels (filter_panel() wide), zero past the last filter:
   // wt[((grp * panels + pn) * taps + p) * nr + j] = w[grp * Kg + pn * nr + j][p].
@@ -930,7 +933,6 @@ class DirectConv final : public ConvImpl {
                         T* y, T* stages) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const std::int64_t mr = uk.mr, nr = filter_panel();
-    const bool narrow = nr < uk.nr;
     const DepthwisePlane& pg = padded_->geometry();
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const std::int64_t panels = ceil_div(g_.Kg, nr), tiles = ceil_div(pq, mr);
@@ -965,8 +967,8 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t pn = 0; pn < panels; ++pn) {
           const std::int64_t width = std::min<std::int64_t>(nr, g_.Kg - pn * nr);
           for (std::int64_t t = s0; t < s1; ++t)
-            gathered_product(uk, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr,
-                             out + (t - s0) * mr * nr, false, narrow);
+            gathered_product(uk, nr, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr,
+                             out + (t - s0) * mr * nr, false);
           uk.pack(out, nr, npix, width, stage, ld);  // stage[j * ld + q] = out[q * nr + j]
           output.store_run(grp, pn * nr, width, img0 + img, pix0, npix, stage, ld);
         }
@@ -1029,9 +1031,7 @@ class DirectConv final : public ConvImpl {
     const T* panel_src = swapped_ ? planes : dy;
     const std::int64_t row_image = (swapped_ ? g_.K : g_.C) * plane, row_group = (swapped_ ? g_.Kg : g_.Cg) * plane;
     const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, panel_image = swapped_ ? g_.C : g_.K;
-    // Panels half as wide where that holds every filter: the pack and the products cost half.
-    const bool narrow = 2 * across <= uk.nr;
-    const std::int64_t nr = narrow ? uk.nr / 2 : uk.nr, panels = ceil_div(across, nr);
+    const std::int64_t nr = panel_width(uk, across), panels = ceil_div(across, nr);
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
     // a filter panel, whose dY^T then stays in the last-level cache, or, chunked, in L2; a
@@ -1096,9 +1096,9 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t img = std::max(img0, i0); img < std::min(img1, i1); img += images_per_run_) {
           const T* base = rows_src + img * row_image + grp * row_group;
           for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
-          gathered_product(uk, std::min(images_per_run_, std::min(img1, i1) - img) * pixels, rows,
+          gathered_product(uk, nr, std::min(images_per_run_, std::min(img1, i1) - img) * pixels, rows,
                            pixel_offsets_.data() + p0, dyt + ((grp * panels + pn) * images + img - i0) * pixels * nr, c,
-                           img > img0 || p0 > 0, narrow);
+                           img > img0 || p0 > 0);
         }
         if (splits == 1 && chunk == chunks - 1) store(task, c);
       }
@@ -1226,7 +1226,7 @@ class DirectConv final : public ConvImpl {
           }
           for (std::int64_t pn = 0; pn < panels; ++pn) {
             // A phase that no tap reaches gets zeros.
-            gathered_product(uk, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
+            gathered_product(uk, nr, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
             for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
               T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
               for (std::int64_t i = 0; i < count; ++i) dxc[at[i]] = c[i * nr + j];
