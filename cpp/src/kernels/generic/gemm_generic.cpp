@@ -23,14 +23,15 @@ inline void gemm_ukernel(std::int64_t kc, const T* a, std::int64_t lda, const T*
 }
 
 // 2 MR rows by the first NR / 2 columns of the B panel, A(i, p) at a[i * lda + p] or, with
-// offsets, a[i * lda + off[p]], or packed (lda 0: two MR-row panels, the second at a + MR kc):
+// offsets, a[i * lda + off[p]], or packed (kPacked: two MR-row panels, the second at a + MR kc):
 // the same sums as gemm_ukernel's and gemm_indirect's.
-template <typename T, int MR, int NR>
+template <typename T, int MR, int NR, bool kPacked = false>
 void gemm_indirect_tall(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
                         std::int64_t ldc, bool accumulate) noexcept {
   T acc[2 * MR][NR / 2] = {};
-  auto at = [&](int i, std::int64_t p) {
-    return lda ? a[i * lda + (off ? off[p] : p)] : a[i / MR * MR * kc + p * MR + i % MR];
+  auto at = [&](int i, std::int64_t p) {  // the layout is known at compile time: no branch per element
+    if constexpr (kPacked) return a[i / MR * MR * kc + p * MR + i % MR];
+    else return a[i * lda + (off ? off[p] : p)];
   };
   for (std::int64_t p = 0; p < kc; ++p)
     for (int i = 0; i < 2 * MR; ++i)
@@ -81,7 +82,7 @@ void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc
 
 template <typename T, int MR, int NR>
 void gemm_packed_tall(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
-  gemm_indirect_tall<T, MR, NR>(kc, a, 0, nullptr, b, c, ldc, accumulate);
+  gemm_indirect_tall<T, MR, NR, true>(kc, a, 0, nullptr, b, c, ldc, accumulate);
 }
 
 }  // namespace
