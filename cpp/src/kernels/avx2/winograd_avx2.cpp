@@ -82,6 +82,51 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
   }
 }
 
+// out = A d for four vectors: six points 0, 1, -1, 2, -2 and infinity (the transpose of at).
+inline void a(const __m256* d, __m256* out) {
+  const __m256 e = _mm256_add_ps(d[0], d[2]), o = _mm256_add_ps(d[1], d[3]);
+  const __m256 e2 = _mm256_fmadd_ps(_mm256_set1_ps(4), d[2], d[0]);
+  const __m256 o2 = _mm256_fmadd_ps(_mm256_set1_ps(8), d[3], _mm256_add_ps(d[1], d[1]));
+  out[0] = d[0];
+  out[1] = _mm256_add_ps(e, o);
+  out[2] = _mm256_sub_ps(e, o);
+  out[3] = _mm256_add_ps(e2, o2);
+  out[4] = _mm256_sub_ps(e2, o2);
+  out[5] = d[3];
+}
+
+// The gradient transform of winograd_tiles.inl's gradient_block, for float: Z = A (dy A^T), each
+// patch row loaded whole and transposed in registers like the input's. Blocks that would read
+// outside the plane, or values outside it that their tiles use, go through a zeroed copy.
+void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
+                        int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
+  constexpr int kSpan = kLanes * kM;  // columns a block's loads cover, in one row or two of half
+  const int per_row = pair ? kLanes / 2 : kLanes, rows = pair && count > per_row ? 2 * kM : kM;
+  const std::int64_t span = pair ? kSpan / 2 : kSpan;
+  const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
+  const float* src = plane + oy * Q + ox;
+  std::int64_t ld = Q;
+  alignas(32) float local[2 * kM][kSpan];
+  if (oy + rows > P || used < kM * std::min(count, per_row) || (oy + rows - 1) * Q + ox + span > P * Q) {
+    std::fill(&local[0][0], &local[0][0] + 2 * kM * kSpan, 0.f);
+    for (int r = 0; r < rows && oy + r < P; ++r) std::copy(src + r * Q, src + r * Q + used, local[r]);
+    src = &local[0][0], ld = kSpan;
+  }
+  const std::int64_t second = pair ? kM * ld - 16 : 0;  // lanes 4-7: the tile row below, not 16 columns on
+  __m256 rows_a[kM][kA];  // rows_a[i][nu]: row i of the patches times A^T
+  for (int i = 0; i < kM; ++i) {
+    __m256 d[kM];
+    columns(src + i * ld, second, 4, d);
+    a(d, rows_a[i]);
+  }
+  for (int nu = 0; nu < kA; ++nu) {
+    __m256 col[kM], out[kA];
+    for (int i = 0; i < kM; ++i) col[i] = rows_a[i][nu];
+    a(col, out);
+    for (int xi = 0; xi < kA; ++xi) store_first(z + (xi * kA + nu) * xi_stride, out[xi], count);
+  }
+}
+
 // out = A^T m for six vectors: four outputs from points 0, 1, -1, 2, -2 and infinity.
 inline void at(const __m256* m, __m256* out) {
   const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
@@ -205,6 +250,7 @@ WinogradFamily<float> swinograd() {
   WinogradKernels<float> f4 = float_kernels<F4>("f4x4-avx2");
   f4.input = input_block_f32;
   f4.output = output_block_f32;
+  f4.gradient = gradient_block_f32;
   return {float_kernels<F2>("f2x2-avx2"), f4, float_kernels<F6>("f6x6-avx2")};
 }
 WinogradFamily<double> dwinograd() {
