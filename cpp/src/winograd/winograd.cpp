@@ -119,9 +119,11 @@ struct WeightGemm {
   std::int64_t k(std::int64_t) const { return count; }
   std::int64_t a_operand(std::int64_t b) const { return b; }
 
+  // Z's rows, which the microkernel reads in place where few column blocks share them
+  const T* a_rows(std::int64_t b) const { return z + b / g.G * zl.point + zl.offset(b % g.G * g.Kg, 0); }
+  std::int64_t a_ld() const { return zl.row; }
   void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    const std::int64_t xi = b / g.G, grp = b % g.G;
-    direct::pack_rows(z + xi * zl.point + zl.offset(grp * g.Kg, 0), zl.row, g.Kg, k0, kc, dst, mr);
+    direct::pack_rows(a_rows(b), zl.row, g.Kg, k0, kc, dst, mr);
   }
 
   // B[tile][c] = V[xi][c][tile]
