@@ -420,15 +420,22 @@ class WinogradConv final : public ConvImpl {
       T* a = scratch + thread_index() * kXi * point;
       for (std::int64_t c0 = 0; c0 < g.Cg; c0 += L.kc) {
         const std::int64_t kc = std::min(L.kc, g.Cg - c0);
-        for (std::int64_t i = 0; i < height; ++i) {  // row i: filter panel0 + i, channels c0 ..
-          const std::int64_t kin = panel0 + i;
-          if (kin >= g.Kg) {
-            for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
-            continue;
-          }
+        // row i: filter panel0 + i, channels c0 .., zero past the last filter
+        const std::int64_t filters = std::min(height, g.Kg - panel0);
+        for (std::int64_t i = filters; i < height; ++i)
+          for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
+        auto transform = [&](std::int64_t i, std::int64_t c) {
+          wk.weights(filter(g, w, rotate, grp, panel0 + i, c), stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)),
+                     rotate, a + i * L.kc + c - c0, point);
+        };
+        // Along the weights as they lie: the rotated ones hold a channel's filters together, and
+        // a row of channels would touch a page per channel (ResNet-18 layer4: 18 kB apart).
+        if (rotate) {
           for (std::int64_t c = c0; c < c0 + kc; c += kLanes)
-            wk.weights(filter(g, w, rotate, grp, kin, c), stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)), rotate,
-                       a + i * L.kc + c - c0, point);
+            for (std::int64_t i = 0; i < filters; ++i) transform(i, c);
+        } else {
+          for (std::int64_t i = 0; i < filters; ++i)
+            for (std::int64_t c = c0; c < c0 + kc; c += kLanes) transform(i, c);
         }
         for (int xi = 0; xi < kXi; ++xi)
           for (std::int64_t j = 0; j < jn; ++j) {
