@@ -9,6 +9,18 @@ namespace {
 // panel width holds whole blocks (the B panels, 16 or 32 wide); the rest as pack_panel_rows.
 void pack_panel_f32(const float* src, std::int64_t ld, std::int64_t rows, std::int64_t kc, float* dst,
                     std::int64_t width) noexcept {
+  if (width < 8 && rows <= width) {  // an A panel (6 rows): each column stored 8 wide, its spill overwritten next
+    std::int64_t p = 0;
+    for (; p + 8 < kc; p += 8) {
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) r[q] = q < rows ? _mm256_loadu_ps(src + q * ld + p) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * width, r[q]);
+    }
+    for (; p < kc; ++p)
+      for (std::int64_t i = 0; i < width; ++i) dst[p * width + i] = i < rows ? src[i * ld + p] : 0.f;
+    return;
+  }
   std::int64_t i0 = 0;
   if (width % 8 == 0) {
     for (; i0 + 8 <= rows; i0 += 8) {
