@@ -59,6 +59,8 @@ KernelTable fill() noexcept {
   if (t.isa >= Isa::Avx512) {
     t.sgemm = kernels::avx512::sgemm();
     t.dgemm = kernels::avx512::dgemm();
+    t.sgemm.run_indirect_quarter = kernels::avx2::sgemm().run_indirect_narrow;
+    t.dgemm.run_indirect_quarter = kernels::avx2::dgemm().run_indirect_narrow;
     // Depthwise planes keep AVX2's kernels. The zmm versions of the same kernels ran slower on
     // the AVX-512 CPU measured (AMD Zen 4, which splits 512-bit operations into two halves):
     // 5-20% in 7 of MobileNet-v2's 10 depthwise benchmarks, and a 56-wide row is 3.5 zmm

@@ -69,6 +69,10 @@ struct GemmMicrokernel {
   PackPanelFn<T> pack = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";
+  // The same for nr/4 columns of a panel packed nr/4 wide, where an ISA has one (AVX-512: AVX2's
+  // run_indirect_narrow, on ymm registers): LeNet's 6 filters filled 6 of 16 lanes with half
+  // panels. Same bits as run_indirect.
+  GemmIndirectMicrokernelFn<T> run_indirect_quarter = nullptr;
 };
 
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns

@@ -67,21 +67,24 @@ constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded p
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
 // rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
 // L1 (the turned-around paths). With no terms and nothing to add to, C is zero. The panel and C
-// are `width` wide: the microkernel's nr, or nr/2 (run_indirect_narrow; see panel_width).
+// are `width` wide: the microkernel's nr, nr/2 or nr/4 (see panel_width).
 template <typename T>
 void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t count, const T* const* rows,
                       const std::int64_t* off, const T* b, T* c, bool accumulate) noexcept {
-  const GemmIndirectMicrokernelFn<T> run = width < uk.nr ? uk.run_indirect_narrow : uk.run_indirect;
+  const GemmIndirectMicrokernelFn<T> run = width == uk.nr       ? uk.run_indirect
+                                           : width == uk.nr / 2 ? uk.run_indirect_narrow
+                                                                : uk.run_indirect_quarter;
   if (count == 0 && !accumulate) std::fill(c, c + uk.mr * width, T(0));
   for (std::int64_t k0 = 0; k0 < count; k0 += kMaxRuns)
     run(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
 }
 
 // A turned-around product's panel width for `columns` columns (filters, or channels swapped):
-// half the microkernel's where that holds them all, so that packing and products cost half
-// (LeNet's 6 and 16 filters in AVX-512's 32-wide panels).
+// a quarter or half of the microkernel's where that holds them all, so that packing and products
+// cost less (LeNet's 6 and 16 filters in AVX-512's 32-wide panels).
 template <typename T>
 std::int64_t panel_width(const GemmMicrokernel<T>& uk, std::int64_t columns) noexcept {
+  if (uk.run_indirect_quarter != nullptr && 4 * columns <= uk.nr) return uk.nr / 4;
   return 2 * columns <= uk.nr ? uk.nr / 2 : uk.nr;
 }
 
