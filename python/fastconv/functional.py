@@ -11,7 +11,6 @@ from __future__ import annotations
 import operator
 import threading
 from collections import OrderedDict
-from os import environ as _environ
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -219,8 +218,7 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
     """
     _algorithm(algorithm, fname)
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
-           _DTYPE_NAMES[np.dtype(dtype)], algorithm, _core.get_num_threads(), layout,
-           _environ.get("FASTCONV_MAX_WORKSPACE"))
+           _DTYPE_NAMES[np.dtype(dtype)], algorithm, layout, _core.plan_settings())
     with _PLAN_LOCK:
         plan = _PLAN_CACHE.get(key)
         if plan is not None:
@@ -303,7 +301,7 @@ def _call_key(fname: str, arrays: tuple, stride, padding, dilation, groups, algo
     """The _CALLS key of a call: its arrays' (shape, strides, dtype, alignment) or sizes, and its
     arguments with their types (True == 1, yet True is not a valid stride)."""
     return (fname, arrays, stride, padding, dilation, groups, algorithm, type(stride), type(padding), type(dilation),
-            type(groups), _core.get_num_threads(), _environ.get("FASTCONV_MAX_WORKSPACE"))
+            type(groups), _core.plan_settings())
 
 
 def _lookup(key: tuple) -> Tuple[Optional[tuple], Optional[tuple]]:

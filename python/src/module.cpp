@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,12 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("set_num_threads", &fastconv::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastconv::get_num_threads);
+  // What a cached plan depends on beyond its arguments, in one call: the thread count and
+  // FASTCONV_MAX_WORKSPACE as getenv sees it (os.environ's lookup cost a tiny layer's call 25%).
+  m.def("plan_settings", [] {
+    const char* bound = std::getenv("FASTCONV_MAX_WORKSPACE");
+    return py::make_tuple(fastconv::get_num_threads(), bound ? py::object(py::str(bound)) : py::object(py::none()));
+  });
   m.def("set_local_num_threads", &fastconv::set_local_num_threads, py::arg("n"));
   m.def("get_local_num_threads", &fastconv::get_local_num_threads);
   m.def("active_isa", [] { return std::string(fastconv::to_string(fastconv::active_isa())); });
