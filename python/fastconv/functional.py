@@ -291,8 +291,9 @@ def _into(out: Any, shape: Tuple[int, ...], dtype: np.dtype, inputs: Sequence[np
 # Repeated calls (a training loop, a layer) skip argument parsing: once a combination of array
 # shapes, dtypes, memory layouts and arguments has been validated and planned, the same
 # combination goes straight to its plan: conv2d (with or without out=), conv2d_input and
-# conv2d_weight (measured on a tiny layer: 16, 22 and 15 us per call through the full path,
-# 7, 5 and 5 us through this one). Unhashable arguments (lists) take the full path.
+# conv2d_weight (measured on a tiny layer when this path was added: 16, 22 and 15 us per call
+# through the full path, 7, 5 and 5 us through this one; now 3.4, 3.1 and 3.7 us). Unhashable
+# arguments (lists) take the full path.
 _CALLS: Dict[tuple, tuple] = {}
 _CALLS_SIZE = 256
 
