@@ -101,7 +101,7 @@ inline void a(const __m256* d, __m256* out) {
 void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
                         int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
   constexpr int kSpan = kLanes * kM;  // columns a block's loads cover, in one row or two of half
-  const int per_row = pair ? kLanes / 2 : kLanes, rows = pair && count > per_row ? 2 * kM : kM;
+  const int per_row = pair ? kLanes / 2 : kLanes, rows = pair ? 2 * kM : kM;  // lanes 4-7 load from the lower rows
   const std::int64_t span = pair ? kSpan / 2 : kSpan;
   const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
   const float* src = plane + oy * Q + ox;
