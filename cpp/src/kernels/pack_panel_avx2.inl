@@ -18,9 +18,7 @@ void pack_panel_f32(const float* src, std::int64_t ld, std::int64_t rows, std::i
       transpose8(r);
       for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * width, r[q]);
     }
-    for (; p < kc; ++p)
-      for (std::int64_t i = 0; i < width; ++i) dst[p * width + i] = i < rows ? src[i * ld + p] : 0.f;
-    return;
+    return pack_panel_rows(src + p, ld, rows, kc - p, dst + p * width, width, 0);
   }
   std::int64_t i0 = 0;
   if (width % 8 == 0) {

@@ -101,13 +101,13 @@ inline void a(const __m256* d, __m256* out) {
 void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
                         int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
   constexpr int kSpan = kLanes * kM;  // columns a block's loads cover, in one row or two of half
-  const int per_row = pair ? kLanes / 2 : kLanes, rows = pair ? 2 * kM : kM;  // lanes 4-7 load from the lower rows
+  const int per_row = pair ? kLanes / 2 : kLanes, rows = pair ? 2 * kM : kM;  // pair: lanes 4-7 load below
   const std::int64_t span = pair ? kSpan / 2 : kSpan;
-  const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
+  const std::int64_t wanted = kM * std::min(count, per_row), used = std::min(wanted, Q - ox);  // columns per row
   const float* src = plane + oy * Q + ox;
   std::int64_t ld = Q;
   alignas(32) float local[2 * kM][kSpan];
-  if (oy + rows > P || used < kM * std::min(count, per_row) || (oy + rows - 1) * Q + ox + span > P * Q) {
+  if (oy + rows > P || used < wanted || (oy + rows - 1) * Q + ox + span > P * Q) {
     std::fill(&local[0][0], &local[0][0] + 2 * kM * kSpan, 0.f);
     for (int r = 0; r < rows && oy + r < P; ++r) std::copy(src + r * Q, src + r * Q + used, local[r]);
     src = &local[0][0], ld = kSpan;
