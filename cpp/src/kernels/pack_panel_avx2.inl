@@ -6,11 +6,12 @@
 namespace {
 
 // The panel pack for float: blocks of 8 rows x 8 columns transposed in registers, where the
-// panel width holds whole blocks (the B panels, 16 or 32 wide) or is under one (the A panels,
-// 6 rows); the rest as pack_panel_rows.
+// panel width holds whole blocks (the B panels, 16 or 32 wide) or at most one (the A panels, 6
+// rows, and 8-wide panels of fewer rows: LeNet's 6 filters packed for a quarter-width entry,
+// which went element by element); the rest as pack_panel_rows.
 void pack_panel_f32(const float* src, std::int64_t ld, std::int64_t rows, std::int64_t kc, float* dst,
                     std::int64_t width) noexcept {
-  if (width < 8 && rows <= width) {  // each column stored 8 wide, its spill overwritten by the next
+  if (width <= 8 && rows <= width) {  // each column stored 8 wide, its spill overwritten by the next
     std::int64_t p = 0;
     for (; p + 8 < kc; p += 8) {
       __m256 r[8];
