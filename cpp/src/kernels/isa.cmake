@@ -11,9 +11,10 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
                       ${_fastconv_kernels}/avx2/winograd_avx2.cpp)
     target_sources(fastconv_objects PRIVATE ${_avx2_sources})
     set_source_files_properties(${_avx2_sources} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
-    # No multiply-adds but the written ones in the transforms: which ones the compiler fuses
-    # depends on what it inlines, and the weight transform's whole and partial calls (inlined
-    # apart) must round alike, or plans with prepared weights stop matching unprepared calls.
+    # The transforms get no multiply-adds but the written ones: which products the compiler
+    # fuses depends on what it inlines, and the weight transform's whole and partial calls,
+    # inlined apart, must round alike (plans with prepared weights match, bit for bit, the calls
+    # that transform them on the fly).
     set_source_files_properties(${_fastconv_kernels}/avx2/winograd_avx2.cpp
                                 PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
     target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX2=1)

@@ -468,8 +468,10 @@ class WinogradConv final : public ConvImpl {
       else ch -= c0;
     }
     if (kin >= g.Kg || ch >= g.Cg) return;
+#if defined(__GNUC__)  // and Clang; MSVC builds go without
     const char* p = reinterpret_cast<const char*>(filter(g, w, false, grp, kin, ch));
     for (std::size_t b = 0; b < kLanes * 9 * sizeof(T); b += 64) __builtin_prefetch(p + b, 0, 1);
+#endif
   }
 
   // The weight gradient where tiles are few: one block, and the inverse weight transform fused
