@@ -324,14 +324,30 @@ struct BackwardDataProblem {
     for (std::int64_t p = 0; p < kc; ++p) {
       const T* wk = w + ((group(op) * g.Kg + kout) * g.Cg * g.R + tr.index[ti]) * g.S + ts.index[si];
       T* d = dst + p * mr;
-      for (std::int64_t ir = 0; ir < whole; ir += mr, d += kc * mr)
-        for (int i = 0; i < mr; ++i) d[i] = wk[(ir + i) * rs];
+      if (rs == 1 && mr == 6) {  // 1x1: runs of consecutive channels, a fixed-size copy each
+        d = copy_runs<6>(wk, whole, kc, d);
+      } else if (rs == 1 && mr == 4) {
+        d = copy_runs<4>(wk, whole, kc, d);
+      } else {
+        for (std::int64_t ir = 0; ir < whole; ir += mr, d += kc * mr)
+          for (int i = 0; i < mr; ++i) d[i] = wk[(ir + i) * rs];
+      }
       for (int i = 0; whole < g.Cg && i < mr; ++i) d[i] = whole + i < g.Cg ? wk[(whole + i) * rs] : T(0);
       if (++si == nts) {
         si = 0;
         if (++ti == ntr) ti = 0, ++kout;
       }
     }
+  }
+
+  // Rows [0, whole) of one column, MR at a time, panels kc * MR apart: with MR known, a few
+  // vector moves instead of a loop (ResNet-50's 1x1 input gradient at batch 1 spent 14% here).
+  // Returns where the next panel, the partial one, goes.
+  template <int MR>
+  static T* copy_runs(const T* wk, std::int64_t whole, std::int64_t kc, T* d) {
+    for (std::int64_t ir = 0; ir < whole; ir += MR, d += kc * MR)
+      for (int i = 0; i < MR; ++i) d[i] = wk[ir + i];
+    return d;
   }
 
   // B[(k, tr, ts), (a, e)] = dY[k, a + offset_r, e + offset_s], zero outside the output.
