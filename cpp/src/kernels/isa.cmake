@@ -15,8 +15,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
     # fuses depends on what it inlines, and the weight transform's whole and partial calls,
     # inlined apart, must round alike (plans with prepared weights match, bit for bit, the calls
     # that transform them on the fly).
-    set_source_files_properties(${_fastconv_kernels}/avx2/winograd_avx2.cpp
-                                PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
+    set_property(SOURCE ${_fastconv_kernels}/avx2/winograd_avx2.cpp APPEND PROPERTY COMPILE_OPTIONS -ffp-contract=off)
     target_compile_definitions(fastconv_objects PRIVATE FASTCONV_HAVE_AVX2=1)
   endif()
   # AVX-512 (F, BW, VL, DQ; those CPUs all have AVX2, whose pack the files share). With
