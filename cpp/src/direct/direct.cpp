@@ -520,9 +520,8 @@ struct BackwardDataCol2imProblem {
       const std::int64_t len = g.P * g.W - (g.S - 1) * g.dw;  // the last row's zeros would pass the plane
       for (std::int64_t r = 0; r < g.R; ++r)
         for (std::int64_t s = 0; s < g.S; ++s) {
-          const T* __restrict src = tc + (r * g.S + s) * ld;
-          T* __restrict dst = dxp + r * g.dh * g.W + s * g.dw;
-          for (std::int64_t i = 0; i < len; ++i) dst[i] += src[i];
+          const std::int64_t at = r * g.dh * g.W + s * g.dw;
+          add_run(tc + (r * g.S + s) * ld, at, at + len, dxp);
         }
       return;
     }
@@ -558,6 +557,19 @@ struct BackwardDataCol2imProblem {
       }
   }
   static constexpr std::int64_t kMaxTaps = 16;  // kernel widths whose column bounds add_plane tabulates
+
+  // dst[i] += src[i - lo] for lo <= i < hi, in vectors at multiples of their width from dst: each
+  // tap's vectors then land where the last tap's were stored, so their loads take the stored
+  // values at once. Runs one element apart made every load overlap two pending stores and
+  // wait for them (LeNet conv2's wide planes: the adds took 1.5 times as long).
+  static void add_run(const T* __restrict src, std::int64_t lo, std::int64_t hi, T* __restrict dst) noexcept {
+    constexpr std::int64_t V = 16 / sizeof(T);  // the baseline's vector
+    const std::int64_t a = std::min(hi, (lo + V - 1) / V * V), b = std::max(a, hi / V * V);
+    for (std::int64_t i = lo; i < a; ++i) dst[i] += src[i - lo];
+    for (std::int64_t i = a; i < b; i += V)
+      for (std::int64_t v = 0; v < V; ++v) dst[i + v] += src[i + v - lo];
+    for (std::int64_t i = b; i < hi; ++i) dst[i] += src[i - lo];
+  }
 };
 
 // Computed transposed, dW^T[(c,r,s), k] = X_col[(c,r,s), (n,pix)] * dY^T[(n,pix), k], so that
