@@ -303,6 +303,53 @@ def test_depthwise_3x3_in_place(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_5x5_weight_gradient_rows_of_every_width(rng, dtype):
+    """5x5 depthwise planes at unit column stride take their weight gradient from a kernel of
+    their own (two passes of 15 and 10 partial sums, a row's last partial vector masked): output
+    widths of 1 to 40 give every length of that vector, with random row strides, row dilations,
+    paddings and filters per channel."""
+    for q in range(1, 41):
+        dilation = (int(rng.integers(1, 3)), 1)
+        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
+        w = max(q + 4 - sum(pads[1]), 1)
+        cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(9, 14)), w=w, r=5, s=5,
+                   stride=(int(rng.integers(1, 3)), 1), dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
+        if 4 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 5 > w + sum(pads[1]):
+            continue
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
+    """A 5x5 layer with one input channel (LeNet's first) is a depthwise layer of one group: its
+    weight gradient runs on the plane kernels, split by filters among threads, the other
+    directions on the GEMM; swept over sizes, row strides and paddings, at 1 and 2 threads."""
+    before = fastconv.get_num_threads()
+    try:
+        for _ in range(12):
+            cfg = dict(n=int(rng.integers(1, 4)), c=1, k=int(rng.integers(1, 9)), h=int(rng.integers(5, 30)),
+                       w=int(rng.integers(5, 30)), r=5, s=5, stride=(int(rng.integers(1, 3)), 1), dilation=(1, 1),
+                       pads=((int(rng.integers(0, 3)),) * 2, (int(rng.integers(0, 3)),) * 2), groups=1, dtype=dtype,
+                       bias=True)
+            plan = fastconv.plan_conv2d((cfg["n"], 1, cfg["h"], cfg["w"]), (cfg["k"], 1, 5, 5), cfg["stride"],
+                                        cfg["pads"], cfg["dilation"], 1, dtype=dtype)
+            assert plan.implementation_of("backward_weights").startswith("direct/depthwise"), plan.implementation
+            assert not plan.implementation_of("forward").startswith("direct/depthwise"), plan.implementation
+            arrays = sweep.make_arrays(cfg, rng)
+            grads = []
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                errs = sweep.errors(cfg, arrays)
+                assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+                x, w, _, dy = arrays
+                grads.append(fastconv.conv2d_weight(x, w.shape, dy, stride=cfg["stride"], padding=cfg["pads"]))
+            assert np.array_equal(grads[0], grads[1])
+    finally:
+        fastconv.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_2_rows_split_into_phases(rng, dtype):
     """Stride-2 layers fill their padded planes by splitting each source row into its even and
     odd columns, whole vectors of pairs at a time and the ends one by one: every parity of the

@@ -134,21 +134,22 @@ class DepthwiseConv final : public ConvImpl {
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardWeights);
       const T* zeros = in_place(x_, Q_) ? buffer : nullptr;
-      // Each thread sums its own channels over the images in order, image by image: its planes
-      // then come in memory order (channel after channel of one image).
+      // Each thread sums its own filters over the images in order, image by image: its planes
+      // then come in memory order (channel after channel of one image). Filters, not channels:
+      // one input channel with several filters (a grayscale first layer) keeps every thread busy.
       const std::int64_t t = thread_index(), count = team_size();
-      const std::int64_t c0 = C_ * t / count, c1 = C_ * (t + 1) / count;
-      std::vector<double> acc(static_cast<std::size_t>((c1 - c0) * Kg_ * taps_));
-      for (std::int64_t n = 0; n < N_; ++n)
-        for (std::int64_t c = c0; c < c1; ++c)
+      const std::int64_t k0 = K_ * t / count, k1 = K_ * (t + 1) / count;
+      std::vector<double> acc(static_cast<std::size_t>((k1 - k0) * taps_));
+      for (std::int64_t n = 0; n < N_ && k0 < k1; ++n)
+        for (std::int64_t c = k0 / Kg_; c <= (k1 - 1) / Kg_; ++c)
           for_each_strip(
               x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
               [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
-                for (std::int64_t j = 0; j < Kg_; ++j)
-                  dk.weights(g, buf, dy + (n * K_ + c * Kg_ + j) * P_ * Q_ + oh0 * Q_, acc.data() + ((c - c0) * Kg_ + j) * taps_);
+                for (std::int64_t k = std::max(k0, c * Kg_); k < std::min(k1, (c + 1) * Kg_); ++k)
+                  dk.weights(g, buf, dy + (n * K_ + k) * P_ * Q_ + oh0 * Q_, acc.data() + (k - k0) * taps_);
               },
               zeros);
-      for (std::int64_t i = 0; i < (c1 - c0) * Kg_ * taps_; ++i) dw[c0 * Kg_ * taps_ + i] = T(acc[std::size_t(i)]);
+      for (std::int64_t i = 0; i < (k1 - k0) * taps_; ++i) dw[k0 * taps_ + i] = T(acc[std::size_t(i)]);
     }
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
   }
@@ -190,7 +191,7 @@ class DepthwiseConv final : public ConvImpl {
 }  // namespace depthwise
 
 bool depthwise_accepts(const ConvDesc& desc) {
-  return desc.c == desc.groups && desc.groups > 1 && desc.input_layout == Layout::NCHW &&
+  return desc.c == desc.groups && desc.input_layout == Layout::NCHW &&
          desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped && depthwise::buffers_fit(desc);
 }
 

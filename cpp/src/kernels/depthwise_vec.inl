@@ -293,12 +293,51 @@ void weights_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* dy
   }
 }
 
+// 5x5 with unit column taps (tap[s] == s), as weights_plane_3x3 but in two passes over the
+// plane, kernel rows 0-2 then 3-4: 25 partial sums and a dY vector overflow AVX2's 16
+// registers, 15 and one fill them. Each dY vector is loaded once per pass for 15 or 10
+// multiply-adds, whose other operand comes from memory (the generic loop loaded two values
+// for each, and ran LeNet's first layer at a third of the peak).
+template <typename T, int R0, int NR>
+void weights_pass_5x5(const DepthwisePlane& g, const T* src, const T* dy, double* acc) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  constexpr std::int64_t kRows = 8;
+  const std::int64_t tail = g.Q % W, body = g.Q - tail;
+  const auto m = V::first(int(tail ? tail : 1));
+  for (std::int64_t oh0 = 0; oh0 < g.P; oh0 += kRows) {
+    typename V::type p[NR * 5];
+    for (auto& v : p) v = V::zero();
+    const auto taps = [&](const T* xs, typename V::type d, auto load) {
+      for (int r = 0; r < NR; ++r) {
+        const T* row = xs + (R0 + r) * g.dh * g.ld;
+        for (int s = 0; s < 5; ++s) p[r * 5 + s] = V::fma(load(row + s), d, p[r * 5 + s]);
+      }
+    };
+    for (std::int64_t oh = oh0; oh < std::min(g.P, oh0 + kRows); ++oh) {
+      const T* xs = src + oh * g.sh * g.ld;
+      const T* dyr = dy + oh * g.Q;
+      for (std::int64_t ow = 0; ow < body; ow += W) taps(xs + ow, V::load(dyr + ow), [](const T* q) { return V::load(q); });
+      if (tail) taps(xs + body, V::load(dyr + body, m), [m](const T* q) { return V::load(q, m); });
+    }
+    for (int t = 0; t < NR * 5; ++t) acc[R0 * 5 + t] += double(V::sum(p[t]));
+  }
+}
+
+template <typename T>
+void weights_plane_5x5(const DepthwisePlane& g, const T* src, const T* dy, double* acc) noexcept {
+  weights_pass_5x5<T, 0, 3>(g, src, dy, acc);
+  weights_pass_5x5<T, 3, 2>(g, src, dy, acc);
+}
+
 // Dot products over blocks of up to eight rows in two vectors of partial sums, reduced in a
 // fixed order and added in double: short float sums, with one reduction per block and tap.
 template <typename T>
 void weights_plane(const DepthwisePlane& g, const T* src, const T* dy, double* acc) noexcept {
   if (g.in_place) return weights_plane_3x3_in_place(g, src, dy, acc);
   if (g.R == 3 && g.S == 3) return weights_plane_3x3(g, src, dy, acc);
+  if (g.R == 5 && g.S == 5 && g.tap[0] == 0 && g.tap[1] == 1 && g.tap[2] == 2 && g.tap[3] == 3 && g.tap[4] == 4)
+    return weights_plane_5x5(g, src, dy, acc);
   using V = Vec<T>;
   constexpr int W = V::width;
   constexpr std::int64_t kRows = 8;
