@@ -19,6 +19,7 @@
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
 #include "padded.hpp"
+#include "prefetch.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -1111,16 +1112,42 @@ class DirectConv final : public ConvImpl {
       // dyt[grp][panel][img][pix][j], a block of pixels at a time so that the block stays in L1
       // while each filter's row is written into it
       const std::int64_t blocks = ceil_div(pixels, kPackPixels), packs = images * g_.G * panels * blocks;
+      // pack task `task`: rows of `width` values from `at`, pq apart, into dyt at `to`
+      auto pack_task = [&](std::int64_t task, const T*& at, std::int64_t& rows, std::int64_t& width) {
+        const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
+        const std::int64_t b0 = task % blocks * kPackPixels;
+        at = panel_src + ((i0 + img) * panel_image + grp * across + pn * nr) * pq + p0 + b0;
+        rows = std::min<std::int64_t>(nr, across - pn * nr), width = std::min(pixels, b0 + kPackPixels) - b0;
+        return dyt + (((grp * panels + pn) * images + img) * pixels + b0) * nr;
+      };
 #pragma omp for schedule(static)
       for (std::int64_t task = 0; task < packs; ++task) {
-        const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
-        const std::int64_t b0 = task % blocks * kPackPixels, b1 = std::min(pixels, b0 + kPackPixels);
-        uk.pack(panel_src + ((i0 + img) * panel_image + grp * across + pn * nr) * pq + p0 + b0, pq,
-                std::min<std::int64_t>(nr, across - pn * nr), b1 - b0,
-                dyt + (((grp * panels + pn) * images + img) * pixels + b0) * nr, nr);
+        const T* at;
+        std::int64_t rows, width;
+        T* to = pack_task(task, at, rows, width);
+        uk.pack(at, pq, rows, width, to, nr);
       }
+      // The next chunk's dY (its pack tasks are this chunk's, moved by `ahead`), fetched into
+      // cache while this chunk's products run: the packing waited on memory (the stem at batch 16).
+      std::int64_t ahead = 0, next_images = 0, next_pixels = 0;
+      if (chunk + 1 < chunks) {
+        const std::int64_t next_i0 = sub_image ? (chunk + 1) / image_chunks : (chunk + 1) * chunk_images_;
+        const std::int64_t next_p0 = sub_image ? (chunk + 1) % image_chunks * chunk_pixels_ : 0;
+        ahead = (next_i0 - i0) * panel_image * pq + next_p0 - p0;
+        next_images = std::min(g_.N, next_i0 + chunk_images_) - next_i0, next_pixels = std::min(chunk_pixels_, pq - next_p0);
+      }
+      const std::int64_t jobs = tasks * splits;
 #pragma omp for schedule(static)
-      for (std::int64_t job = 0; job < tasks * splits; ++job) {
+      for (std::int64_t job = 0; job < jobs; ++job) {
+        for (std::int64_t pt = job * packs / jobs; ahead != 0 && pt < (job + 1) * packs / jobs; ++pt) {
+          const T* at;
+          std::int64_t rows, width;
+          pack_task(pt, at, rows, width);
+          const std::int64_t img = pt / (blocks * panels * g_.G), b0 = pt % blocks * kPackPixels;
+          if (img >= next_images || b0 >= next_pixels) continue;  // past a shorter last chunk
+          for (std::int64_t r = 0; r < rows; ++r)
+            prefetch_range<2>(at + ahead + r * pq, std::size_t(std::min(width, next_pixels - b0)) * sizeof(T));
+        }
         const std::int64_t task = job % tasks, split = job / tasks;
         const auto [grp, pn, tap0, count] = tile_of(task);
         alignas(64) T tile[kMaxIndirectRows * kMaxPanel];

@@ -21,6 +21,7 @@
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
 #include "padded.hpp"
+#include "prefetch.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -458,7 +459,7 @@ class WinogradConv final : public ConvImpl {
   // runs of kc channels a filter row apart, each of which the hardware prefetcher would start
   // cold: fetch the same channels two filters ahead (in the next block, or the next task, past
   // the last), about 2 us before they are needed: the transform waited on memory half its time.
-  // Inlined early: GCC judges a call that only prefetches free of effects, and drops it.
+  // Inlined early (see prefetch_range).
   [[gnu::always_inline]] static void prefetch_ahead(const Geometry& g, const T* w, std::int64_t grp,
                                                     std::int64_t panel0, std::int64_t filters, std::int64_t i,
                                                     std::int64_t c, std::int64_t c0, std::int64_t kc) noexcept {
@@ -468,10 +469,7 @@ class WinogradConv final : public ConvImpl {
       else ch -= c0;
     }
     if (kin >= g.Kg || ch >= g.Cg) return;
-#if defined(__GNUC__)  // and Clang; MSVC builds go without
-    const char* p = reinterpret_cast<const char*>(filter(g, w, false, grp, kin, ch));
-    for (std::size_t b = 0; b < kLanes * 9 * sizeof(T); b += 64) __builtin_prefetch(p + b, 0, 1);
-#endif
+    prefetch_range<1>(filter(g, w, false, grp, kin, ch), kLanes * 9 * sizeof(T));
   }
 
   // The weight gradient where tiles are few: one block, and the inverse weight transform fused
