@@ -303,18 +303,21 @@ def test_depthwise_3x3_in_place(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_depthwise_5x5_weight_gradient_rows_of_every_width(rng, dtype):
-    """5x5 depthwise planes at unit column stride take their weight gradient from a kernel of
-    their own (two passes of 15 and 10 partial sums, a row's last partial vector masked): output
-    widths of 1 to 40 give every length of that vector, with random row strides, row dilations,
-    paddings and filters per channel."""
+def test_depthwise_5x5_rows_of_every_width(rng, dtype):
+    """5x5 depthwise planes run kernels of their own: the forward pass and input gradient with
+    the taps unrolled (column offsets fixed when compiled at unit column stride, looked up
+    otherwise), the weight gradient at unit column stride in two passes of 15 and 10 partial
+    sums. Output widths of 1 to 40 give every length of a row's last partial vector, with random
+    strides, dilations (columns: unit in two cases of three), paddings and filters per channel."""
     for q in range(1, 41):
-        dilation = (int(rng.integers(1, 3)), 1)
+        unit = q % 3 != 0
+        stride = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
+        dilation = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
         pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
-        w = max(q + 4 - sum(pads[1]), 1)
+        w = max((q - 1) * stride[1] + 4 * dilation[1] + 1 - sum(pads[1]), 1)  # q columns out
         cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(9, 14)), w=w, r=5, s=5,
-                   stride=(int(rng.integers(1, 3)), 1), dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
-        if 4 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 5 > w + sum(pads[1]):
+                   stride=stride, dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
+        if 4 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 4 * dilation[1] + 1 > w + sum(pads[1]):
             continue
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)

@@ -76,12 +76,15 @@ struct InPlaceColumns {
 
 // Columns [ow, ow + (NV-1)*W + last) of output rows [oh, oh + NR), 0 < last <= W: NR x NV
 // vectors of accumulators through every tap, so each multiply-add costs one load and no store.
-// With K3 (a 3x3 kernel), the taps are unrolled and the nine weights come in registers, kept
-// for the whole plane; otherwise each tap broadcasts its weight and looks up its offset
-// (MobileNet's 14x14 planes ran about 20% faster with K3, its 56x56 ones 5%). The multiply-adds
-// run in the same order either way, so both give the same bits.
-// Loads may run past a row's end into the buffer's slack; those lanes are never stored.
-template <typename T, int NR, int NV, bool K3>
+// With K = 3 (a 3x3 kernel), the taps are unrolled and the nine weights come in registers, kept
+// for the whole plane; with K = 5, the taps are unrolled and each kernel row's five weights
+// come in registers for the block; otherwise (K = 0) each tap broadcasts its weight and looks up
+// its offset, in a loop (MobileNet's 14x14 planes ran about 20% faster with K = 3, its 56x56
+// ones 5%; a 5x5 layer of 672 14x14 planes, at batch 1, 0.22 ms in the loop and 0.18 with
+// K = 5, PyTorch's 0.17-0.21). The multiply-adds run in the same order either way, so all give
+// the same bits. Loads may run past a row's end into the buffer's slack; those lanes are never
+// stored.
+template <typename T, int NR, int NV, int K>
 inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, const typename Vec<T>::type* w3,
                           std::int64_t oh, std::int64_t ow, int last, T bias, bool accumulate, T* y) noexcept {
   using V = Vec<T>;
@@ -93,7 +96,29 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, con
       const T* yi = y + (oh + j) * g.Q + ow + i * W;
       a[j * NV + i] = !accumulate ? V::set1(bias) : i + 1 < NV || last == W ? V::load(yi) : V::load(yi, V::first(last));
     }
-  if constexpr (K3) {
+  if constexpr (K == 5) {
+    const auto taps = [&](auto tap) {  // tap(s): column tap s's offset
+      for (int r = 0; r < 5; ++r) {
+        const T* row = src + (oh * g.sh + r * g.dh) * ld + ow;
+        typename V::type w5[5];
+        for (int s = 0; s < 5; ++s) w5[s] = V::broadcast(w + 5 * r + s);
+        for (int j = 0; j < NR; ++j)
+          for (int i = 0; i < NV; ++i) {
+            const T* xs = row + j * step + i * W;
+            auto& acc = a[j * NV + i];
+            for (int s = 0; s < 5; ++s) acc = V::fma(w5[s], V::load(xs + tap(s)), acc);
+          }
+      }
+    };
+    // Unit column stride: offsets known when compiled, which frees five registers (with them
+    // held, the address arithmetic spilled and took most of the time).
+    if (g.tap[0] == 0 && g.tap[1] == 1 && g.tap[2] == 2 && g.tap[3] == 3 && g.tap[4] == 4) {
+      taps([](int s) { return s; });
+    } else {
+      const std::int64_t t[5] = {g.tap[0], g.tap[1], g.tap[2], g.tap[3], g.tap[4]};
+      taps([&t](int s) { return t[s]; });
+    }
+  } else if constexpr (K == 3) {
     const std::int64_t t0 = g.tap[0], t1 = g.tap[1], t2 = g.tap[2];
     for (int r = 0; r < 3; ++r) {
       const T* row = src + (oh * g.sh + r * g.dh) * ld + ow;
@@ -129,32 +154,32 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, con
 
 // Output rows [oh, oh + NR), in blocks of the widest vector count and a last block of one to
 // that many. 3x3 blocks are narrower: 2 x 3 accumulators and 9 weights fill AVX2's 16 registers.
-template <typename T, int NR, bool K3>
+template <typename T, int NR, int K>
 void forward_rows(const DepthwisePlane& g, const T* src, const T* w, const typename Vec<T>::type* w3,
                   std::int64_t oh, T bias, bool accumulate, T* y) noexcept {
-  constexpr int W = Vec<T>::width, kWidest = K3 ? 3 : 4;
+  constexpr int W = Vec<T>::width, kWidest = K ? 3 : 4;
   std::int64_t ow = 0;
   for (; g.Q - ow > kWidest * W; ow += kWidest * W)
-    forward_block<T, NR, kWidest, K3>(g, src, w, w3, oh, ow, W, bias, accumulate, y);
+    forward_block<T, NR, kWidest, K>(g, src, w, w3, oh, ow, W, bias, accumulate, y);
   const int rest = int(g.Q - ow), vectors = (rest + W - 1) / W, last = rest - (vectors - 1) * W;
   switch (vectors) {
-    case 1: return forward_block<T, NR, 1, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
-    case 2: return forward_block<T, NR, 2, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
-    case 3: return forward_block<T, NR, 3, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
-    default: return forward_block<T, NR, kWidest, K3>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    case 1: return forward_block<T, NR, 1, K>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    case 2: return forward_block<T, NR, 2, K>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    case 3: return forward_block<T, NR, 3, K>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
+    default: return forward_block<T, NR, kWidest, K>(g, src, w, w3, oh, ow, last, bias, accumulate, y);
   }
 }
 
 // Two rows at a time, for more independent accumulators.
-template <typename T, bool K3>
+template <typename T, int K>
 void forward_rows_of_plane(const DepthwisePlane& g, const T* src, const T* w, T bias, bool accumulate,
                            T* y) noexcept {
   typename Vec<T>::type w3[9];
-  if constexpr (K3)
+  if constexpr (K == 3)
     for (int t = 0; t < 9; ++t) w3[t] = Vec<T>::broadcast(w + t);
   std::int64_t oh = 0;
-  for (; oh + 2 <= g.P; oh += 2) forward_rows<T, 2, K3>(g, src, w, w3, oh, bias, accumulate, y);
-  if (oh < g.P) forward_rows<T, 1, K3>(g, src, w, w3, oh, bias, accumulate, y);
+  for (; oh + 2 <= g.P; oh += 2) forward_rows<T, 2, K>(g, src, w, w3, oh, bias, accumulate, y);
+  if (oh < g.P) forward_rows<T, 1, K>(g, src, w, w3, oh, bias, accumulate, y);
 }
 
 // 3x3 in place (InPlaceColumns), NR rows at a time: inner vectors in blocks of three as
@@ -217,8 +242,9 @@ void forward_plane_3x3_in_place(const DepthwisePlane& g, const T* x, const T* w,
 template <typename T>
 void forward_plane(const DepthwisePlane& g, const T* src, const T* w, T bias, bool accumulate, T* y) noexcept {
   if (g.in_place) return forward_plane_3x3_in_place(g, src, w, bias, accumulate, y);
-  if (g.R == 3 && g.S == 3) return forward_rows_of_plane<T, true>(g, src, w, bias, accumulate, y);
-  forward_rows_of_plane<T, false>(g, src, w, bias, accumulate, y);
+  if (g.R == 3 && g.S == 3) return forward_rows_of_plane<T, 3>(g, src, w, bias, accumulate, y);
+  if (g.R == 5 && g.S == 5) return forward_rows_of_plane<T, 5>(g, src, w, bias, accumulate, y);
+  forward_rows_of_plane<T, 0>(g, src, w, bias, accumulate, y);
 }
 
 // 3x3: every tap of a block of up to eight rows at once, one vector of partial sums per tap, so
