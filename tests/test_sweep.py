@@ -202,6 +202,8 @@ def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride, grou
     # depthwise, and few channels per group (col2im)
     dict(n=3, c=8, k=8, h=20, w=21, r=3, s=3, stride=(2, 1), pads=((1, 1), (1, 1)), groups=8),
     dict(n=3, c=3, k=16, h=20, w=21, r=5, s=5, stride=(1, 1), pads=((2, 2), (2, 2)), groups=1),
+    # one input channel, 5x5: the weight gradient's filters split among threads, fewer than some
+    dict(n=3, c=1, k=3, h=20, w=21, r=5, s=5, stride=(2, 1), pads=((2, 2), (2, 2)), groups=1),
     # backward data turned around: stride phases' pixels as rows, read from padded dY planes
     dict(n=2, c=40, k=24, h=15, w=16, r=3, s=3, stride=(2, 2), pads=((1, 1), (1, 1)), groups=1),
     # 1x1: the weight gradient reads the input planes in place
