@@ -1,6 +1,6 @@
-// Convolution with one input channel per group, in several groups (depthwise): each
-// output channel reads one input plane, so there is no reduction over channels for a GEMM to
-// block. Each source plane is first copied, a strip of rows at a time, into a zero-padded buffer
+// Convolution with one input channel per group, in several groups (depthwise), or in one (a
+// single input channel, whose 5x5 weight gradient plan.cpp sends here): each output channel
+// reads one input plane, so there is no reduction over channels for a GEMM to block. Each source plane is first copied, a strip of rows at a time, into a zero-padded buffer
 // whose columns are split into stride phases; the per-ISA plane kernels then read every tap
 // as consecutive elements, with no edge cases (3x3 kernels read wide rows where they lie
 // instead, and mask their ends):

@@ -1112,7 +1112,7 @@ class DirectConv final : public ConvImpl {
       // dyt[grp][panel][img][pix][j], a block of pixels at a time so that the block stays in L1
       // while each filter's row is written into it
       const std::int64_t blocks = ceil_div(pixels, kPackPixels), packs = images * g_.G * panels * blocks;
-      // pack task `task`: rows of `width` values from `at`, pq apart, into dyt at `to`
+      // pack task `task`: `rows` rows of `width` values from `at`, pq apart; returns their place in dyt
       auto pack_task = [&](std::int64_t task, const T*& at, std::int64_t& rows, std::int64_t& width) {
         const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
         const std::int64_t b0 = task % blocks * kPackPixels;

@@ -153,7 +153,8 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, con
 }
 
 // Output rows [oh, oh + NR), in blocks of the widest vector count and a last block of one to
-// that many. 3x3 blocks are narrower: 2 x 3 accumulators and 9 weights fill AVX2's 16 registers.
+// that many. 3x3 and 5x5 blocks are narrower: 2 x 3 accumulators and 9 weights fill AVX2's 16
+// registers (5x5: and a kernel row's 5 weights, with room for the addresses).
 template <typename T, int NR, int K>
 void forward_rows(const DepthwisePlane& g, const T* src, const T* w, const typename Vec<T>::type* w3,
                   std::int64_t oh, T bias, bool accumulate, T* y) noexcept {
