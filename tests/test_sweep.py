@@ -268,22 +268,31 @@ def test_depthwise_wide_planes(rng, dtype):
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)
 
 
+def _depthwise_rows_of_every_width(rng, dtype, size, heights, unit_columns=lambda q: False):
+    """Depthwise size x size planes with output widths of 1 to 40, which give every length of a
+    row's last partial vector, with random strides, dilations (unit along columns where
+    unit_columns(q)), paddings and filters per channel, against the reference."""
+    span = size - 1
+    for q in range(1, 41):
+        unit = unit_columns(q)
+        stride = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
+        dilation = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
+        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
+        w = max((q - 1) * stride[1] + span * dilation[1] + 1 - sum(pads[1]), 1)  # q columns out
+        cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(*heights)), w=w, r=size, s=size,
+                   stride=stride, dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
+        if span * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or span * dilation[1] + 1 > w + sum(pads[1]):
+            continue
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_depthwise_3x3_rows_of_every_width(rng, dtype):
     """3x3 depthwise planes run kernels of their own (nine weights in registers, the taps
     unrolled), which store a row's last partial vector in pieces: output widths of 1 to 40 give
     every length of that piece, with random strides, dilations and paddings."""
-    for q in range(1, 41):
-        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
-        w = max((q - 1) * stride[1] + 2 * dilation[1] + 1 - sum(pads[1]), 1)  # q columns out
-        cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(5, 9)), w=w, r=3, s=3, stride=stride,
-                   dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
-        if 2 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 2 * dilation[1] + 1 > w + sum(pads[1]):
-            continue
-        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
-        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+    _depthwise_rows_of_every_width(rng, dtype, 3, (5, 9))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -311,18 +320,7 @@ def test_depthwise_5x5_rows_of_every_width(rng, dtype):
     otherwise), the weight gradient at unit column stride in two passes of 15 and 10 partial
     sums. Output widths of 1 to 40 give every length of a row's last partial vector, with random
     strides, dilations (columns: unit in two cases of three), paddings and filters per channel."""
-    for q in range(1, 41):
-        unit = q % 3 != 0
-        stride = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
-        dilation = (int(rng.integers(1, 3)), 1 if unit else int(rng.integers(1, 3)))
-        pads = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (int(rng.integers(0, 3)), int(rng.integers(0, 3))))
-        w = max((q - 1) * stride[1] + 4 * dilation[1] + 1 - sum(pads[1]), 1)  # q columns out
-        cfg = dict(n=2, c=3, k=3 * int(rng.integers(1, 3)), h=int(rng.integers(9, 14)), w=w, r=5, s=5,
-                   stride=stride, dilation=dilation, pads=pads, groups=3, dtype=dtype, bias=True)
-        if 4 * dilation[0] + 1 > cfg["h"] + sum(pads[0]) or 4 * dilation[1] + 1 > w + sum(pads[1]):
-            continue
-        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
-        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+    _depthwise_rows_of_every_width(rng, dtype, 5, (9, 14), unit_columns=lambda q: q % 3 != 0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
