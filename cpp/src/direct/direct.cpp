@@ -1101,52 +1101,54 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t i = 0; i < count; ++i) dwk[i] = c[i * nr + j];
       }
     };
+    // Chunk `chunk`: images [i0, i0 + images), pixels [p0, p0 + pixels) of each.
+    struct Chunk {
+      std::int64_t i0, images, p0, pixels;
+    };
+    auto chunk_at = [&](std::int64_t chunk) {
+      const std::int64_t i0 = sub_image ? chunk / image_chunks : chunk * chunk_images_;
+      const std::int64_t p0 = sub_image ? chunk % image_chunks * chunk_pixels_ : 0;
+      return Chunk{i0, std::min(g_.N, i0 + chunk_images_) - i0, p0, std::min(chunk_pixels_, pq - p0)};
+    };
     // Tasks are alike and may be tiny (49 pixels at batch 1): static, as dynamic claims cost more.
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks * splits > 1)
     for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      // images [i0, i1), pixels [p0, p0 + pixels) of each
-      const std::int64_t i0 = sub_image ? chunk / image_chunks : chunk * chunk_images_;
-      const std::int64_t i1 = std::min(g_.N, i0 + chunk_images_), images = i1 - i0;
-      const std::int64_t p0 = sub_image ? chunk % image_chunks * chunk_pixels_ : 0;
-      const std::int64_t pixels = std::min(chunk_pixels_, pq - p0);
+      const Chunk here = chunk_at(chunk);
+      const std::int64_t i0 = here.i0, images = here.images, p0 = here.p0, pixels = here.pixels, i1 = i0 + images;
       // dyt[grp][panel][img][pix][j], a block of pixels at a time so that the block stays in L1
       // while each filter's row is written into it
       const std::int64_t blocks = ceil_div(pixels, kPackPixels), packs = images * g_.G * panels * blocks;
-      // pack task `task`: `rows` rows of `width` values from `at`, pq apart; returns their place in dyt
-      auto pack_task = [&](std::int64_t task, const T*& at, std::int64_t& rows, std::int64_t& width) {
+      // Pack task `task`: `rows` rows of `width` values from `at`, pq apart, to `to` in dyt; its
+      // image in the chunk and first pixel.
+      struct PackTask {
+        const T* at;
+        T* to;
+        std::int64_t rows, width, img, b0;
+      };
+      auto pack_task = [&](std::int64_t task) {
         const std::int64_t panel = task / blocks, pn = panel % panels, grp = panel / panels % g_.G, img = panel / (panels * g_.G);
         const std::int64_t b0 = task % blocks * kPackPixels;
-        at = panel_src + ((i0 + img) * panel_image + grp * across + pn * nr) * pq + p0 + b0;
-        rows = std::min<std::int64_t>(nr, across - pn * nr), width = std::min(pixels, b0 + kPackPixels) - b0;
-        return dyt + (((grp * panels + pn) * images + img) * pixels + b0) * nr;
+        return PackTask{panel_src + ((i0 + img) * panel_image + grp * across + pn * nr) * pq + p0 + b0,
+                        dyt + (((grp * panels + pn) * images + img) * pixels + b0) * nr,
+                        std::min<std::int64_t>(nr, across - pn * nr), std::min(pixels, b0 + kPackPixels) - b0, img, b0};
       };
 #pragma omp for schedule(static)
       for (std::int64_t task = 0; task < packs; ++task) {
-        const T* at;
-        std::int64_t rows, width;
-        T* to = pack_task(task, at, rows, width);
-        uk.pack(at, pq, rows, width, to, nr);
+        const PackTask pt = pack_task(task);
+        uk.pack(pt.at, pq, pt.rows, pt.width, pt.to, nr);
       }
       // The next chunk's dY (its pack tasks are this chunk's, moved by `ahead`), fetched into
       // cache while this chunk's products run: the packing waited on memory (the stem at batch 16).
-      std::int64_t ahead = 0, next_images = 0, next_pixels = 0;
-      if (chunk + 1 < chunks) {
-        const std::int64_t next_i0 = sub_image ? (chunk + 1) / image_chunks : (chunk + 1) * chunk_images_;
-        const std::int64_t next_p0 = sub_image ? (chunk + 1) % image_chunks * chunk_pixels_ : 0;
-        ahead = (next_i0 - i0) * panel_image * pq + next_p0 - p0;
-        next_images = std::min(g_.N, next_i0 + chunk_images_) - next_i0, next_pixels = std::min(chunk_pixels_, pq - next_p0);
-      }
+      const Chunk next = chunk + 1 < chunks ? chunk_at(chunk + 1) : Chunk{i0, 0, p0, 0};
+      const std::int64_t ahead = (next.i0 - i0) * panel_image * pq + next.p0 - p0;
       const std::int64_t jobs = tasks * splits;
 #pragma omp for schedule(static)
       for (std::int64_t job = 0; job < jobs; ++job) {
-        for (std::int64_t pt = job * packs / jobs; ahead != 0 && pt < (job + 1) * packs / jobs; ++pt) {
-          const T* at;
-          std::int64_t rows, width;
-          pack_task(pt, at, rows, width);
-          const std::int64_t img = pt / (blocks * panels * g_.G), b0 = pt % blocks * kPackPixels;
-          if (img >= next_images || b0 >= next_pixels) continue;  // past a shorter last chunk
-          for (std::int64_t r = 0; r < rows; ++r)
-            prefetch_range<2>(at + ahead + r * pq, std::size_t(std::min(width, next_pixels - b0)) * sizeof(T));
+        for (std::int64_t t = job * packs / jobs; next.images > 0 && t < (job + 1) * packs / jobs; ++t) {
+          const PackTask pt = pack_task(t);
+          if (pt.img >= next.images || pt.b0 >= next.pixels) continue;  // past a shorter last chunk
+          for (std::int64_t r = 0; r < pt.rows; ++r)
+            prefetch_range<2>(pt.at + ahead + r * pq, std::size_t(std::min(pt.width, next.pixels - pt.b0)) * sizeof(T));
         }
         const std::int64_t task = job % tasks, split = job / tasks;
         const auto [grp, pn, tap0, count] = tile_of(task);
