@@ -74,6 +74,14 @@ struct InPlaceColumns {
   }
 };
 
+// Whether a plane's five column taps read consecutive columns (tap[s] == s: unit column stride
+// and dilation), so that a 5x5 kernel may fix their offsets when compiled.
+inline bool unit_taps5(const DepthwisePlane& g) noexcept {
+  for (std::int64_t s = 0; s < 5; ++s)
+    if (g.tap[s] != s) return false;
+  return true;
+}
+
 // Columns [ow, ow + (NV-1)*W + last) of output rows [oh, oh + NR), 0 < last <= W: NR x NV
 // vectors of accumulators through every tap, so each multiply-add costs one load and no store.
 // With K = 3 (a 3x3 kernel), the taps are unrolled and the nine weights come in registers, kept
@@ -112,7 +120,7 @@ inline void forward_block(const DepthwisePlane& g, const T* src, const T* w, con
     };
     // Unit column stride: offsets known when compiled, which frees five registers (with them
     // held, the address arithmetic spilled and took most of the time).
-    if (g.tap[0] == 0 && g.tap[1] == 1 && g.tap[2] == 2 && g.tap[3] == 3 && g.tap[4] == 4) {
+    if (unit_taps5(g)) {
       taps([](int s) { return s; });
     } else {
       const std::int64_t t[5] = {g.tap[0], g.tap[1], g.tap[2], g.tap[3], g.tap[4]};
@@ -363,7 +371,7 @@ template <typename T>
 void weights_plane(const DepthwisePlane& g, const T* src, const T* dy, double* acc) noexcept {
   if (g.in_place) return weights_plane_3x3_in_place(g, src, dy, acc);
   if (g.R == 3 && g.S == 3) return weights_plane_3x3(g, src, dy, acc);
-  if (g.R == 5 && g.S == 5 && g.tap[0] == 0 && g.tap[1] == 1 && g.tap[2] == 2 && g.tap[3] == 3 && g.tap[4] == 4)
+  if (g.R == 5 && g.S == 5 && unit_taps5(g))
     return weights_plane_5x5(g, src, dy, acc);
   using V = Vec<T>;
   constexpr int W = V::width;
