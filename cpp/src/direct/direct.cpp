@@ -64,6 +64,8 @@ void pack_whole_rows(const T* src, std::int64_t ld, std::int64_t kc, std::int64_
 
 constexpr int kMaxPanel = 64;   // the widest microkernel panel the padded packing takes
 constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded packing takes
+// B's block in gathered_product: half of L1, which the gathered rows of A stream through too
+constexpr std::size_t kGatherBlockBytes = 16 << 10;
 
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
 // rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
@@ -76,8 +78,9 @@ void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int
                                            : width == uk.nr / 2 ? uk.run_indirect_narrow
                                                                 : uk.run_indirect_quarter;
   if (count == 0 && !accumulate) std::fill(c, c + uk.mr * width, T(0));
-  for (std::int64_t k0 = 0; k0 < count; k0 += kMaxRuns)
-    run(std::min<std::int64_t>(kMaxRuns, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
+  const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
+  for (std::int64_t k0 = 0; k0 < count; k0 += block)
+    run(std::min(block, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
 }
 
 // A turned-around product's panel width for `columns` columns (filters, or channels swapped):
