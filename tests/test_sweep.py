@@ -324,6 +324,37 @@ def test_depthwise_5x5_rows_of_every_width(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_channel_blocks(rng, dtype):
+    """One filter per channel on rows of at most 16 outputs runs in blocks of channels, the
+    channels a vector's lanes (float32, where the ISA has a block kernel; float64 and others on
+    the plane kernels): channel counts that leave the last block part full, kernels of 1x1 to
+    5x5 (7x7 stays on the planes), strides, dilations and paddings wider than the kernel, the
+    input gradient in blocks at stride 1 where the padding is at most the kernel's reach."""
+    blocked = fastconv.config()["isa"] != "generic" and dtype == "float32"
+    seen = {"forward": 0, "backward_data": 0}
+    for _ in range(60):
+        c = int(rng.integers(1, 21))
+        r, s = int(rng.choice([1, 2, 3, 3, 5, 5, 7])), int(rng.choice([1, 3, 3, 5, 5]))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.4 else (1, 1)
+        dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
+        pads = tuple((int(rng.integers(0, r + 2)), int(rng.integers(0, r + 2))) for _ in range(2))
+        h, w = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+        if (r - 1) * dilation[0] + 1 > h + sum(pads[0]) or (s - 1) * dilation[1] + 1 > w + sum(pads[1]):
+            continue
+        cfg = dict(n=int(rng.integers(1, 3)), c=c, k=c, h=h, w=w, r=r, s=s, stride=stride, dilation=dilation,
+                   pads=pads, groups=c, dtype=dtype, bias=True)
+        plan = fastconv.plan_conv2d((cfg["n"], c, h, w), (c, 1, r, s), stride, pads, dilation, c, dtype=dtype)
+        for direction in seen:
+            if plan.implementation_of(direction).endswith("+blocks"):
+                seen[direction] += 1
+                assert blocked and r * s <= 25, plan.implementation_of(direction)
+        errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+    if blocked:
+        assert min(seen.values()) >= 10, seen
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
     """A 5x5 layer with one input channel (LeNet's first) is a depthwise layer of one group: its
     weight gradient runs on the plane kernels, split by filters among threads, the other

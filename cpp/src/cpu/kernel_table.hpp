@@ -92,6 +92,16 @@ struct DepthwisePlane {
   const DepthwiseInPlace* in_place = nullptr;
 };
 
+// A block of channels of one image, with the channels as a vector's lanes: every pixel's values
+// of the block side by side in a zero-padded copy of hp x wp pixels, so that small planes fill
+// whole vectors (batch-1 MobileNet's 14x14 rows are one and three quarter 8-float vectors in the
+// plane kernels, which ran at a third of the FMA peak). Output P x Q, kernel R x S.
+struct DepthwiseBlock {
+  std::int64_t H, W, P, Q, R, S, sh, sw, dh, dw, pt, pl;
+  std::int64_t hp, wp;  // wp covers whole vectors of outputs along each row
+};
+constexpr std::int64_t kMaxBlockTaps = 25;  // the largest kernel a block takes (5x5)
+
 template <typename T>
 struct DepthwiseKernels {
   // y (P x Q) = bias, or y +=, plus the sum over taps of w[r*S + s] times what the tap reads.
@@ -111,6 +121,13 @@ struct DepthwiseKernels {
   // the weight gradient ran slower in place and the forward no faster; on 56-wide rows both
   // faster).
   std::int64_t in_place_columns = 0;
+  // y[c] (P x Q, y_plane apart) = bias[c] (none: zero) plus the taps of w[c] (R * S consecutive)
+  // over x[c] (H x W, x_plane apart), for channels c < count <= block_lanes; `work` holds (hp * wp
+  // + block_lanes) * block_lanes values (the last row's pixels are written in whole vectors), whose padding the call zeroes with `clear` (else it is zero from an
+  // earlier call of the same geometry). Null where an ISA has none.
+  void (*block)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* w, const T* bias, T* y,
+                std::int64_t y_plane, T* work, bool clear) noexcept = nullptr;
+  int block_lanes = 0;
 };
 
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).

@@ -8,6 +8,7 @@
 
 namespace fastconv::kernels::avx2 {
 #include "kernels/depthwise_vec.inl"
+#include "kernels/transpose_avx2.inl"
 
 namespace {
 
@@ -54,9 +55,81 @@ void split_rows_f64(const double* src, std::int64_t src_ld, std::int64_t rows, s
   }
 }
 
+// DepthwiseKernels::block for 8 float channels: their planes transposed into the padded block 8
+// pixels at a time, then each output row 8 pixels at a time (a tap's weights a vector, each
+// pixel's sum a vector of channels), transposed back into the channels' rows in registers.
+template <int S>
+void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
+                const float* work) noexcept;
+
+void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
+               const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
+  constexpr int L = 8;
+  const std::int64_t taps = g.R * g.S;
+  alignas(32) float wb[kMaxBlockTaps * L], b[L];
+  for (int l = 0; l < L; ++l) {
+    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
+    b[l] = bias && l < count ? bias[l] : 0.f;
+  }
+  const float* planes[L];  // lanes past count repeat the last channel, and are not stored
+  for (int l = 0; l < L; ++l) planes[l] = x + std::min(l, count - 1) * x_plane;
+  if (clear) std::fill(work, work + g.hp * g.wp * L, 0.f);  // the padding, never written after
+  const std::int64_t rows = std::min(g.H, g.hp - g.pt), cols = std::min(g.W, g.wp - g.pl);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    float* dst = work + ((i + g.pt) * g.wp + g.pl) * L;
+    for (std::int64_t j = 0; j < cols; j += L) {
+      const int n = int(std::min<std::int64_t>(L, cols - j));  // the row's last columns, masked
+      const __m256i m = Vec<float>::first(n);
+      __m256 r[L];
+      for (int l = 0; l < L; ++l)
+        r[l] = n == L ? _mm256_loadu_ps(planes[l] + i * g.W + j) : _mm256_maskload_ps(planes[l] + i * g.W + j, m);
+      transpose8(r);
+      // all 8: the masked lanes are zero, which is what the padding after the row holds, and
+      // rows below are written later (a loop to n became a call to memcpy)
+      for (int t = 0; t < L; ++t) _mm256_store_ps(dst + (j + t) * L, r[t]);
+    }
+  }
+  if (g.S == 3) return block_rows<3>(g, wb, b, count, y, y_plane, work);
+  if (g.S == 5) return block_rows<5>(g, wb, b, count, y, y_plane, work);
+  block_rows<0>(g, wb, b, count, y, y_plane, work);
+}
+
+// The block's output rows, 8 pixels at a time, from its padded pixels; S columns of taps (0:
+// g.S, known only at run time).
+template <int S>
+void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
+                const float* work) noexcept {
+  constexpr int L = 8;
+  const std::int64_t cols = S > 0 ? S : g.S, step = g.sw * L;
+  const __m256 bv = _mm256_load_ps(b);
+  for (std::int64_t oh = 0; oh < g.P; ++oh)
+    for (std::int64_t ow = 0; ow < g.Q; ow += L) {
+      __m256 acc[L];
+      for (int t = 0; t < L; ++t) acc[t] = bv;
+      for (std::int64_t r = 0; r < g.R; ++r) {
+        const float* row = work + ((oh * g.sh + r * g.dh) * g.wp + ow * g.sw) * L;
+        for (std::int64_t s = 0; s < cols; ++s) {
+          const __m256 wv = _mm256_load_ps(wb + (r * cols + s) * L);
+          const float* src = row + s * g.dw * L;
+          for (int t = 0; t < L; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_load_ps(src + t * step), acc[t]);
+        }
+      }
+      transpose8(acc);  // acc[l]: channel l's 8 pixels
+      const int n = int(std::min<std::int64_t>(L, g.Q - ow));
+      for (int l = 0; l < count; ++l) {
+        float* dst = y + l * y_plane + oh * g.Q + ow;
+        if (n == L) _mm256_storeu_ps(dst, acc[l]);
+        else store_first<float>(dst, acc[l], n);
+      }
+    }
+}
+
 }  // namespace
 
-DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width}; }
+DepthwiseKernels<float> sdepthwise() {
+  return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width, block_f32,
+          8};
+}
 DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width}; }
 
 }  // namespace fastconv::kernels::avx2
