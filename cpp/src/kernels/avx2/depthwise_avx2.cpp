@@ -101,6 +101,7 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
                 const float* work) noexcept {
   constexpr int L = 8;
   const std::int64_t cols = S > 0 ? S : g.S, step = g.sw * L;
+  const bool unit = g.sw == 1 && g.dw == 1;
   const __m256 bv = _mm256_load_ps(b);
   for (std::int64_t oh = 0; oh < g.P; ++oh)
     for (std::int64_t ow = 0; ow < g.Q; ow += L) {
@@ -108,6 +109,18 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
       for (int t = 0; t < L; ++t) acc[t] = bv;
       for (std::int64_t r = 0; r < g.R; ++r) {
         const float* row = work + ((oh * g.sh + r * g.dh) * g.wp + ow * g.sw) * L;
+        if (S > 0 && unit) {
+          // each of the row's L + S - 1 pixels loaded once, for the S outputs that read it: the
+          // loads, one per multiply-add, had been as many as the two ports take
+          __m256 wv[S > 0 ? S : 1];
+          for (int s = 0; s < S; ++s) wv[s] = _mm256_load_ps(wb + (r * S + s) * L);
+          for (int p = 0; p < L + S - 1; ++p) {
+            const __m256 v = _mm256_load_ps(row + p * L);
+            for (int s = 0; s < S; ++s)
+              if (p - s >= 0 && p - s < L) acc[p - s] = _mm256_fmadd_ps(wv[s], v, acc[p - s]);
+          }
+          continue;
+        }
         for (std::int64_t s = 0; s < cols; ++s) {
           const __m256 wv = _mm256_load_ps(wb + (r * cols + s) * L);
           const float* src = row + s * g.dw * L;
@@ -115,7 +128,9 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
         }
       }
       transpose8(acc);  // acc[l]: channel l's 8 pixels
-      const int n = int(std::min<std::int64_t>(L, g.Q - ow));
+      // A row's last, partial vector is stored whole where the lanes past it fall on later rows,
+      // which are stored after it, and not past the plane; else in pieces.
+      const int n = (oh * g.Q + ow + L <= g.P * g.Q) ? L : int(std::min<std::int64_t>(L, g.Q - ow));
       for (int l = 0; l < count; ++l) {
         float* dst = y + l * y_plane + oh * g.Q + ow;
         if (n == L) _mm256_storeu_ps(dst, acc[l]);
