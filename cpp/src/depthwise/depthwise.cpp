@@ -189,12 +189,14 @@ class DepthwiseConv final : public ConvImpl {
   static constexpr std::int64_t kMaxFlipped = 1024;
 
  private:
-  // Channel blocks (DepthwiseKernels::block) where output rows are at most kBlockColumns wide,
-  // each channel has one filter, and the ISA has a block kernel; the input gradient at stride 1
-  // only, as a forward pass of the flipped kernel over dY padded by (R - 1) d - pad. Measured on
-  // AVX2 against the plane kernels, batch 1, one thread: 3x3 on 384 planes of 14x14 54 -> 44 us,
-  // 960 of 7x7 56 -> 34 us, 5x5 on 672 of 14x14 222 -> 129 us; 144 of 28x28 as fast (66-70 us),
-  // 96 of 56x56 slower (132 -> 143 us).
+  // Channel blocks (DepthwiseKernels::block) where each channel has one filter, the ISA has a
+  // block kernel, and output rows are at most kBlockColumns wide, or any width for 5x5 kernels at
+  // unit column steps; the input gradient at stride 1 only, as a forward pass of the flipped
+  // kernel over dY padded by (R - 1) d - pad. Measured on AVX2 against the plane kernels, batch 1,
+  // one thread: 3x3 on 384 planes of 14x14 54 -> 34 us, 960 of 7x7 56 -> 26 us; 144 of 28x28 as
+  // fast (66-70 us), 96 of 56x56 and strided 28-wide rows slower (137 -> 150 us, 98 -> 117 us);
+  // 5x5 on 672 of 14x14 222 -> 129 us, 240 of 28x28 248-338 -> 205-248 us, 96 of 56x56 362-378
+  // -> 271-351 us, 144 of 40x40 292-353 -> 153-272 us.
   static constexpr std::int64_t kBlockColumns = 16, kMaxBlockLanes = 16;
   void plan_blocks(const ConvDesc& d) {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
@@ -210,9 +212,11 @@ class DepthwiseConv final : public ConvImpl {
       return std::make_unique<DepthwiseBlock>(DepthwiseBlock{H, W, P, Q, d.r, d.s, sh, sw, d.dilation_h, d.dilation_w,
                                                              pt, pl, std::int64_t(rows), std::int64_t(cols)});
     };
-    if (Q_ <= kBlockColumns) forward_block_ = block(H_, W_, P_, Q_, d.stride_h, d.stride_w, d.pad_top, d.pad_left);
+    const bool wide = d.r == 5 && d.s == 5 && d.dilation_w == 1;  // any width, at unit column steps
+    if (Q_ <= kBlockColumns || (wide && d.stride_w == 1))
+      forward_block_ = block(H_, W_, P_, Q_, d.stride_h, d.stride_w, d.pad_top, d.pad_left);
     const std::int64_t pt = (d.r - 1) * d.dilation_h - d.pad_top, pl = (d.s - 1) * d.dilation_w - d.pad_left;
-    if (W_ <= kBlockColumns && d.stride_h == 1 && d.stride_w == 1 && pt >= 0 && pl >= 0)
+    if ((W_ <= kBlockColumns || wide) && d.stride_h == 1 && d.stride_w == 1 && pt >= 0 && pl >= 0)
       data_block_ = block(P_, Q_, H_, W_, 1, 1, pt, pl);
   }
   // Calls fn(image, first channel, channels, the thread's work, whether it is the thread's first)
