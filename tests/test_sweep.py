@@ -331,7 +331,7 @@ def test_depthwise_channel_blocks(rng, dtype):
     5x5 (7x7 stays on the planes), strides, dilations and paddings wider than the kernel, the
     input gradient in blocks at stride 1 where the padding is at most the kernel's reach."""
     blocked = fastconv.config()["isa"] != "generic" and dtype == "float32"
-    seen = {"forward": 0, "backward_data": 0}
+    seen = {"forward": 0, "backward_data": 0, "backward_weights": 0}
     for _ in range(60):
         c = int(rng.integers(1, 21))
         r, s = int(rng.choice([1, 2, 3, 3, 5, 5, 7])), int(rng.choice([1, 3, 3, 5, 5]))

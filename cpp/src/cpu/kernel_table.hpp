@@ -127,6 +127,10 @@ struct DepthwiseKernels {
   // earlier call of the same geometry). Null where an ISA has none.
   void (*block)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* w, const T* bias, T* y,
                 std::int64_t y_plane, T* work, bool clear) noexcept = nullptr;
+  // acc[c * R * S + r * S + s] += the sum over (oh, ow) of what tap (r, s) reads of x[c] times
+  // dy[c] (P x Q, dy_plane apart), each output row's sum added in double, for c < count.
+  void (*block_weights)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* dy,
+                        std::int64_t dy_plane, double* acc, T* work, bool clear) noexcept = nullptr;
   int block_lanes = 0;
 };
 

@@ -55,26 +55,28 @@ void split_rows_f64(const double* src, std::int64_t src_ld, std::int64_t rows, s
   }
 }
 
-// DepthwiseKernels::block for 8 float channels: their planes transposed into the padded block 8
-// pixels at a time, then each output row 8 pixels at a time (a tap's weights a vector, each
-// pixel's sum a vector of channels), transposed back into the channels' rows in registers.
+// The block kernels for 8 float channels: their planes transposed into the padded block 8 pixels
+// at a time; then each output row 8 pixels at a time, a tap's weights a vector and each pixel's
+// sum a vector of channels, transposed back into the channels' rows in registers (block_rows),
+// or dY's rows transposed the same way and multiplied into each tap's sums (block_sums).
 template <int S>
 void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
                 const float* work) noexcept;
+template <int S>
+void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane, int count, double* acc,
+                const float* work) noexcept;
 
-void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
-               const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
+// Lanes past count repeat the last channel, and are not stored.
+void to_block(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, float* work,
+              bool clear) noexcept {
   constexpr int L = 8;
-  const std::int64_t taps = g.R * g.S;
-  alignas(32) float wb[kMaxBlockTaps * L], b[L];
-  for (int l = 0; l < L; ++l) {
-    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
-    b[l] = bias && l < count ? bias[l] : 0.f;
-  }
-  const float* planes[L];  // lanes past count repeat the last channel, and are not stored
+  const float* planes[L];
   for (int l = 0; l < L; ++l) planes[l] = x + std::min(l, count - 1) * x_plane;
   if (clear) std::fill(work, work + g.hp * g.wp * L, 0.f);  // the padding, never written after
-  const std::int64_t rows = std::min(g.H, g.hp - g.pt), cols = std::min(g.W, g.wp - g.pl);
+  // only the columns some output reads: the weight gradient multiplies the others by zero, which
+  // must not meet x's infinities
+  const std::int64_t rows = std::min(g.H, g.hp - g.pt);
+  const std::int64_t cols = std::min(g.W, (g.Q - 1) * g.sw + (g.S - 1) * g.dw + 1 - g.pl);
   for (std::int64_t i = 0; i < rows; ++i) {
     float* dst = work + ((i + g.pt) * g.wp + g.pl) * L;
     for (std::int64_t j = 0; j < cols; j += L) {
@@ -89,9 +91,79 @@ void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, in
       for (int t = 0; t < L; ++t) _mm256_store_ps(dst + (j + t) * L, r[t]);
     }
   }
+}
+
+void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
+               const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
+  constexpr int L = 8;
+  const std::int64_t taps = g.R * g.S;
+  alignas(32) float wb[kMaxBlockTaps * L], b[L];
+  for (int l = 0; l < L; ++l) {
+    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
+    b[l] = bias && l < count ? bias[l] : 0.f;
+  }
+  to_block(g, x, x_plane, count, work, clear);
   if (g.S == 3) return block_rows<3>(g, wb, b, count, y, y_plane, work);
   if (g.S == 5) return block_rows<5>(g, wb, b, count, y, y_plane, work);
   block_rows<0>(g, wb, b, count, y, y_plane, work);
+}
+
+void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* dy,
+                       std::int64_t dy_plane, double* acc, float* work, bool clear) noexcept {
+  to_block(g, x, x_plane, count, work, clear);
+  if (g.S == 3) return block_sums<3>(g, dy, dy_plane, count, acc, work);
+  if (g.S == 5) return block_sums<5>(g, dy, dy_plane, count, acc, work);
+  block_sums<0>(g, dy, dy_plane, count, acc, work);
+}
+
+// acc[l * R * S + tap] += each output row's sum over its pixels of what the tap reads times dY,
+// the row's sum in float, pixel by pixel in order, the rows' sums added in double in order.
+template <int S>
+void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane, int count, double* acc,
+                const float* work) noexcept {
+  constexpr int L = 8;
+  const std::int64_t cols = S > 0 ? S : g.S, taps = g.R * cols, step = g.sw * L;
+  const bool unit = g.sw == 1 && g.dw == 1;
+  const float* planes[L];  // lanes past count read the last channel's dY, and are not added
+  for (int l = 0; l < L; ++l) planes[l] = dy + std::min(l, count - 1) * dy_plane;
+  alignas(32) float sums[kMaxBlockTaps * L];
+  alignas(32) double rows[kMaxBlockTaps * L] = {};  // the rows' sums, lanes side by side
+  for (std::int64_t oh = 0; oh < g.P; ++oh) {
+    std::fill(sums, sums + taps * L, 0.f);
+    for (std::int64_t ow = 0; ow < g.Q; ow += L) {
+      const int n = int(std::min<std::int64_t>(L, g.Q - ow));  // pixels past the row's end: zero
+      const __m256i m = Vec<float>::first(n);
+      __m256 d[L];
+      for (int l = 0; l < L; ++l)
+        d[l] = n == L ? _mm256_loadu_ps(planes[l] + oh * g.Q + ow) : _mm256_maskload_ps(planes[l] + oh * g.Q + ow, m);
+      transpose8(d);  // d[t]: pixel t's channels
+      for (std::int64_t r = 0; r < g.R; ++r) {
+        const float* row = work + ((oh * g.sh + r * g.dh) * g.wp + ow * g.sw) * L;
+        float* sr = sums + r * cols * L;
+        if (S > 0 && unit) {  // each padded pixel loaded once, for the taps that read it
+          __m256 a[S > 0 ? S : 1];
+          for (int s = 0; s < S; ++s) a[s] = _mm256_load_ps(sr + s * L);
+          for (int p = 0; p < L + S - 1; ++p) {
+            const __m256 v = _mm256_load_ps(row + p * L);
+            for (int s = S - 1; s >= 0; --s)  // pixel t = p - s, in order for each tap
+              if (p - s >= 0 && p - s < L) a[s] = _mm256_fmadd_ps(v, d[p - s], a[s]);
+          }
+          for (int s = 0; s < S; ++s) _mm256_store_ps(sr + s * L, a[s]);
+          continue;
+        }
+        for (std::int64_t s = 0; s < cols; ++s) {
+          __m256 a = _mm256_load_ps(sr + s * L);
+          const float* src = row + s * g.dw * L;
+          for (int t = 0; t < L; ++t) a = _mm256_fmadd_ps(_mm256_load_ps(src + t * step), d[t], a);
+          _mm256_store_ps(sr + s * L, a);
+        }
+      }
+    }
+    for (std::int64_t t = 0; t < taps * L; t += 4)
+      _mm256_store_pd(rows + t, _mm256_add_pd(_mm256_load_pd(rows + t), _mm256_cvtps_pd(_mm_load_ps(sums + t))));
+  }
+  for (int l = 0; l < count; ++l)
+    for (std::int64_t t = 0; t < taps; ++t) acc[l * taps + t] += rows[t * L + l];
 }
 
 // The block's output rows, 8 pixels at a time, from its padded pixels; S columns of taps (0:
@@ -143,7 +215,7 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
 
 DepthwiseKernels<float> sdepthwise() {
   return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width, block_f32,
-          8};
+          block_weights_f32, 8};
 }
 DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width}; }
 
