@@ -53,9 +53,9 @@ class Layer:
         return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{d}{g}{cl}"
 
 
-# Layers from LeNet, VGG-16, ResNet-18/50 and MobileNet-v2: dense 3x3 and 1x1 at batch 1 and 16,
-# the shapes PyTorch handles badly (depthwise, 3 channels, stride 2), a dilated 3x3, and tiny
-# layers where per-call overhead decides.
+# Layers from LeNet, VGG-16, ResNet-18/50, MobileNet-v2 and EfficientNet-B0: dense 3x3 and 1x1 at
+# batch 1 and 16, the shapes PyTorch handles badly (depthwise 3x3 and 5x5, 3 channels, stride 2), a
+# dilated 3x3, and tiny layers where per-call overhead decides.
 LAYERS: List[Layer] = [
     Layer("lenet.conv1", 64, 1, 28, 28, 6, 5),
     Layer("lenet.conv2", 64, 6, 12, 12, 16, 5),
@@ -77,6 +77,7 @@ LAYERS: List[Layer] = [
     Layer("mobilenetv2.dw3x3", 16, 96, 56, 56, 96, 3, padding=1, groups=96),
     Layer("mobilenetv2.dw3x3.s2", 16, 144, 56, 56, 144, 3, stride=2, padding=1, groups=144),
     Layer("mobilenetv2.dw3x3.b1", 1, 384, 14, 14, 384, 3, padding=1, groups=384),
+    Layer("efficientnet_b0.dw5x5.b1", 1, 240, 28, 28, 240, 5, padding=2, groups=240),
 ]
 QUICK = ["lenet.conv2", "vgg16.conv1_1", "resnet18.layer3", "resnet50.1x1.expand", "mobilenetv2.dw3x3"]
 DIRECTIONS = ["forward", "backward_data", "backward_weights"]
