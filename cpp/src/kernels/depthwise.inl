@@ -44,8 +44,10 @@ void weights_plane(const DepthwisePlane& g, const T* __restrict src, const T* __
 template <typename T>
 void split_rows(const T* __restrict src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs,
                 T* __restrict even, T* __restrict odd, std::int64_t ld) noexcept {
-  for (std::int64_t i = 0; i < rows; ++i, src += src_ld, even += ld, odd += ld)
+  for (std::int64_t i = 0; i < rows; ++i, src += src_ld, even += ld, odd += ld) {
+    prefetch_range<2>(src + rows * src_ld, std::size_t(2 * pairs) * sizeof(T));
     for (std::int64_t k = 0; k < pairs; ++k) even[k] = src[2 * k], odd[k] = src[2 * k + 1];
+  }
 }
 
 }  // namespace

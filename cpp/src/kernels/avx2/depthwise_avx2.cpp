@@ -5,6 +5,7 @@
 
 #include "kernels/avx2/vec_avx2.hpp"
 #include "kernels/kernels.hpp"
+#include "prefetch.hpp"
 
 namespace fastconv::kernels::avx2 {
 #include "kernels/depthwise_vec.inl"
@@ -19,6 +20,7 @@ namespace {
 void split_rows_f32(const float* src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs, float* even,
                     float* odd, std::int64_t ld) noexcept {
   for (std::int64_t i = 0; i < rows; ++i, src += src_ld, even += ld, odd += ld) {
+    prefetch_range<2>(src + rows * src_ld, std::size_t(2 * pairs) * sizeof(float));
     std::int64_t k = 0;
     for (; k + 8 <= pairs; k += 8) {
       const __m256 a = _mm256_loadu_ps(src + 2 * k), b = _mm256_loadu_ps(src + 2 * k + 8);
@@ -39,6 +41,7 @@ void split_rows_f32(const float* src, std::int64_t src_ld, std::int64_t rows, st
 void split_rows_f64(const double* src, std::int64_t src_ld, std::int64_t rows, std::int64_t pairs, double* even,
                     double* odd, std::int64_t ld) noexcept {
   for (std::int64_t i = 0; i < rows; ++i, src += src_ld, even += ld, odd += ld) {
+    prefetch_range<2>(src + rows * src_ld, std::size_t(2 * pairs) * sizeof(double));
     std::int64_t k = 0;
     for (; k + 4 <= pairs; k += 4) {
       const __m256d a = _mm256_loadu_pd(src + 2 * k), b = _mm256_loadu_pd(src + 2 * k + 4);

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "kernels/kernels.hpp"
+#include "prefetch.hpp"
 
 namespace fastconv::kernels::generic {
 #include "kernels/depthwise.inl"
