@@ -317,7 +317,7 @@ def test_depthwise_3x3_in_place(rng, dtype):
 def test_depthwise_5x5_rows_of_every_width(rng, dtype):
     """5x5 depthwise planes run kernels of their own: the forward pass and input gradient with
     the taps unrolled (column offsets fixed when compiled at unit column stride, looked up
-    otherwise; float32 at unit column steps in channel blocks instead, where the ISA has them),
+    otherwise; at unit column steps in channel blocks instead),
     the weight gradient at unit column stride in two passes of 15 and 10 partial sums. Output widths of 1 to 40 give every length of a row's last partial vector, with random
     strides, dilations (columns: unit in two cases of three), paddings and filters per channel."""
     _depthwise_rows_of_every_width(rng, dtype, 5, (9, 14), unit_columns=lambda q: q % 3 != 0)
@@ -326,11 +326,12 @@ def test_depthwise_5x5_rows_of_every_width(rng, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_depthwise_channel_blocks(rng, dtype):
     """One filter per channel on rows of at most 16 outputs runs in blocks of channels, the
-    channels a vector's lanes (float32, where the ISA has a block kernel; float64 and others on
-    the plane kernels): channel counts that leave the last block part full, kernels of 1x1 to
-    5x5 (7x7 stays on the planes), strides, dilations and paddings wider than the kernel, the
-    input gradient in blocks at stride 1 where the padding is at most the kernel's reach."""
-    blocked = fastconv.config()["isa"] != "generic" and dtype == "float32"
+    channels a vector's lanes (AVX2's float32 kernels, the baseline build's loops for both
+    dtypes; AVX2's float64 stays on the planes): channel counts that leave the last block part
+    full, kernels of 1x1 to 5x5 (7x7 stays on the planes), strides, dilations and paddings wider
+    than the kernel, the input gradient in blocks at stride 1 where the padding is at most the
+    kernel's reach."""
+    blocked = dtype == "float32" or fastconv.config()["isa"] == "generic"
     seen = {"forward": 0, "backward_data": 0, "backward_weights": 0}
     for _ in range(60):
         c = int(rng.integers(1, 21))

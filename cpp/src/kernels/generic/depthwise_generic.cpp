@@ -6,8 +6,15 @@
 
 namespace fastconv::kernels::generic {
 #include "kernels/depthwise.inl"
+#include "kernels/depthwise_block.inl"
 
-DepthwiseKernels<float> sdepthwise() { return {forward_plane<float>, weights_plane<float>, split_rows<float>, "depthwise-generic"}; }
-DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows<double>, "depthwise-generic"}; }
+template <typename T>
+DepthwiseKernels<T> kernels() {
+  return {forward_plane<T>, weights_plane<T>, split_rows<T>, "depthwise-generic", 0, block_loops<T>,
+          block_weights_loops<T>, kBlockLanes};
+}
+
+DepthwiseKernels<float> sdepthwise() { return kernels<float>(); }
+DepthwiseKernels<double> ddepthwise() { return kernels<double>(); }
 
 }  // namespace fastconv::kernels::generic
