@@ -126,9 +126,10 @@ struct DepthwiseKernels {
   // faster).
   std::int64_t in_place_columns = 0;
   // y[c] (P x Q, y_plane apart) = bias[c] (none: zero) plus the taps of w[c] (R * S consecutive)
-  // over x[c] (H x W, x_plane apart), for channels c < count <= block_lanes; `work` holds (hp * wp
-  // + block_lanes) * block_lanes values (the last row's pixels are written in whole vectors), whose padding the call zeroes with `clear` (else it is zero from an
-  // earlier call of the same geometry). Null where an ISA has none.
+  // over x[c] (H x W, x_plane apart), for channels c < count <= block_lanes. `work` holds (hp * wp
+  // + block_lanes) * block_lanes values (a row's last pixels may be written as whole vectors);
+  // the call zeroes its padding with `clear`, else it is zero from an earlier call of the same
+  // geometry. Null where an ISA has none.
   void (*block)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* w, const T* bias, T* y,
                 std::int64_t y_plane, T* work, bool clear) noexcept = nullptr;
   // acc[c * R * S + r * S + s] += the sum over (oh, ow) of what tap (r, s) reads of x[c] times

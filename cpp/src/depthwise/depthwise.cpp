@@ -152,13 +152,12 @@ class DepthwiseConv final : public ConvImpl {
     const T* dy = static_cast<const T*>(dyv);
     T* dw = static_cast<T*>(dwv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
-    if (weights_block_) {
+    if (block_weights_) {
       // a block's sums over every image in order, so that the bits are the same for any thread count
       const std::int64_t L = dk.block_lanes, blocks = (C_ + L - 1) / L;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 1)
       {
-        T* work = reinterpret_cast<T*>(static_cast<unsigned char*>(align_workspace(ws)) +
-                                       std::size_t(thread_index()) * slot(Direction::BackwardWeights));
+        T* work = thread_slot(ws, Direction::BackwardWeights);
         bool first = true;
 #pragma omp for schedule(static)
         for (std::int64_t b = 0; b < blocks; ++b) {
@@ -166,7 +165,7 @@ class DepthwiseConv final : public ConvImpl {
           const int count = int(std::min(L, C_ - c0));
           double acc[kMaxBlockLanes * kMaxBlockTaps] = {};
           for (std::int64_t n = 0; n < N_; ++n, first = false)
-            dk.block_weights(*weights_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, dy + (n * K_ + c0) * P_ * Q_,
+            dk.block_weights(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, dy + (n * K_ + c0) * P_ * Q_,
                              P_ * Q_, acc, work, first);
           for (std::int64_t i = 0; i < count * taps_; ++i) dw[c0 * taps_ + i] = T(acc[i]);
         }
@@ -213,9 +212,10 @@ class DepthwiseConv final : public ConvImpl {
 
  private:
   // Channel blocks (DepthwiseKernels::block) where each channel has one filter, the ISA has
-  // block kernels (not AVX2 for double), and output rows are at most kBlockColumns wide, or any width for 5x5 kernels at
-  // unit column steps; the input gradient at stride 1 only, as a forward pass of the flipped
-  // kernel over dY padded by (R - 1) d - pad. Measured on AVX2 against the plane kernels, batch 1,
+  // block kernels (not AVX2 for double), and output rows are at most kBlockColumns wide, or any
+  // width for 5x5 kernels at unit column steps; the weight gradient with the forward's blocks;
+  // the input gradient at stride 1 only, as a forward pass of the flipped kernel over dY padded
+  // by (R - 1) d - pad. Measured on AVX2 against the plane kernels, batch 1,
   // one thread: 3x3 on 384 planes of 14x14 54 -> 34 us, 960 of 7x7 56 -> 26 us; 144 of 28x28 as
   // fast (66-70 us), 96 of 56x56 and strided 28-wide rows slower (137 -> 150 us, 98 -> 117 us);
   // 5x5 on 672 of 14x14 222 -> 129 us, 240 of 28x28 248-338 -> 205-248 us, 96 of 56x56 362-378
@@ -242,8 +242,7 @@ class DepthwiseConv final : public ConvImpl {
     const bool wide = d.r == 5 && d.s == 5 && d.dilation_w == 1;  // any width, at unit column steps
     if (Q_ <= kBlockColumns || (wide && d.stride_w == 1))
       forward_block_ = block(H_, W_, P_, Q_, d.stride_h, d.stride_w, d.pad_top, d.pad_left);
-    if (forward_block_ && dk.block_weights)
-      weights_block_ = std::make_unique<DepthwiseBlock>(*forward_block_);
+    block_weights_ = forward_block_ && dk.block_weights;
     const std::int64_t pt = (d.r - 1) * d.dilation_h - d.pad_top, pl = (d.s - 1) * d.dilation_w - d.pad_left;
     if ((W_ <= kBlockColumns || wide) && d.stride_h == 1 && d.stride_w == 1 && pt >= 0 && pl >= 0)
       data_block_ = block(P_, Q_, H_, W_, 1, 1, pt, pl);
@@ -255,7 +254,7 @@ class DepthwiseConv final : public ConvImpl {
     const std::int64_t L = depthwise_kernels<T>().block_lanes, blocks = (C_ + L - 1) / L, tasks = N_ * blocks;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     {
-      T* work = reinterpret_cast<T*>(static_cast<unsigned char*>(align_workspace(ws)) + std::size_t(thread_index()) * slot(d));
+      T* work = thread_slot(ws, d);
       bool first = true;
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < tasks; ++t) {
@@ -265,8 +264,8 @@ class DepthwiseConv final : public ConvImpl {
     }
   }
   const DepthwiseBlock* block_of(Direction d) const noexcept {
-    return d == Direction::Forward ? forward_block_.get() : d == Direction::BackwardData ? data_block_.get()
-                                                                                         : weights_block_.get();
+    if (d == Direction::BackwardData) return data_block_.get();
+    return d == Direction::Forward || block_weights_ ? forward_block_.get() : nullptr;
   }
 
   // Each thread's buffer, a cache line apart, with a cache line of slack that a kernel's
@@ -279,9 +278,13 @@ class DepthwiseConv final : public ConvImpl {
     const std::size_t bytes = elements * sizeof(T) + kWorkspaceAlign;
     return (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
   }
+  // The calling thread's slot of the workspace.
+  T* thread_slot(void* ws, Direction d) const noexcept {
+    return reinterpret_cast<T*>(static_cast<unsigned char*>(align_workspace(ws)) + std::size_t(thread_index()) * slot(d));
+  }
   // The calling thread's buffer, zeroed.
   T* cleared_buffer(void* ws, Direction d) const noexcept {
-    T* buf = reinterpret_cast<T*>(static_cast<unsigned char*>(align_workspace(ws)) + std::size_t(thread_index()) * slot(d));
+    T* buf = thread_slot(ws, d);
     (d == Direction::BackwardData ? dy_ : x_).clear(buf);
     return buf;
   }
@@ -289,7 +292,8 @@ class DepthwiseConv final : public ConvImpl {
   std::int64_t N_, C_, K_, Kg_, H_, W_, P_, Q_, taps_;
   int threads_;
   PaddedSource x_, dy_;
-  std::unique_ptr<DepthwiseBlock> forward_block_, data_block_, weights_block_;  // where channel blocks run them
+  std::unique_ptr<DepthwiseBlock> forward_block_, data_block_;  // where channel blocks run them
+  bool block_weights_ = false;                                  // the weight gradient too, in the forward's
 };
 
 }  // namespace

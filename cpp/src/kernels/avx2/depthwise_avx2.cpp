@@ -1,4 +1,4 @@
-// AVX2+FMA depthwise plane kernels.
+// AVX2+FMA depthwise plane kernels, the stride-2 row split, and float32 channel blocks.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -62,12 +62,6 @@ void split_rows_f64(const double* src, std::int64_t src_ld, std::int64_t rows, s
 // at a time; then each output row 8 pixels at a time, a tap's weights a vector and each pixel's
 // sum a vector of channels, transposed back into the channels' rows in registers (block_rows),
 // or dY's rows transposed the same way and multiplied into each tap's sums (block_sums).
-template <int S>
-void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
-                const float* work) noexcept;
-template <int S>
-void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane, int count, double* acc,
-                const float* work) noexcept;
 
 // Lanes past count repeat the last channel, and are not stored.
 void to_block(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, float* work,
@@ -96,27 +90,49 @@ void to_block(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int
   }
 }
 
-void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
-               const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
+// The block's output rows, 8 pixels at a time, from its padded pixels; S columns of taps (0:
+// g.S, known only at run time).
+template <int S>
+void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
+                const float* work) noexcept {
   constexpr int L = 8;
-  const std::int64_t taps = g.R * g.S;
-  alignas(32) float wb[kMaxBlockTaps * L], b[L];
-  for (int l = 0; l < L; ++l) {
-    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
-    b[l] = bias && l < count ? bias[l] : 0.f;
-  }
-  to_block(g, x, x_plane, count, work, clear);
-  if (g.S == 3) return block_rows<3>(g, wb, b, count, y, y_plane, work);
-  if (g.S == 5) return block_rows<5>(g, wb, b, count, y, y_plane, work);
-  block_rows<0>(g, wb, b, count, y, y_plane, work);
-}
-
-void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* dy,
-                       std::int64_t dy_plane, double* acc, float* work, bool clear) noexcept {
-  to_block(g, x, x_plane, count, work, clear);
-  if (g.S == 3) return block_sums<3>(g, dy, dy_plane, count, acc, work);
-  if (g.S == 5) return block_sums<5>(g, dy, dy_plane, count, acc, work);
-  block_sums<0>(g, dy, dy_plane, count, acc, work);
+  const std::int64_t cols = S > 0 ? S : g.S, step = g.sw * L;
+  const bool unit = g.sw == 1 && g.dw == 1;
+  const __m256 bv = _mm256_load_ps(b);
+  for (std::int64_t oh = 0; oh < g.P; ++oh)
+    for (std::int64_t ow = 0; ow < g.Q; ow += L) {
+      __m256 acc[L];
+      for (int t = 0; t < L; ++t) acc[t] = bv;
+      for (std::int64_t r = 0; r < g.R; ++r) {
+        const float* row = work + ((oh * g.sh + r * g.dh) * g.wp + ow * g.sw) * L;
+        if (S > 0 && unit) {
+          // each of the row's L + S - 1 pixels loaded once, for the S outputs that read it: the
+          // loads, one per multiply-add, had been as many as the two ports take
+          __m256 wv[S > 0 ? S : 1];
+          for (int s = 0; s < S; ++s) wv[s] = _mm256_load_ps(wb + (r * S + s) * L);
+          for (int p = 0; p < L + S - 1; ++p) {
+            const __m256 v = _mm256_load_ps(row + p * L);
+            for (int s = 0; s < S; ++s)
+              if (p - s >= 0 && p - s < L) acc[p - s] = _mm256_fmadd_ps(wv[s], v, acc[p - s]);
+          }
+          continue;
+        }
+        for (std::int64_t s = 0; s < cols; ++s) {
+          const __m256 wv = _mm256_load_ps(wb + (r * cols + s) * L);
+          const float* src = row + s * g.dw * L;
+          for (int t = 0; t < L; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_load_ps(src + t * step), acc[t]);
+        }
+      }
+      transpose8(acc);  // acc[l]: channel l's 8 pixels
+      // A row's last, partial vector is stored whole where the lanes past it fall on later rows,
+      // which are stored after it, and not past the plane; else in pieces.
+      const int n = (oh * g.Q + ow + L <= g.P * g.Q) ? L : int(std::min<std::int64_t>(L, g.Q - ow));
+      for (int l = 0; l < count; ++l) {
+        float* dst = y + l * y_plane + oh * g.Q + ow;
+        if (n == L) _mm256_storeu_ps(dst, acc[l]);
+        else store_first<float>(dst, acc[l], n);
+      }
+    }
 }
 
 // acc[l * R * S + tap] += each output row's sum over its pixels of what the tap reads times dY,
@@ -169,49 +185,27 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
     for (std::int64_t t = 0; t < taps; ++t) acc[l * taps + t] += rows[t * L + l];
 }
 
-// The block's output rows, 8 pixels at a time, from its padded pixels; S columns of taps (0:
-// g.S, known only at run time).
-template <int S>
-void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int count, float* y, std::int64_t y_plane,
-                const float* work) noexcept {
+void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
+               const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
   constexpr int L = 8;
-  const std::int64_t cols = S > 0 ? S : g.S, step = g.sw * L;
-  const bool unit = g.sw == 1 && g.dw == 1;
-  const __m256 bv = _mm256_load_ps(b);
-  for (std::int64_t oh = 0; oh < g.P; ++oh)
-    for (std::int64_t ow = 0; ow < g.Q; ow += L) {
-      __m256 acc[L];
-      for (int t = 0; t < L; ++t) acc[t] = bv;
-      for (std::int64_t r = 0; r < g.R; ++r) {
-        const float* row = work + ((oh * g.sh + r * g.dh) * g.wp + ow * g.sw) * L;
-        if (S > 0 && unit) {
-          // each of the row's L + S - 1 pixels loaded once, for the S outputs that read it: the
-          // loads, one per multiply-add, had been as many as the two ports take
-          __m256 wv[S > 0 ? S : 1];
-          for (int s = 0; s < S; ++s) wv[s] = _mm256_load_ps(wb + (r * S + s) * L);
-          for (int p = 0; p < L + S - 1; ++p) {
-            const __m256 v = _mm256_load_ps(row + p * L);
-            for (int s = 0; s < S; ++s)
-              if (p - s >= 0 && p - s < L) acc[p - s] = _mm256_fmadd_ps(wv[s], v, acc[p - s]);
-          }
-          continue;
-        }
-        for (std::int64_t s = 0; s < cols; ++s) {
-          const __m256 wv = _mm256_load_ps(wb + (r * cols + s) * L);
-          const float* src = row + s * g.dw * L;
-          for (int t = 0; t < L; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_load_ps(src + t * step), acc[t]);
-        }
-      }
-      transpose8(acc);  // acc[l]: channel l's 8 pixels
-      // A row's last, partial vector is stored whole where the lanes past it fall on later rows,
-      // which are stored after it, and not past the plane; else in pieces.
-      const int n = (oh * g.Q + ow + L <= g.P * g.Q) ? L : int(std::min<std::int64_t>(L, g.Q - ow));
-      for (int l = 0; l < count; ++l) {
-        float* dst = y + l * y_plane + oh * g.Q + ow;
-        if (n == L) _mm256_storeu_ps(dst, acc[l]);
-        else store_first<float>(dst, acc[l], n);
-      }
-    }
+  const std::int64_t taps = g.R * g.S;
+  alignas(32) float wb[kMaxBlockTaps * L], b[L];
+  for (int l = 0; l < L; ++l) {
+    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
+    b[l] = bias && l < count ? bias[l] : 0.f;
+  }
+  to_block(g, x, x_plane, count, work, clear);
+  if (g.S == 3) return block_rows<3>(g, wb, b, count, y, y_plane, work);
+  if (g.S == 5) return block_rows<5>(g, wb, b, count, y, y_plane, work);
+  block_rows<0>(g, wb, b, count, y, y_plane, work);
+}
+
+void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* dy,
+                       std::int64_t dy_plane, double* acc, float* work, bool clear) noexcept {
+  to_block(g, x, x_plane, count, work, clear);
+  if (g.S == 3) return block_sums<3>(g, dy, dy_plane, count, acc, work);
+  if (g.S == 5) return block_sums<5>(g, dy, dy_plane, count, acc, work);
+  block_sums<0>(g, dy, dy_plane, count, acc, work);
 }
 
 }  // namespace
@@ -220,6 +214,7 @@ DepthwiseKernels<float> sdepthwise() {
   return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width, block_f32,
           block_weights_f32, 8};
 }
+
 // No double blocks: the baseline build's block loops, built for AVX2, ran slower than these planes
 // (batch 1, 384 x 14x14: forward 114-118 -> 157-164 us, weight gradient 100-102 -> 211-214 us).
 DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width}; }
