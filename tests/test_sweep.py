@@ -317,9 +317,10 @@ def test_depthwise_3x3_in_place(rng, dtype):
 def test_depthwise_5x5_rows_of_every_width(rng, dtype):
     """5x5 depthwise planes run kernels of their own: the forward pass and input gradient with
     the taps unrolled (column offsets fixed when compiled at unit column stride, looked up
-    otherwise; at unit column steps in channel blocks instead),
-    the weight gradient at unit column stride in two passes of 15 and 10 partial sums. Output widths of 1 to 40 give every length of a row's last partial vector, with random
-    strides, dilations (columns: unit in two cases of three), paddings and filters per channel."""
+    otherwise), the weight gradient at unit column stride in two passes of 15 and 10 partial
+    sums; with one filter per channel at unit column steps, channel blocks instead. Output widths
+    of 1 to 40 give every length of a row's last partial vector, with random strides, dilations
+    (columns: unit in two cases of three), paddings and filters per channel."""
     _depthwise_rows_of_every_width(rng, dtype, 5, (9, 14), unit_columns=lambda q: q % 3 != 0)
 
 

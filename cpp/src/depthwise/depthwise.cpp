@@ -1,6 +1,7 @@
 // Convolution with one input channel per group, in several groups (depthwise), or in one (a
 // single input channel, whose 5x5 weight gradient plan.cpp sends here): each output channel
-// reads one input plane, so there is no reduction over channels for a GEMM to block. Each source plane is first copied, a strip of rows at a time, into a zero-padded buffer
+// reads one input plane, so there is no reduction over channels for a GEMM to block. Each source
+// plane is first copied, a strip of rows at a time, into a zero-padded buffer
 // whose columns are split into stride phases; the per-ISA plane kernels then read every tap
 // as consecutive elements, with no edge cases (3x3 kernels read wide rows where they lie
 // instead, and mask their ends):
@@ -92,8 +93,8 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (forward_block_) {
       return for_blocks(ws, Direction::Forward, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
-        dk.block(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, w + c0 * taps_, bias ? bias + c0 : nullptr,
-                 y + (n * K_ + c0) * P_ * Q_, P_ * Q_, work, clear);
+        dk.block(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, w + c0 * taps_,
+                 bias ? bias + c0 : nullptr, y + (n * K_ + c0) * P_ * Q_, P_ * Q_, work, clear);
       });
     }
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -119,7 +120,8 @@ class DepthwiseConv final : public ConvImpl {
     T* dx = static_cast<T*>(dxv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (data_block_) {
-      return for_blocks(ws, Direction::BackwardData, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
+      const Direction d = Direction::BackwardData;
+      return for_blocks(ws, d, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
         T flipped[kMaxBlockLanes * kMaxBlockTaps];  // the block's filters rotated by 180 degrees
         for (int l = 0; l < count; ++l)
           for (std::int64_t i = 0; i < taps_; ++i) flipped[l * taps_ + i] = w[(c0 + l + 1) * taps_ - 1 - i];
@@ -280,7 +282,8 @@ class DepthwiseConv final : public ConvImpl {
   }
   // The calling thread's slot of the workspace.
   T* thread_slot(void* ws, Direction d) const noexcept {
-    return reinterpret_cast<T*>(static_cast<unsigned char*>(align_workspace(ws)) + std::size_t(thread_index()) * slot(d));
+    unsigned char* base = static_cast<unsigned char*>(align_workspace(ws));
+    return reinterpret_cast<T*>(base + std::size_t(thread_index()) * slot(d));
   }
   // The calling thread's buffer, zeroed.
   T* cleared_buffer(void* ws, Direction d) const noexcept {

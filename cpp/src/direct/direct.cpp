@@ -431,7 +431,8 @@ struct BackwardDataProblem {
         T* d = dst + p * nr;
         if (by_runs) {
           std::fill(d, d + nr, T(0));
-          for (std::int64_t i = first[tap]; i < first[tap + 1]; i += 3) copy_run(src + runs[i + 1], runs[i + 2], d + runs[i]);
+          for (std::int64_t i = first[tap]; i < first[tap + 1]; i += 3)
+            copy_run(src + runs[i + 1], runs[i + 2], d + runs[i]);
         } else {
           const std::int64_t* o = off + tap * nr;
           for (int t = 0; t < nr; ++t) d[t] = o[t] >= 0 ? src[o[t]] : T(0);

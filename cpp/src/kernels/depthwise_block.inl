@@ -1,7 +1,7 @@
 // The channel-block kernels (DepthwiseKernels::block and block_weights) in plain loops over the 8
 // lanes of a pixel, which vectorise at the baseline width (two SSE or NEON vectors of floats); 4
-// output pixels at a time, whose sums fill 8 of SSE's 16 registers. The including file provides <algorithm> and the kernel
-// table types before its namespace.
+// output pixels at a time, whose sums fill 8 of SSE's 16 registers. The including file provides
+// <algorithm> and the kernel table types before its namespace.
 
 namespace {
 
@@ -10,7 +10,8 @@ constexpr int kBlockLanes = 8, kBlockPixels = 4;
 // Only the columns some output reads (the weight gradient multiplies the others by zero, which
 // must not meet x's infinities); lanes past count repeat the last channel.
 template <typename T>
-void to_block_loops(const DepthwiseBlock& g, const T* x, std::int64_t x_plane, int count, T* work, bool clear) noexcept {
+void to_block_loops(const DepthwiseBlock& g, const T* x, std::int64_t x_plane, int count, T* work,
+                    bool clear) noexcept {
   constexpr int L = kBlockLanes;
   if (clear) std::fill(work, work + g.hp * g.wp * L, T(0));  // the padding, never written after
   const std::int64_t rows = std::min(g.H, g.hp - g.pt);

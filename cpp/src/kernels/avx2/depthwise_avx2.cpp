@@ -211,12 +211,14 @@ void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_p
 }  // namespace
 
 DepthwiseKernels<float> sdepthwise() {
-  return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width, block_f32,
-          block_weights_f32, 8};
+  return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width,
+          block_f32, block_weights_f32, 8};
 }
 
 // No double blocks: the baseline build's block loops, built for AVX2, ran slower than these planes
 // (batch 1, 384 x 14x14: forward 114-118 -> 157-164 us, weight gradient 100-102 -> 211-214 us).
-DepthwiseKernels<double> ddepthwise() { return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width}; }
+DepthwiseKernels<double> ddepthwise() {
+  return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width};
+}
 
 }  // namespace fastconv::kernels::avx2
