@@ -406,25 +406,29 @@ struct BackwardDataProblem {
                  });
       // Consecutive columns that read consecutive values make runs: a panel row is then a few
       // copies (ResNet-18 layer4.down's 7-wide phase grids: runs of 6 or 7, whose lookups took
-      // 11% of its input gradient). Where runs are short, the lookups are cheaper.
-      const std::int64_t taps = ntr * nts;
-      constexpr std::int64_t kRunSlots = kMaxPackTable / 4 * 3, kMaxTaps = 64;  // runs: (column, offset, length)
-      std::int64_t runs[kRunSlots], first[kMaxTaps + 1], n_runs = 0;
-      for (std::int64_t tp = 0; tp < std::min(taps, kMaxTaps); ++tp) {
+      // 11% of its input gradient). Where runs are short (under 4 columns on average), the
+      // lookups are cheaper. (taps * nr <= kMaxPackTable, so `most` runs fit.)
+      const std::int64_t taps = ntr * nts, most = taps * nr / 4;
+      constexpr std::int64_t kMaxTaps = 64;
+      std::int64_t runs[kMaxPackTable / 4 * 3];  // (source offset, panel column, length) triples
+      std::int64_t first[kMaxTaps + 1], n_runs = 0;  // tap tp's runs: [first[tp], first[tp + 1])
+      bool by_runs = taps <= kMaxTaps;
+      for (std::int64_t tp = 0; by_runs && tp < taps; ++tp) {
         first[tp] = n_runs;
         const std::int64_t* o = off + tp * nr;
-        for (std::int64_t t = 0; t < nr && n_runs < kRunSlots; ++t) {
+        for (std::int64_t t = 0; by_runs && t < nr; ++t) {
           if (o[t] < 0) continue;
           if (t > 0 && o[t - 1] >= 0 && o[t] == o[t - 1] + 1) {
             ++runs[n_runs - 1];
+          } else if (n_runs / 3 == most) {
+            by_runs = false;  // too many, too short
           } else {
-            runs[n_runs] = t, runs[n_runs + 1] = o[t], runs[n_runs + 2] = 1;
+            runs[n_runs] = o[t], runs[n_runs + 1] = t, runs[n_runs + 2] = 1;
             n_runs += 3;
           }
         }
       }
-      first[std::min(taps, kMaxTaps)] = n_runs;
-      const bool by_runs = taps <= kMaxTaps && n_runs < kRunSlots && 4 * (n_runs / 3) <= taps * nr;
+      if (by_runs) first[taps] = n_runs;
       std::int64_t kout = k0 / taps, tap = k0 % taps;
       for (std::int64_t p = 0; p < kc; ++p) {
         const T* src = dyg + kout * pq;
@@ -432,7 +436,7 @@ struct BackwardDataProblem {
         if (by_runs) {
           std::fill(d, d + nr, T(0));
           for (std::int64_t i = first[tap]; i < first[tap + 1]; i += 3)
-            copy_run(src + runs[i + 1], runs[i + 2], d + runs[i]);
+            copy_run(src + runs[i], runs[i + 2], d + runs[i + 1]);
         } else {
           const std::int64_t* o = off + tap * nr;
           for (int t = 0; t < nr; ++t) d[t] = o[t] >= 0 ? src[o[t]] : T(0);
