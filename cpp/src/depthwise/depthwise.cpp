@@ -92,7 +92,7 @@ class DepthwiseConv final : public ConvImpl {
     T* y = static_cast<T*>(yv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (forward_block_) {
-      return for_blocks(ws, Direction::Forward, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
+      return for_blocks(ws, Direction::Forward, true, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
         dk.block(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, w + c0 * taps_,
                  bias ? bias + c0 : nullptr, y + (n * K_ + c0) * P_ * Q_, P_ * Q_, work, clear);
       });
@@ -121,7 +121,7 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (data_block_) {
       const Direction d = Direction::BackwardData;
-      return for_blocks(ws, d, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
+      return for_blocks(ws, d, true, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
         T flipped[kMaxBlockLanes * kMaxBlockTaps];  // the block's filters rotated by 180 degrees
         for (int l = 0; l < count; ++l)
           for (std::int64_t i = 0; i < taps_; ++i) flipped[l * taps_ + i] = w[(c0 + l + 1) * taps_ - 1 - i];
@@ -156,22 +156,13 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (block_weights_) {
       // a block's sums over every image in order, so that the bits are the same for any thread count
-      const std::int64_t L = dk.block_lanes, blocks = (C_ + L - 1) / L;
-#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 1)
-      {
-        T* work = thread_slot(ws, Direction::BackwardWeights);
-        bool first = true;
-#pragma omp for schedule(static)
-        for (std::int64_t b = 0; b < blocks; ++b) {
-          const std::int64_t c0 = b * L;
-          const int count = int(std::min(L, C_ - c0));
-          double acc[kMaxBlockLanes * kMaxBlockTaps] = {};
-          for (std::int64_t n = 0; n < N_; ++n, first = false)
-            dk.block_weights(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, dy + (n * K_ + c0) * P_ * Q_,
-                             P_ * Q_, acc, work, first);
-          for (std::int64_t i = 0; i < count * taps_; ++i) dw[c0 * taps_ + i] = T(acc[i]);
-        }
-      }
+      for_blocks(ws, Direction::BackwardWeights, false, [&](std::int64_t, std::int64_t c0, int count, T* work, bool clear) {
+        double acc[kMaxBlockLanes * kMaxBlockTaps] = {};
+        for (std::int64_t n = 0; n < N_; ++n)
+          dk.block_weights(*forward_block_, x + (n * C_ + c0) * H_ * W_, H_ * W_, count, dy + (n * K_ + c0) * P_ * Q_,
+                           P_ * Q_, acc, work, clear && n == 0);
+        for (std::int64_t i = 0; i < count * taps_; ++i) dw[c0 * taps_ + i] = T(acc[i]);
+      });
       if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
       return;
     }
@@ -250,10 +241,11 @@ class DepthwiseConv final : public ConvImpl {
       data_block_ = block(P_, Q_, H_, W_, 1, 1, pt, pl);
   }
   // Calls fn(image, first channel, channels, the thread's work, whether it is the thread's first)
-  // for every block of channels.
+  // for every block of channels, of every image (each_image) or once (image 0).
   template <typename Fn>
-  void for_blocks(void* ws, Direction d, Fn&& fn) const noexcept {
-    const std::int64_t L = depthwise_kernels<T>().block_lanes, blocks = (C_ + L - 1) / L, tasks = N_ * blocks;
+  void for_blocks(void* ws, Direction d, bool each_image, Fn&& fn) const noexcept {
+    const std::int64_t L = depthwise_kernels<T>().block_lanes, blocks = (C_ + L - 1) / L;
+    const std::int64_t tasks = (each_image ? N_ : 1) * blocks;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     {
       T* work = thread_slot(ws, d);
