@@ -361,28 +361,24 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
     """A 5x5 layer with one input channel (LeNet's first) is a depthwise layer of one group: its
     weight gradient runs on the plane kernels, split by filters among threads, the other
     directions on the GEMM; swept over sizes, row strides and paddings, at 1 and 2 threads."""
-    before = fastconv.get_num_threads()
-    try:
-        for _ in range(12):
-            cfg = dict(n=int(rng.integers(1, 4)), c=1, k=int(rng.integers(1, 9)), h=int(rng.integers(5, 30)),
-                       w=int(rng.integers(5, 30)), r=5, s=5, stride=(int(rng.integers(1, 3)), 1), dilation=(1, 1),
-                       pads=((int(rng.integers(0, 3)),) * 2, (int(rng.integers(0, 3)),) * 2), groups=1, dtype=dtype,
-                       bias=True)
-            plan = fastconv.plan_conv2d((cfg["n"], 1, cfg["h"], cfg["w"]), (cfg["k"], 1, 5, 5), cfg["stride"],
-                                        cfg["pads"], cfg["dilation"], 1, dtype=dtype)
-            assert plan.implementation_of("backward_weights").startswith("direct/depthwise"), plan.implementation
-            assert not plan.implementation_of("forward").startswith("direct/depthwise"), plan.implementation
-            arrays = sweep.make_arrays(cfg, rng)
-            grads = []
-            for threads in (1, 2):
-                fastconv.set_num_threads(threads)
+    for _ in range(12):
+        cfg = dict(n=int(rng.integers(1, 4)), c=1, k=int(rng.integers(1, 9)), h=int(rng.integers(5, 30)),
+                   w=int(rng.integers(5, 30)), r=5, s=5, stride=(int(rng.integers(1, 3)), 1), dilation=(1, 1),
+                   pads=((int(rng.integers(0, 3)),) * 2, (int(rng.integers(0, 3)),) * 2), groups=1, dtype=dtype,
+                   bias=True)
+        plan = fastconv.plan_conv2d((cfg["n"], 1, cfg["h"], cfg["w"]), (cfg["k"], 1, 5, 5), cfg["stride"],
+                                    cfg["pads"], cfg["dilation"], 1, dtype=dtype)
+        assert plan.implementation_of("backward_weights").startswith("direct/depthwise"), plan.implementation
+        assert not plan.implementation_of("forward").startswith("direct/depthwise"), plan.implementation
+        arrays = sweep.make_arrays(cfg, rng)
+        grads = []
+        for threads in (1, 2):
+            with fastconv.thread_limit(threads):
                 errs = sweep.errors(cfg, arrays)
                 assert max(errs.values()) <= TOL[dtype], (cfg, errs)
                 x, w, _, dy = arrays
                 grads.append(fastconv.conv2d_weight(x, w.shape, dy, stride=cfg["stride"], padding=cfg["pads"]))
-            assert np.array_equal(grads[0], grads[1])
-    finally:
-        fastconv.set_num_threads(before)
+        assert np.array_equal(grads[0], grads[1])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
