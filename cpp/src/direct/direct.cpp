@@ -122,8 +122,9 @@ struct ForwardProblem {
 
   const T* a_rows(std::int64_t grp) const { return w + grp * g.Kg * k(0); }
   std::int64_t a_ld() const { return k(0); }
-  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    pack_rows(a_rows(grp), k(0), g.Kg, k0, kc, dst, mr);
+  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst,
+              int mr) const {
+    pack_rows(a_rows(grp), k(0), g.Kg, k0, kc, i0, i1, dst, mr);
   }
 
   // Wide columns: where column j's tap (0, 0, 0) lies in the padded planes, and each tap's offset.
@@ -319,38 +320,49 @@ struct BackwardDataProblem {
   }
 
   // A[c, (k, tr, ts)] = W[k, c, r(tr), s(ts)]; the column index is walked with counters, since
-  // three divisions per column cost more than the copy. Columns outside, panels inside: the
-  // taps of one filter k then read W[k] (all channels) while it is in L1, and W streams once.
-  void pack_a(std::int64_t op, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+  // three divisions per column cost more than the copy. Blocks of kBlockColumns columns outside,
+  // panels inside: each panel then gets whole cache lines at once (one column's 6 floats are 24
+  // bytes, and its panels lie kc * mr apart), and the block's rows of W stream in order.
+  void pack_a(std::int64_t op, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst,
+              int mr) const {
     const std::int64_t ntr = taps_r(op), nts = taps_s(op), rs = g.R * g.S, whole = g.Cg / mr * mr;
+    const std::int64_t end = std::min(i1, whole);  // whole panels in the range; the partial one if i1 passes them
     const Taps &tr = rows[ph(op)], &ts = cols[pw(op)];
     std::int64_t kout = k0 / (ntr * nts), ti = k0 / nts % ntr, si = k0 % nts;
-    for (std::int64_t p = 0; p < kc; ++p) {
-      const T* wk = w + ((group(op) * g.Kg + kout) * g.Cg * g.R + tr.index[ti]) * g.S + ts.index[si];
-      T* d = dst + p * mr;
-      if (rs == 1 && mr == 6) {  // 1x1: runs of consecutive channels, a fixed-size copy each
-        d = copy_runs<6>(wk, whole, kc, d);
+    const T* wk[kBlockColumns];
+    for (std::int64_t p0 = 0; p0 < kc; p0 += kBlockColumns) {
+      const int n = int(std::min(kBlockColumns, kc - p0));
+      for (int q = 0; q < n; ++q) {
+        wk[q] = w + ((group(op) * g.Kg + kout) * g.Cg * g.R + tr.index[ti]) * g.S + ts.index[si];
+        if (++si == nts) {
+          si = 0;
+          if (++ti == ntr) ti = 0, ++kout;
+        }
+      }
+      T* d = dst + i0 * kc + p0 * mr;
+      if (rs == 1 && mr == 6) {  // 1x1: runs of consecutive channels, fixed-size copies
+        d = copy_panels<6>(wk, n, i0, end, kc, d);
       } else if (rs == 1 && mr == 4) {
-        d = copy_runs<4>(wk, whole, kc, d);
+        d = copy_panels<4>(wk, n, i0, end, kc, d);
       } else {
-        for (std::int64_t ir = 0; ir < whole; ir += mr, d += kc * mr)
-          for (int i = 0; i < mr; ++i) d[i] = wk[(ir + i) * rs];
+        for (std::int64_t ir = i0; ir < end; ir += mr, d += kc * mr)
+          for (int q = 0; q < n; ++q)
+            for (int i = 0; i < mr; ++i) d[q * mr + i] = wk[q][(ir + i) * rs];
       }
-      for (int i = 0; whole < g.Cg && i < mr; ++i) d[i] = whole + i < g.Cg ? wk[(whole + i) * rs] : T(0);
-      if (++si == nts) {
-        si = 0;
-        if (++ti == ntr) ti = 0, ++kout;
-      }
+      for (int q = 0; whole < g.Cg && i1 > whole && q < n; ++q)
+        for (int i = 0; i < mr; ++i) d[q * mr + i] = whole + i < g.Cg ? wk[q][(whole + i) * rs] : T(0);
     }
   }
+  static constexpr std::int64_t kBlockColumns = 8;
 
-  // Rows [0, whole) of one column, MR at a time, panels kc * MR apart: with MR known, a few
-  // vector moves instead of a loop (ResNet-50's 1x1 input gradient at batch 1 spent 14% here).
-  // Returns where the next panel, the partial one, goes.
+  // Rows [i0, end) of n columns (wk[q] holding column q's rows consecutively), MR at a time,
+  // panels kc * MR apart: with MR known, a few vector moves instead of a loop. Returns where the
+  // next panel, the partial one, goes.
   template <int MR>
-  static T* copy_runs(const T* wk, std::int64_t whole, std::int64_t kc, T* d) {
-    for (std::int64_t ir = 0; ir < whole; ir += MR, d += kc * MR)
-      for (int i = 0; i < MR; ++i) d[i] = wk[ir + i];
+  static T* copy_panels(const T* const* wk, int n, std::int64_t i0, std::int64_t end, std::int64_t kc, T* d) {
+    for (std::int64_t ir = i0; ir < end; ir += MR, d += kc * MR)
+      for (int q = 0; q < n; ++q)
+        for (int i = 0; i < MR; ++i) d[q * MR + i] = wk[q][ir + i];
     return d;
   }
 
@@ -498,9 +510,11 @@ struct BackwardDataCol2imProblem {
   std::int64_t a_operand(std::int64_t b) const { return b % g.G; }
 
   // A[(c,r,s), k] = W[k, (c,r,s)]
-  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst,
+              int mr) const {
     const std::int64_t crs = m(0);
-    for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr) {
+    dst += i0 * kc;
+    for (std::int64_t ir = i0; ir < std::min(i1, crs); ir += mr, dst += kc * mr) {
       const std::int64_t count = std::min<std::int64_t>(mr, crs - ir);
       for (std::int64_t p = 0; p < kc; ++p) {
         const T* wk = w + (grp * g.Kg + k0 + p) * crs + ir;
@@ -631,10 +645,12 @@ struct BackwardWeightsProblem {
   std::int64_t a_operand(std::int64_t b) const { return b; }
 
   // A[(c,r,s), (img, pix)] = X[img, c, oh*sh - pt + r*dh, ow*sw - pl + s*dw]
-  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    if (padded) return pack_a_padded(grp, k0, kc, dst, mr);
+  void pack_a(std::int64_t grp, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst,
+              int mr) const {
+    if (padded) return pack_a_padded(grp, k0, kc, i0, i1, dst, mr);
     const std::int64_t pq = g.P * g.Q, crs = m(grp);
-    for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr) {
+    dst += i0 * kc;
+    for (std::int64_t ir = i0; ir < std::min(i1, crs); ir += mr, dst += kc * mr) {
       for (std::int64_t i = 0; i < mr; ++i) {
         if (ir + i >= crs) {
           for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
@@ -653,7 +669,8 @@ struct BackwardWeightsProblem {
 
   // The same from the padded planes: the columns split into runs along output rows, found once,
   // and every row copies those runs with no bounds checks.
-  void pack_a_padded(std::int64_t grp, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
+  void pack_a_padded(std::int64_t grp, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst,
+                     int mr) const {
     const DepthwisePlane& pg = source->geometry();
     const std::int64_t pq = g.P * g.Q, crs = m(grp), plane = source->buffer_elems();
     std::int64_t runs[3 * kMaxRuns];  // (source offset, first column, length) triples
@@ -663,7 +680,8 @@ struct BackwardWeightsProblem {
       runs[n_runs] = (img * g.C + grp * g.Cg) * plane + oh * pg.sh * pg.ld + ow, runs[n_runs + 1] = p, runs[n_runs + 2] = len;
       p += len;
     }
-    for (std::int64_t ir = 0; ir < crs; ir += mr, dst += kc * mr)
+    dst += i0 * kc;
+    for (std::int64_t ir = i0; ir < std::min(i1, crs); ir += mr, dst += kc * mr)
       for (std::int64_t i = 0; i < mr; ++i) {
         if (ir + i >= crs) {
           for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);

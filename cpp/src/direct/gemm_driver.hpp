@@ -11,10 +11,9 @@
 //   static constexpr bool kPrepackA;   // pack each shared A once per call, before the GEMM
 // and optionally, where A is a plain row-major matrix:
 //   const T* a_rows(op) const; std::int64_t a_ld() const;  // A of an operand, and its row stride
-//   void pack_a(op_or_b, k0, kc, T* dst, int mr) const;  // all m rows of columns k0..k0+kc, in
-//                                                        // mr-row panels, zero-padded; problems
-//                                                        // whose A always comes packed (ready_a)
-//                                                        // need none
+//   void pack_a(op_or_b, k0, kc, i0, i1, T* dst, int mr) const;  // rows i0..i1 (i0 a multiple of mr,
+//       i1 too or >= m) of columns k0..k0+kc, in mr-row panels from dst + i0 * kc, zero-padded;
+//       problems whose A always comes packed (ready_a) need none
 //   void pack_b(b, k0, kc, j0, nc, T* dst, int nr) const; // kc rows of nr-column panels, zero-padded
 //   void store(b, i0, mc, j0, nc, const T* c, std::int64_t ldc) const;  // rows i0.., columns j0..
 // or, where A's rows lie in memory with one table of column offsets (a weight matrix read
@@ -202,20 +201,26 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
 }
 
 template <typename T>
-void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, T* dst,
-               int mr) noexcept;
+void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, std::int64_t i0,
+               std::int64_t i1, T* dst, int mr) noexcept;
 
-// Packs every shared A operand of a problem (L.a_prepacked elements), one (operand, k block)
-// per task. Plans whose weights were prepared keep the result and pass it to run_gemm.
+// Packs every shared A operand of a problem (L.a_prepacked elements), one (operand, k block,
+// row part) per task. Parts split the rows where (operand, k block) pairs are fewer than the
+// threads: ResNet-50's 1x1 input gradient at batch 1 packs one, and the second thread waited.
+// Plans whose weights were prepared keep the result and pass it to run_gemm.
 template <typename T, typename Problem>
 void prepack_a(const Problem& prob, const GemmLayout& L, T* dst) noexcept {
   const std::int64_t ops = std::int64_t(L.a_first.size()), kc_max = L.kc, kblocks = ceil_div(L.max_k, kc_max);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && ops * kblocks > 1)
-  for (std::int64_t t = 0; t < ops * kblocks; ++t) {
-    const std::int64_t op = t / kblocks, k0 = t % kblocks * kc_max, b = L.a_first[std::size_t(op)];
-    if (b < 0 || k0 >= prob.k(b)) continue;
-    prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0), dst + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), L.mr),
-                L.mr);
+  const std::int64_t parts =
+      L.threads > 1 ? std::min(ceil_div(2 * L.threads, ops * kblocks), ceil_div(L.max_m, 16 * L.mr)) : 1;
+  const std::int64_t rows = round_up(ceil_div(L.max_m, parts), L.mr), tasks = ops * kblocks * parts;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tasks > 1)
+  for (std::int64_t t = 0; t < tasks; ++t) {
+    const std::int64_t op = t / (kblocks * parts), k0 = t / parts % kblocks * kc_max, i0 = t % parts * rows;
+    const std::int64_t b = L.a_first[std::size_t(op)];
+    if (b < 0 || k0 >= prob.k(b) || i0 >= prob.m(b)) continue;
+    prob.pack_a(op, k0, std::min(kc_max, prob.k(b) - k0), i0, std::min(i0 + rows, round_up(prob.m(b), L.mr)),
+                dst + L.a_offset[std::size_t(op)] + k0 * round_up(prob.m(b), L.mr), L.mr);
   }
 }
 
@@ -332,7 +337,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         if (rows_a) {
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
           const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
-          if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, a_pack, mr);  // ragged last rows
+          if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, 0, iend - whole, a_pack, mr);  // ragged last rows
           sweep_tall(
               [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 if (ir < whole) {
@@ -369,7 +374,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       if constexpr (Problem::kPrepackA) {
         a = a_area + L.a_offset[std::size_t(prob.a_operand(b))] + k0 * mpb;
       } else {
-        prob.pack_a(b, k0, kc, a_pack, mr);
+        prob.pack_a(b, k0, kc, 0, m, a_pack, mr);
         a = a_pack;
       }
       if constexpr (HasRowsB<Problem>::value) {
@@ -403,13 +408,14 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
   }
 }
 
-// Packs rows 0..m of a row-major matrix (columns k0..k0+kc) into mr-row panels.
+// Packs rows i0..i1 (of m) of a row-major matrix (columns k0..k0+kc) into mr-row panels, the
+// first at dst + i0 * kc.
 template <typename T>
-void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, T* dst,
-               int mr) noexcept {
+void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, std::int64_t kc, std::int64_t i0,
+               std::int64_t i1, T* dst, int mr) noexcept {
   const PackPanelFn<T> pack = gemm_microkernel<T>().pack;
-  for (std::int64_t ir = 0; ir < m; ir += mr, dst += kc * mr)
-    pack(src + ir * ld + k0, ld, std::min<std::int64_t>(mr, m - ir), kc, dst, mr);
+  for (std::int64_t ir = i0, end = std::min(i1, m); ir < end; ir += mr)
+    pack(src + ir * ld + k0, ld, std::min<std::int64_t>(mr, m - ir), kc, dst + ir * kc, mr);
 }
 
 // out[i * stride], i < count: the values of a sampling grid laid over a plane (rows x cols,

@@ -123,8 +123,8 @@ struct WeightGemm {
   // Z's rows, which the microkernel reads in place where few column blocks share them
   const T* a_rows(std::int64_t b) const { return z + b / g.G * zl.point + zl.offset(b % g.G * g.Kg, 0); }
   std::int64_t a_ld() const { return zl.row; }
-  void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, T* dst, int mr) const {
-    direct::pack_rows(a_rows(b), a_ld(), g.Kg, k0, kc, dst, mr);
+  void pack_a(std::int64_t b, std::int64_t k0, std::int64_t kc, std::int64_t i0, std::int64_t i1, T* dst, int mr) const {
+    direct::pack_rows(a_rows(b), a_ld(), g.Kg, k0, kc, i0, i1, dst, mr);
   }
 
   // B[tile][c] = V[xi][c][tile]
