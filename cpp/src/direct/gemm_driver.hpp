@@ -205,8 +205,8 @@ void pack_rows(const T* src, std::int64_t ld, std::int64_t m, std::int64_t k0, s
                std::int64_t i1, T* dst, int mr) noexcept;
 
 // Packs every shared A operand of a problem (L.a_prepacked elements), one (operand, k block,
-// row part) per task. Parts split the rows where (operand, k block) pairs are fewer than the
-// threads: ResNet-50's 1x1 input gradient at batch 1 packs one, and the second thread waited.
+// row part) per task. Parts split the rows where (operand, k block) pairs are fewer than twice
+// the threads: ResNet-50's 1x1 input gradient at batch 1 packs one, and the second thread waited.
 // Plans whose weights were prepared keep the result and pass it to run_gemm.
 template <typename T, typename Problem>
 void prepack_a(const Problem& prob, const GemmLayout& L, T* dst) noexcept {
@@ -337,7 +337,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
         if (rows_a) {
           const T* a = prob.a_rows(prob.a_operand(b)) + k0;
           const std::int64_t lda = prob.a_ld(), whole = ibeg + (iend - ibeg) / mr * mr;
-          if (whole < iend) pack_rows(a + whole * lda, lda, iend - whole, 0, kc, 0, iend - whole, a_pack, mr);  // ragged last rows
+          if (whole < iend)  // ragged last rows
+            pack_rows(a + whole * lda, lda, iend - whole, 0, kc, 0, iend - whole, a_pack, mr);
           sweep_tall(
               [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 if (ir < whole) {
