@@ -102,6 +102,20 @@ struct DepthwiseBlock {
 };
 constexpr std::int64_t kMaxBlockTaps = 25;  // the largest kernel a block takes (5x5)
 
+// The filters of a block's count channels (taps consecutive each) with the channels as L lanes,
+// wb[tap * L + l], and their bias b[l] (none: zero); zero in lanes past count. For the block
+// kernels of every ISA: internal linkage, so that each kernel file keeps the copy built with its
+// own flags (one shared inline copy could carry AVX2 instructions into the baseline kernels).
+namespace {
+template <int L, typename T>
+void block_lane_weights(const T* w, const T* bias, std::int64_t taps, int count, T* wb, T* b) noexcept {
+  for (int l = 0; l < L; ++l) {
+    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : T(0);
+    b[l] = bias && l < count ? bias[l] : T(0);
+  }
+}
+}  // namespace
+
 template <typename T>
 struct DepthwiseKernels {
   // y (P x Q) = bias, or y +=, plus the sum over taps of w[r*S + s] times what the tap reads.

@@ -29,12 +29,9 @@ template <typename T>
 void block_loops(const DepthwiseBlock& g, const T* x, std::int64_t x_plane, int count, const T* w, const T* bias,
                  T* y, std::int64_t y_plane, T* work, bool clear) noexcept {
   constexpr int L = kBlockLanes, N = kBlockPixels;
-  const std::int64_t taps = g.R * g.S, step = g.sw * L;
+  const std::int64_t step = g.sw * L;
   T wb[kMaxBlockTaps * L], b[L];
-  for (int l = 0; l < L; ++l) {
-    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : T(0);
-    b[l] = bias && l < count ? bias[l] : T(0);
-  }
+  block_lane_weights<L>(w, bias, g.R * g.S, count, wb, b);
   to_block_loops(g, x, x_plane, count, work, clear);
   for (std::int64_t oh = 0; oh < g.P; ++oh)
     for (std::int64_t ow = 0; ow < g.Q; ow += N) {

@@ -188,12 +188,8 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
 void block_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int count, const float* w,
                const float* bias, float* y, std::int64_t y_plane, float* work, bool clear) noexcept {
   constexpr int L = 8;
-  const std::int64_t taps = g.R * g.S;
   alignas(32) float wb[kMaxBlockTaps * L], b[L];
-  for (int l = 0; l < L; ++l) {
-    for (std::int64_t t = 0; t < taps; ++t) wb[t * L + l] = l < count ? w[l * taps + t] : 0.f;
-    b[l] = bias && l < count ? bias[l] : 0.f;
-  }
+  block_lane_weights<L>(w, bias, g.R * g.S, count, wb, b);
   to_block(g, x, x_plane, count, work, clear);
   if (g.S == 3) return block_rows<3>(g, wb, b, count, y, y_plane, work);
   if (g.S == 5) return block_rows<5>(g, wb, b, count, y, y_plane, work);
