@@ -54,6 +54,28 @@ def test_unpickled_unaligned_arrays_compute(rng):
     np.testing.assert_array_equal(fastconv.conv2d(x, unaligned), fastconv.conv2d(x, w))
 
 
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_strides_far_past_the_input_compute_instead_of_running_out_of_memory(rng, dtype):
+    """A stride of 10^6 on a 9x10 input (a valid layer: one output row) raised MemoryError: the
+    direct path built a table per pair of stride phases, 10^12 of them, though only the phases
+    that hold input rows and columns (at most 9 x 10) have any work."""
+    pads = ((1, 1), (1, 1))
+    for stride in ((10**6, 3), (7, 10**9), (2**62, 2**62), (1000, 1000)):
+        for groups, cin, cout in ((1, 3, 4), (3, 3, 3), (1, 16, 16)):
+            x = rng.standard_normal((2, cin, 9, 10)).astype(dtype)
+            w = rng.standard_normal((cout, cin // groups, 3, 2)).astype(dtype)
+            y = fastconv.conv2d(x, w, stride=stride, padding=1, groups=groups)
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            assert ref.rel_err(y, ref.conv2d(x64, w64, None, stride, pads, (1, 1), groups)) <= TOL[dtype]
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            dx = fastconv.conv2d_input(x.shape, w, dy, stride=stride, padding=1, groups=groups)
+            want = ref.conv2d_input(x.shape, w64, dy.astype(np.float64), stride, pads, (1, 1), groups)
+            assert ref.rel_err(dx, want) <= TOL[dtype], (stride, groups, cin)
+            dw = fastconv.conv2d_weight(x, w.shape, dy, stride=stride, padding=1, groups=groups)
+            want = ref.conv2d_weight(x64, w.shape, dy.astype(np.float64), stride, pads, (1, 1), groups)
+            assert ref.rel_err(dw, want) <= TOL[dtype], (stride, groups, cin)
+
 def test_huge_dilations_and_strides_leave_the_padded_buffers_unbuilt(rng):
     """Found by the fuzzer: conv3d with padding='same' and dilation 2^62 (a valid problem, every
     tap but the first outside the input) sized the padded copy of the input from integer

@@ -31,11 +31,14 @@ namespace {
 struct Geometry {
   std::int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
   std::int64_t sh, sw, dh, dw, pt, pl;
+  // The stride phases that hold input rows and columns: a stride past the input's size has empty
+  // phases, which would only cost memory (a stride of 10^6 asked for 10^12 phase tables).
+  std::int64_t nph, npw;
   std::int64_t xn, xc, xh, xw;
   explicit Geometry(const ConvDesc& d)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), R(d.r), S(d.s), P(d.p()), Q(d.q()), G(d.groups),
         Cg(d.c / d.groups), Kg(d.k / d.groups), sh(d.stride_h), sw(d.stride_w),
-        dh(d.dilation_h), dw(d.dilation_w), pt(d.pad_top), pl(d.pad_left) {
+        dh(d.dilation_h), dw(d.dilation_w), pt(d.pad_top), pl(d.pad_left), nph(std::min(sh, H)), npw(std::min(sw, W)) {
     const bool nhwc = d.input_layout == Layout::NHWC;
     xn = C * H * W;
     xc = nhwc ? 1 : H * W;
@@ -256,10 +259,12 @@ struct Taps {
   std::vector<std::int64_t> index, offset;
 };
 
-std::vector<Taps> phase_taps(std::int64_t stride, std::int64_t kernel, std::int64_t dilation,
+// The taps of phases [0, count) of `stride` (count: those that hold input rows, Geometry::nph).
+
+std::vector<Taps> phase_taps(std::int64_t stride, std::int64_t count, std::int64_t kernel, std::int64_t dilation,
                              std::int64_t pad) {
-  std::vector<Taps> phases(static_cast<std::size_t>(stride));
-  for (std::int64_t ph = 0; ph < stride; ++ph)
+  std::vector<Taps> phases(static_cast<std::size_t>(count));
+  for (std::int64_t ph = 0; ph < count; ++ph)
     for (std::int64_t t = 0; t < kernel; ++t) {
       const std::int64_t num = ph + pad - t * dilation;  // = out * stride - (ih - ph)
       if (((num % stride) + stride) % stride != 0) continue;
@@ -281,18 +286,18 @@ struct BackwardDataProblem {
   T* dx;
   bool merged;  // all images side by side in one GEMM per (group, phase): small phase grids
 
-  // b = ((image * G + group) * sh + ph) * sw + pw; its A operand is b modulo the images.
-  std::int64_t ph(std::int64_t b) const { return b / g.sw % g.sh; }
-  std::int64_t pw(std::int64_t b) const { return b % g.sw; }
-  std::int64_t group(std::int64_t b) const { return b / (g.sh * g.sw) % g.G; }
-  std::int64_t image(std::int64_t b) const { return b / (g.G * g.sh * g.sw); }
-  std::int64_t phase_h(std::int64_t b) const { return ph(b) < g.H ? ceil_div(g.H - ph(b), g.sh) : 0; }
-  std::int64_t phase_w(std::int64_t b) const { return pw(b) < g.W ? ceil_div(g.W - pw(b), g.sw) : 0; }
+  // b = ((image * G + group) * nph + ph) * npw + pw; its A operand is b modulo the images.
+  std::int64_t ph(std::int64_t b) const { return b / g.npw % g.nph; }
+  std::int64_t pw(std::int64_t b) const { return b % g.npw; }
+  std::int64_t group(std::int64_t b) const { return b / (g.nph * g.npw) % g.G; }
+  std::int64_t image(std::int64_t b) const { return b / (g.G * g.nph * g.npw); }
+  std::int64_t phase_h(std::int64_t b) const { return ceil_div(g.H - ph(b), g.sh); }
+  std::int64_t phase_w(std::int64_t b) const { return ceil_div(g.W - pw(b), g.sw); }
   std::int64_t taps_r(std::int64_t b) const { return std::int64_t(rows[ph(b)].index.size()); }
   std::int64_t taps_s(std::int64_t b) const { return std::int64_t(cols[pw(b)].index.size()); }
 
-  std::int64_t batches() const { return (merged ? 1 : g.N) * g.G * g.sh * g.sw; }
-  std::int64_t period() const { return g.G * g.sh * g.sw; }
+  std::int64_t batches() const { return (merged ? 1 : g.N) * g.G * g.nph * g.npw; }
+  std::int64_t period() const { return g.G * g.nph * g.npw; }
   std::int64_t m(std::int64_t) const { return g.Cg; }
   std::int64_t n(std::int64_t b) const { return (merged ? g.N : 1) * phase_h(b) * phase_w(b); }
 
@@ -309,14 +314,14 @@ struct BackwardDataProblem {
     }
   }
   std::int64_t k(std::int64_t b) const { return g.Kg * taps_r(b) * taps_s(b); }
-  std::int64_t a_operand(std::int64_t b) const { return b % (g.G * g.sh * g.sw); }
+  std::int64_t a_operand(std::int64_t b) const { return b % (g.G * g.nph * g.npw); }
 
   // A read in place (one image: packing it would cost more than it saves): row c at W[0, c],
   // column (k, tr, ts) a further k*Cg*R*S + r(tr)*S + s(ts).
   const T* a_row(std::int64_t op, std::int64_t c) const { return w + (group(op) * g.Kg * g.Cg + c) * g.R * g.S; }
   std::int64_t a_row_step() const { return g.R * g.S; }
   const std::int64_t* a_offsets(std::int64_t op) const {  // none: A is packed
-    return offsets.empty() ? nullptr : offsets[std::size_t(ph(op) * g.sw + pw(op))].data();
+    return offsets.empty() ? nullptr : offsets[std::size_t(ph(op) * g.npw + pw(op))].data();
   }
 
   // A[c, (k, tr, ts)] = W[k, c, r(tr), s(ts)]; the column index is walked with counters, since
@@ -727,11 +732,12 @@ class DirectConv final : public ConvImpl {
  public:
   // workspace_bound: padded input planes are used only where the workspace stays within it.
   DirectConv(const ConvDesc& desc, int threads, std::size_t workspace_bound)
-      : g_(desc), rows_(phase_taps(g_.sh, g_.R, g_.dh, g_.pt)), cols_(phase_taps(g_.sw, g_.S, g_.dw, g_.pl)) {
+      : g_(desc), rows_(phase_taps(g_.sh, g_.nph, g_.R, g_.dh, g_.pt)),
+        cols_(phase_taps(g_.sw, g_.npw, g_.S, g_.dw, g_.pl)) {
     // Not for 1x1: its A rows, W's columns, are a float apart, and packing them measured faster.
     const bool table_fits = g_.Kg * g_.R * g_.S <= kMaxTable && g_.Cg * g_.R * g_.S <= kMaxTable;
-    for (std::int64_t ph = 0; ph < g_.sh && g_.R * g_.S > 1 && table_fits; ++ph)
-      for (std::int64_t pw = 0; pw < g_.sw; ++pw) {
+    for (std::int64_t ph = 0; ph < g_.nph && g_.R * g_.S > 1 && table_fits; ++ph)
+      for (std::int64_t pw = 0; pw < g_.npw; ++pw) {
         std::vector<std::int64_t> off;  // A's columns (k, tr, ts) of phase (ph, pw), in order
         for (std::int64_t k = 0; k < g_.Kg; ++k)
           for (std::int64_t r : rows_[std::size_t(ph)].index)
@@ -1246,12 +1252,12 @@ class DirectConv final : public ConvImpl {
         g_.Kg * g_.R * g_.S > kMaxTable)
       return;
     std::int64_t lo_r = 0, hi_r = g_.P - 1, lo_s = 0, hi_s = g_.Q - 1;  // dY rows and columns the taps reach
-    for (std::int64_t ph = 0; ph < g_.sh; ++ph)
+    for (std::int64_t ph = 0; ph < g_.nph; ++ph)
       for (std::int64_t off : rows_[std::size_t(ph)].offset) {
         lo_r = std::min(lo_r, off);
         hi_r = std::max(hi_r, off + ceil_div(g_.H - ph, g_.sh) - 1);
       }
-    for (std::int64_t pw = 0; pw < g_.sw; ++pw)
+    for (std::int64_t pw = 0; pw < g_.npw; ++pw)
       for (std::int64_t off : cols_[std::size_t(pw)].offset) {
         lo_s = std::min(lo_s, off);
         hi_s = std::max(hi_s, off + ceil_div(g_.W - pw, g_.sw) - 1);
@@ -1262,8 +1268,8 @@ class DirectConv final : public ConvImpl {
     if (elements > double(kPaddedBytes / std::int64_t(sizeof(T)))) return;
     d.elements = std::int64_t(elements);
     const std::int64_t plane = d.rows * d.cols, panels = ceil_div(g_.Cg, uk.nr);
-    for (std::int64_t ph = 0; ph < g_.sh; ++ph)
-      for (std::int64_t pw = 0; pw < g_.sw; ++pw) {
+    for (std::int64_t ph = 0; ph < g_.nph; ++ph)
+      for (std::int64_t pw = 0; pw < g_.npw; ++pw) {
         std::vector<std::int64_t> off;
         for (std::int64_t k = 0; k < g_.Kg; ++k)
           for (std::int64_t ro : rows_[std::size_t(ph)].offset)
@@ -1282,7 +1288,7 @@ class DirectConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const int mr = uk.mr, nr = uk.nr;
     const DyPad& d = dy_pad_;
-    const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.sh * g_.sw;
+    const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.nph * g_.npw;
     const std::int64_t panels = ceil_div(g_.Cg, nr), per_group = d.weights / g_.G;
     T* pad = work;
     T* wt = work + d.elements;
@@ -1299,7 +1305,7 @@ class DirectConv final : public ConvImpl {
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < g_.G * phases * panels; ++t) {  // W per (group, phase, panel)
         const std::int64_t grp = t / (phases * panels), phase = t / panels % phases, pn = t % panels;
-        const Taps &tr = rows_[std::size_t(phase / g_.sw)], &ts = cols_[std::size_t(phase % g_.sw)];
+        const Taps &tr = rows_[std::size_t(phase / g_.npw)], &ts = cols_[std::size_t(phase % g_.npw)];
         const std::int64_t taps = std::int64_t(d.offsets[std::size_t(phase)].size());
         T* out = wt + grp * per_group + d.packed_at[std::size_t(phase)] + pn * taps * nr;
         std::int64_t p = 0;
@@ -1327,8 +1333,8 @@ class DirectConv final : public ConvImpl {
       const T* rows[kMaxIndirectRows];
       std::int64_t at[kMaxIndirectRows];  // the tile's pixels' places in a dX plane
       for (std::int64_t phase = 0; phase < phases; ++phase) {
-        const std::int64_t ph = phase / g_.sw, pw = phase % g_.sw;
-        const std::int64_t hph = ph < g_.H ? ceil_div(g_.H - ph, g_.sh) : 0, wph = pw < g_.W ? ceil_div(g_.W - pw, g_.sw) : 0;
+        const std::int64_t ph = phase / g_.npw, pw = phase % g_.npw;
+        const std::int64_t hph = ceil_div(g_.H - ph, g_.sh), wph = ceil_div(g_.W - pw, g_.sw);
         const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
         const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
         const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
