@@ -203,6 +203,37 @@ def test_unbatched_matches_batched(rng):
     np.testing.assert_array_equal(gw, fastconv.conv2d_weight(x, w.shape, dy, padding=1))
 
 
+
+def test_a_batch_of_no_images(rng):
+    """As in PyTorch: no images give empty outputs and input gradients, zero weight and bias
+    gradients (sums over nothing), and the layer is still checked."""
+    x = rng.standard_normal((0, 3, 7, 7)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    dy = np.ones((0, 4, 4, 4), np.float32)
+    for _ in range(2):  # the second call takes the planned path
+        assert fastconv.conv2d(x, w, b, stride=2, padding=1).shape == (0, 4, 4, 4)
+        assert fastconv.conv2d_input(x.shape, w, dy, stride=2, padding=1).shape == x.shape
+        gw = fastconv.conv2d_weight(x, w.shape, dy, stride=2, padding=1)
+        assert gw.shape == w.shape and not gw.any()
+    gi, gw, gb = fastconv.conv2d_backward(x, w, dy, stride=2, padding=1)
+    assert gi.shape == x.shape and gw.shape == w.shape and not gw.any() and gb.shape == b.shape and not gb.any()
+    assert fastconv.conv1d(x[:, :, 0], w[:, :, 0], b).shape == (0, 4, 5)
+    assert fastconv.conv3d(x[:, :, None], w[:, :, None], b, padding=(0, 1, 1)).shape == (0, 4, 1, 7, 7)
+    wt = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    assert fastconv.conv_transpose2d(x, wt, stride=2, output_padding=1).shape == (0, 2, 16, 16)
+    plan = fastconv.plan_conv2d(x.shape, w.shape, stride=2, padding=1)
+    assert plan.forward(x, w, b).shape == (0, 4, 4, 4) and plan.backward_input(dy, w).shape == x.shape
+    pw, pb = plan.backward_weight(x, dy)
+    assert not pw.any() and not pb.any()
+    layer = fastconv.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+    assert layer(x).shape == (0, 4, 4, 4) and layer.backward(dy).shape == x.shape
+    assert not layer.weight_grad.any() and not layer.bias_grad.any()
+    with pytest.raises(ValueError, match="larger than the padded input"):  # the layer is still checked
+        fastconv.conv2d(x[:, :, :2, :2], w)
+    with pytest.raises(ValueError, match="empty"):
+        fastconv.conv2d(x[:, :0], w[:, :0])
+
 def test_backward_output_mask(rng):
     x = rng.standard_normal((1, 2, 5, 5))
     w = rng.standard_normal((3, 2, 3, 3))

@@ -41,7 +41,7 @@ CASES = [
     ("padding same with stride", lambda: fc.conv2d(x, w, padding="same", stride=2), ValueError, "same"),
     ("kernel larger than padded input", lambda: fc.conv2d(x, np.ones((6, 4, 9, 3), F32)), ValueError, "larger than the padded input"),
     ("kernel larger with dilation", lambda: fc.conv2d(x, w, dilation=3), ValueError, "larger than the padded input"),
-    ("empty batch", lambda: fc.conv2d(x[:0], w), ValueError, "empty"),
+    ("empty channels", lambda: fc.conv2d(x[:, :0], w[:, :0]), ValueError, "empty"),
     ("empty width", lambda: fc.conv2d(x[:, :, :, :0], w), ValueError, "empty"),
     ("empty weight", lambda: fc.conv2d(x, w[:0]), ValueError, "empty"),
     ("bias wrong size", lambda: fc.conv2d(x, w, np.ones(5, F32)), ValueError, "bias"),

@@ -158,7 +158,7 @@ def _batched(fname: str, x: np.ndarray, name: str, spatial: int) -> Tuple[np.nda
             f"{fname}: {name} must be {spatial + 1}-D (C, {', '.join(axes)}) or {spatial + 2}-D "
             f"(N, C, {', '.join(axes)}), got shape {x.shape}"
         )
-    if 0 in x.shape:
+    if 0 in x.shape[1:]:  # a batch of no images is valid, as in PyTorch (see _EmptyBatch)
         raise ValueError(f"{fname}: {name} has an empty dimension, shape {x.shape[unbatched:]}")
     return x, unbatched
 
@@ -225,17 +225,44 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
             _PLAN_CACHE.move_to_end(key)
             return plan
     n, c, h, w, k = dims
-    args = (n, c, h, w, k, kernel[0], kernel[1], stride, (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
+    args = (max(n, 1), c, h, w, k, kernel[0], kernel[1], stride, (pads[0][0], pads[0][1], pads[1][0], pads[1][1]),
             dilation, groups, key[6])
     try:
         plan = _core.Plan(*args, algorithm, layout)
     except ValueError as e:
         raise ValueError(f"{fname}: {e}") from None
+    if n == 0:
+        plan = _EmptyBatch(plan)
     with _PLAN_LOCK:
         _PLAN_CACHE[key] = plan
         if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
             _PLAN_CACHE.popitem(last=False)
     return plan
+
+
+class _EmptyBatch:
+    """The plan of a batch of no images, which PyTorch accepts as well: the core plans one image,
+    which checks the layer; no images have no output and no input gradient, and their weight and
+    bias gradients, sums over no images, are zero."""
+
+    def __init__(self, plan: "_core.Plan") -> None:
+        self._plan = plan
+        self.input_shape = (0, *tuple(plan.input_shape)[1:])
+        self.output_shape = (0, *tuple(plan.output_shape)[1:])
+
+    def __getattr__(self, name: str) -> Any:  # implementation, algorithm, prepare_weights, ...
+        return getattr(self._plan, name)
+
+    def forward(self, x, w, b, y) -> None:
+        pass
+
+    def backward_data(self, dy, w, dx) -> None:
+        pass
+
+    def backward_weights(self, x, dy, dw, db) -> None:
+        dw[...] = 0
+        if db is not None:
+            db[...] = 0
 
 
 def _c(a: np.ndarray) -> np.ndarray:
@@ -561,13 +588,15 @@ def conv_transpose2d(
 # --------------------------------------------------------------------------- gradients
 
 
-def _size(value: Any, name: str, lengths: Tuple[int, ...]) -> Tuple[int, ...]:
+def _size(value: Any, name: str, lengths: Tuple[int, ...], batch: bool = False) -> Tuple[int, ...]:
+    """A shape; with `batch`, one of 4 entries whose first, the batch, may be 0."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(f"{name} must be a sequence of ints, got {value!r}")
     size = tuple(_int(v, name) for v in value)
     if len(size) not in lengths:
         raise ValueError(f"{name} must have {' or '.join(map(str, lengths))} entries, got {size}")
-    if any(v < 1 for v in size):
+    first = 1 if batch and len(size) == 4 and size[0] == 0 else 0
+    if any(v < 1 for v in size[first:]):
         raise ValueError(f"{name} must have positive entries, got {size}")
     return size
 
@@ -616,7 +645,7 @@ def conv2d_input(
     w = _array(weight, "weight")
     dy = _array(grad_output, "grad_output")
     _same_dtype(fname, dy, weight=w)
-    size = _size(input_size, "input_size", (3, 4))
+    size = _size(input_size, "input_size", (3, 4), batch=True)
     if (len(size) == 3) != (dy.ndim == 3):
         raise ValueError(f"{fname}: input_size {size} and grad_output of shape {dy.shape} disagree on batching")
     plan, dy4, unbatched = _backward_plan(fname, size, w.shape, dy, stride, padding, dilation, groups, dy.dtype,

@@ -35,7 +35,7 @@ class Conv2dPlan:
         self.dtype = np.dtype(dtype)
         if self.dtype not in F._DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        x_shape = F._size(input_shape, "input_shape", (4,))
+        x_shape = F._size(input_shape, "input_shape", (4,), batch=True)
         w_shape = F._size(weight_shape, "weight_shape", (4,))
         g = F._groups(groups)
         F._check_weight(fname, w_shape, 2, x_shape[1], g)
