@@ -251,6 +251,8 @@ class _EmptyBatch:
         self.output_shape = (0, *tuple(plan.output_shape)[1:])
 
     def __getattr__(self, name: str) -> Any:  # implementation, algorithm, prepare_weights, ...
+        if name == "_plan":  # not set yet (copy and pickle make objects without __init__)
+            raise AttributeError(name)
         return getattr(self._plan, name)
 
     def forward(self, x, w, b, y) -> None:

@@ -260,7 +260,6 @@ struct Taps {
 };
 
 // The taps of phases [0, count) of `stride` (count: those that hold input rows, Geometry::nph).
-
 std::vector<Taps> phase_taps(std::int64_t stride, std::int64_t count, std::int64_t kernel, std::int64_t dilation,
                              std::int64_t pad) {
   std::vector<Taps> phases(static_cast<std::size_t>(count));
