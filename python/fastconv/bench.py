@@ -53,9 +53,10 @@ class Layer:
         return f"{self.n}x{self.c}x{self.h}x{self.w} k{self.k} {self.r}x{self.r} s{self.stride} p{self.padding}{d}{g}{cl}"
 
 
-# Layers from LeNet, VGG-16, ResNet-18/50, MobileNet-v2 and EfficientNet-B0: dense 3x3 and 1x1 at
-# batch 1 and 16, the shapes PyTorch handles badly (depthwise 3x3 and 5x5, 3 channels, stride 2), a
-# dilated 3x3, and tiny layers where per-call overhead decides.
+# Layers from LeNet, VGG-16, ResNet-18/50, MobileNet-v2, EfficientNet-B0 and ResNeXt-50 (32x4d):
+# dense 3x3 and 1x1 at batch 1 and 16, the shapes PyTorch handles badly (depthwise 3x3 and 5x5, 3
+# channels, stride 2), grouped 3x3 with 8 to 32 filters per group, a dilated 3x3, and tiny layers
+# where per-call overhead decides.
 LAYERS: List[Layer] = [
     Layer("lenet.conv1", 64, 1, 28, 28, 6, 5),
     Layer("lenet.conv2", 64, 6, 12, 12, 16, 5),
@@ -78,6 +79,10 @@ LAYERS: List[Layer] = [
     Layer("mobilenetv2.dw3x3.s2", 16, 144, 56, 56, 144, 3, stride=2, padding=1, groups=144),
     Layer("mobilenetv2.dw3x3.b1", 1, 384, 14, 14, 384, 3, padding=1, groups=384),
     Layer("efficientnet_b0.dw5x5.b1", 1, 240, 28, 28, 240, 5, padding=2, groups=240),
+    Layer("resnext50.layer2", 16, 256, 28, 28, 256, 3, padding=1, groups=32),
+    Layer("resnext50.layer3.down", 16, 512, 28, 28, 512, 3, stride=2, padding=1, groups=32),
+    Layer("resnext50.layer3", 16, 512, 14, 14, 512, 3, padding=1, groups=32),
+    Layer("resnext50.layer4", 16, 1024, 7, 7, 1024, 3, padding=1, groups=32),
 ]
 QUICK = ["lenet.conv2", "vgg16.conv1_1", "resnet18.layer3", "resnet50.1x1.expand", "mobilenetv2.dw3x3"]
 DIRECTIONS = ["forward", "backward_data", "backward_weights"]
