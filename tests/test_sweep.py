@@ -83,6 +83,19 @@ def test_filters_filling_half_a_panel(rng):
             assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
 
 
+def test_channels_filling_half_a_panel(rng):
+    """16 channels per group fill half of AVX-512's float32 panel: the turned-around input gradient
+    then gathers dY against channel panels half as wide (ResNeXt-50's 14x14 stage). Counts around
+    it too, every stride; all directions against the reference."""
+    for cg in (12, 16, 16, 17, 32):
+        for _ in range(5):
+            cfg = sweep.random_config(rng)
+            cfg.update(c=cfg["groups"] * cg, k=cfg["groups"] * int(rng.integers(1, 9)), r=int(rng.integers(2, 5)),
+                       s=int(rng.integers(2, 5)), h=int(rng.integers(10, 22)), w=int(rng.integers(10, 22)))
+            errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+            assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_1_forward_reading_planes_in_place(rng, dtype):
     """Stride 1 with at most half a panel of filters: the forward GEMM's columns are positions

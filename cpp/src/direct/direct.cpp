@@ -95,6 +95,14 @@ std::int64_t panel_width(const GemmMicrokernel<T>& uk, std::int64_t columns) noe
   return 2 * columns <= uk.nr ? uk.nr / 2 : uk.nr;
 }
 
+// Whether `columns` fill their panels: narrow panels only when full, since the narrower kernels
+// have fewer sums in flight (LeNet's 6 filters in 8-wide AVX2 panels ran slower than the GEMM).
+template <typename T>
+bool panels_filled(const GemmMicrokernel<T>& uk, std::int64_t columns) noexcept {
+  const std::int64_t width = panel_width(uk, columns);
+  return width < uk.nr ? columns == width : 2 * columns > uk.nr;
+}
+
 template <typename T>
 struct ForwardProblem {
   static constexpr bool kPrepackA = true;  // the weights of a group serve every image
@@ -788,10 +796,7 @@ class DirectConv final : public ConvImpl {
     // the idle columns cost more than packing; with more, each packed im2col value feeds enough
     // rows. The weight gradient with any number (measured: LeNet's 6-filter first layer, the 7x7
     // stem, and 3x3 layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
-    // Half-wide panels only when full: the one-vector kernel has half the sums in flight, and
-    // LeNet's 6 filters in 8-wide AVX2 panels ran slower than the GEMM.
-    const bool filled = filter_panel() < uk.nr ? g_.Kg == filter_panel() : 2 * g_.Kg > uk.nr;
-    indirect_ = turns && filled && g_.Kg <= 4 * uk.nr;
+    indirect_ = turns && panels_filled(uk, g_.Kg) && g_.Kg <= 4 * uk.nr;
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, filter_panel()) * filter_panel() * std::int64_t(offsets_.size());
     if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
       indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
@@ -1006,8 +1011,9 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
-  // forward_indirect's filter panels.
+  // forward_indirect's filter panels, and data_indirect's channel panels.
   std::int64_t filter_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Kg); }
+  std::int64_t channel_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Cg); }
 
   // W^T per group in filter panels (filter_panel() wide), zero past the last filter:
   // wt[((grp * panels + pn) * taps + p) * nr + j] = w[grp * Kg + pn * nr + j][p].
@@ -1247,8 +1253,8 @@ class DirectConv final : public ConvImpl {
   };
 
   void plan_data_indirect(const GemmMicrokernel<T>& uk, std::size_t workspace_bound) {
-    if (use_col2im() || 2 * g_.Cg <= uk.nr || g_.Cg > 4 * uk.nr || uk.mr > kMaxIndirectRows || uk.nr > kMaxPanel ||
-        g_.Kg * g_.R * g_.S > kMaxTable)
+    if (use_col2im() || !panels_filled(uk, g_.Cg) || g_.Cg > 4 * uk.nr || uk.mr > kMaxIndirectRows ||
+        uk.nr > kMaxPanel || g_.Kg * g_.R * g_.S > kMaxTable)
       return;
     std::int64_t lo_r = 0, hi_r = g_.P - 1, lo_s = 0, hi_s = g_.Q - 1;  // dY rows and columns the taps reach
     for (std::int64_t ph = 0; ph < g_.nph; ++ph)
@@ -1266,7 +1272,7 @@ class DirectConv final : public ConvImpl {
     const double elements = double(g_.N) * double(g_.K) * double(d.rows) * double(d.cols);
     if (elements > double(kPaddedBytes / std::int64_t(sizeof(T)))) return;
     d.elements = std::int64_t(elements);
-    const std::int64_t plane = d.rows * d.cols, panels = ceil_div(g_.Cg, uk.nr);
+    const std::int64_t plane = d.rows * d.cols, width = channel_panel(), panels = ceil_div(g_.Cg, width);
     for (std::int64_t ph = 0; ph < g_.nph; ++ph)
       for (std::int64_t pw = 0; pw < g_.npw; ++pw) {
         std::vector<std::int64_t> off;
@@ -1274,7 +1280,7 @@ class DirectConv final : public ConvImpl {
           for (std::int64_t ro : rows_[std::size_t(ph)].offset)
             for (std::int64_t so : cols_[std::size_t(pw)].offset) off.push_back(k * plane + ro * d.cols + so);
         d.packed_at.push_back(d.weights);
-        d.weights += panels * uk.nr * std::int64_t(off.size());
+        d.weights += panels * width * std::int64_t(off.size());
         d.offsets.push_back(std::move(off));
       }
     d.weights *= g_.G;
@@ -1285,7 +1291,8 @@ class DirectConv final : public ConvImpl {
 
   void data_indirect(const T* dy, const T* w, T* dx, T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const int mr = uk.mr, nr = uk.nr;
+    const int mr = uk.mr;
+    const std::int64_t nr = channel_panel();
     const DyPad& d = dy_pad_;
     const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.nph * g_.npw;
     const std::int64_t panels = ceil_div(g_.Cg, nr), per_group = d.weights / g_.G;
@@ -1328,7 +1335,7 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t run = task % runs, grp = task / runs % g_.G, img = task / (runs * g_.G);
       const T* base = pad + (img * g_.K + grp * g_.Kg) * plane + d.top * d.cols + d.left;
-      alignas(64) T c[kMaxIndirectRows * kMaxPanel];
+      alignas(64) T c[kMaxIndirectRows * kMaxPanel];  // a micro-tile, rows nr apart
       const T* rows[kMaxIndirectRows];
       std::int64_t at[kMaxIndirectRows];  // the tile's pixels' places in a dX plane
       for (std::int64_t phase = 0; phase < phases; ++phase) {
