@@ -58,6 +58,12 @@ namespace {
 // float64: F(2x2, 3x3), whose error is direct's (F(4x4)'s is 10x that), from 64 channels per
 // group and 64 tiles (VGG-16 conv3_2: 1.3-1.8x in every direction; 32 channels at 12x12: 0.8x).
 // F(6x6, 3x3) never: it was slower than F(4x4) on every layer measured.
+// Grouped layers do G times less GEMM work per transformed value than a dense layer of as many
+// channels, so the transforms weigh more. Direct on images below 13x13 (ResNeXt-50's 7x7 stage, 32
+// groups of 32 channels, batch 16: Winograd 0.53x of direct; 32 groups of 64 at 7x7: 0.8x). Below
+// 64 channels per group, direct for the weight gradient (14x14 and 28x28: 0.6-0.7x), and where up
+// to 128 tiles hold more than 32768 channel-tiles (1024 channels at 14x14, batch 3 to 8:
+// 0.63-0.74x; batch 1 and 2, or 256 channels at batch 4: 1.35-1.5x; 192 tiles and more: 1.2-1.4x).
 // The one table of the automatic choice.
 struct AutoChoice {
   int tile = 0;         // Winograd's for forward and input gradient; 0: direct
@@ -70,9 +76,11 @@ AutoChoice winograd_wins(const ConvDesc& d) {
   const std::int64_t per_image = tiles_of(4), tiles = d.n * per_image;
   const std::int64_t channels = std::min(d.c / d.groups, d.k / d.groups);
   if (d.dtype == DType::Float64) return {channels >= 64 && tiles >= 64 ? 2 : 0};
-  if (channels < 32) return {};
-  if (tiles >= 64) return {4};
-  const bool weights = channels >= 256 || (channels >= 128 && per_image >= 16);
+  const bool grouped_ok = d.groups == 1 || channels >= 64;  // see above
+  if (channels < 32 || (d.groups > 1 && per_image < 16)) return {};
+  if (!grouped_ok && tiles <= 128 && double(d.c) * double(tiles) > 32768.0) return {};
+  if (tiles >= 64) return {4, grouped_ok};
+  const bool weights = (channels >= 256 || (channels >= 128 && per_image >= 16)) && grouped_ok;
   if (tiles >= 16 && (per_image >= 16 || channels >= 128)) return {4, weights};
   return {channels >= 128 && d.n * tiles_of(2) >= 16 ? 2 : 0, weights};  // F(2x2)'s tiles fill a panel
 }
