@@ -59,6 +59,8 @@ KernelTable fill() noexcept {
   if (t.isa >= Isa::Avx512) {
     t.sgemm = kernels::avx512::sgemm();
     t.dgemm = kernels::avx512::dgemm();
+    t.sgemm8 = kernels::avx512::sgemm8();
+    t.dgemm8 = kernels::avx512::dgemm8();
     t.sgemm.run_indirect_quarter = kernels::avx2::sgemm().run_indirect_narrow;
     t.dgemm.run_indirect_quarter = kernels::avx2::dgemm().run_indirect_narrow;
     // Depthwise planes keep AVX2's kernels. The zmm versions of the same kernels ran slower on

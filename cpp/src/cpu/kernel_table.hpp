@@ -201,6 +201,10 @@ struct KernelTable {
   Isa isa = Isa::Generic;
   GemmMicrokernel<float> sgemm;
   GemmMicrokernel<double> dgemm;
+  // Where an ISA has one (mr 0 elsewhere), a second shape with 8 rows and the same panels:
+  // run, run_rows, run_rows_b and pack only. The GEMM driver takes it for layouts made with mr 8.
+  GemmMicrokernel<float> sgemm8;
+  GemmMicrokernel<double> dgemm8;
   DepthwiseKernels<float> sdepthwise;
   DepthwiseKernels<double> ddepthwise;
   WinogradFamily<float> swinograd;
@@ -209,6 +213,8 @@ struct KernelTable {
 
   const GemmMicrokernel<float>& gemm(float*) const noexcept { return sgemm; }
   const GemmMicrokernel<double>& gemm(double*) const noexcept { return dgemm; }
+  const GemmMicrokernel<float>& gemm8(float*) const noexcept { return sgemm8; }
+  const GemmMicrokernel<double>& gemm8(double*) const noexcept { return dgemm8; }
   const DepthwiseKernels<float>& depthwise(float*) const noexcept { return sdepthwise; }
   const DepthwiseKernels<double>& depthwise(double*) const noexcept { return ddepthwise; }
   const WinogradFamily<float>& winograd(float*) const noexcept { return swinograd; }
@@ -220,6 +226,18 @@ const KernelTable& kernel_table() noexcept;
 template <typename T>
 const GemmMicrokernel<T>& gemm_microkernel() noexcept {
   return kernel_table().gemm(static_cast<T*>(nullptr));
+}
+
+// The 8-row shape, where the ISA has one (mr 0: none).
+template <typename T>
+const GemmMicrokernel<T>& gemm8_microkernel() noexcept {
+  return kernel_table().gemm8(static_cast<T*>(nullptr));
+}
+
+// The kernel of a layout's row count: the main one, or the 8-row shape.
+template <typename T>
+const GemmMicrokernel<T>& gemm_microkernel(int mr) noexcept {
+  return mr == gemm_microkernel<T>().mr ? gemm_microkernel<T>() : gemm8_microkernel<T>();
 }
 
 template <typename T>

@@ -771,8 +771,8 @@ class DirectConv final : public ConvImpl {
       plan_wide(uk, table_fits);
       padded_elements_ = padded_ ? fwd_chunk_ * per_image + (wide_offsets_.empty() ? 0 : kMaxPanel) : 0;
       merged_ = padded_ && fwd_chunk_ > 1 && g_.P * g_.Q <= kMergedPixels;
-      fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), uk.mr, uk.nr,
-                         sizeof(T), threads);
+      fwd_ = make_layout(forward_problem(nullptr, nullptr, nullptr, nullptr, 0, fwd_chunk_, nullptr), forward_rows(),
+                         uk.nr, sizeof(T), threads);
       if (!padded_ || workspace_size(Direction::Forward) <= workspace_bound) break;
       if (fwd_chunk_ > 1) {
         fwd_chunk_ = 1;
@@ -796,7 +796,11 @@ class DirectConv final : public ConvImpl {
     // the idle columns cost more than packing; with more, each packed im2col value feeds enough
     // rows. The weight gradient with any number (measured: LeNet's 6-filter first layer, the 7x7
     // stem, and 3x3 layers of 16 to 512 filters at stride 1 and 2), since it packs only dY^T.
-    indirect_ = turns && panels_filled(uk, g_.Kg) && g_.Kg <= 4 * uk.nr;
+    // Not for 8 filters that the 8-row GEMM reads in place (wide columns): ResNeXt-50's 28x28
+    // stage at batch 16, 10.0 -> 7.5 ms; 8 filters from 3 channels 0.52 -> 0.35 ms. At stride 2,
+    // batch 1, or 16 filters, the one-vector gathered kernel stayed ahead.
+    const bool eight_wide = forward_rows() == 8 && g_.Kg == 8 && !wide_offsets_.empty();
+    indirect_ = turns && panels_filled(uk, g_.Kg) && g_.Kg <= 4 * uk.nr && !eight_wide;
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, filter_panel()) * filter_panel() * std::int64_t(offsets_.size());
     if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
       indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
@@ -880,13 +884,15 @@ class DirectConv final : public ConvImpl {
     }
   }
 
-  std::string name() const override {
-    return std::string("direct/") + kernel_name_ + (indirect_ ? "+indirect" : "") + (use_col2im() ? "+col2im" : "");
-  }
-  // +indirect is the forward's, +col2im the input gradient's
+  std::string name() const override { return std::string("direct/") + kernel_name_ + forward_tag() + (use_col2im() ? "+col2im" : ""); }
+  // +indirect or the 8-row kernel's name is the forward's, +col2im the input gradient's
   std::string name_of(Direction d) const override {
-    return std::string("direct/") + kernel_name_ + (d == Direction::Forward && indirect_ ? "+indirect" : "") +
+    return std::string("direct/") + kernel_name_ + (d == Direction::Forward ? forward_tag() : "") +
            (d == Direction::BackwardData && use_col2im() ? "+col2im" : "");
+  }
+  std::string forward_tag() const {
+    if (indirect_) return "+indirect";
+    return fwd_.mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(fwd_.mr).name;
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -1011,6 +1017,14 @@ class DirectConv final : public ConvImpl {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
   }
 
+  // The forward GEMM's rows: 8 where the ISA has that shape and it fills panels that 6 would not
+  // (8, 16 and 32 filters per group: 6 + 2, 3 x 6 and 6 x 6 rows), else the main kernel's.
+  // Not past 32 filters, where 6-row panels idle at most a few percent.
+  int forward_rows() const noexcept {
+    const int mr = gemm_microkernel<T>().mr;
+    const bool eight = gemm8_microkernel<T>().mr == 8 && g_.Kg % 8 == 0 && g_.Kg % mr != 0 && g_.Kg <= 32;
+    return eight ? 8 : mr;
+  }
   // forward_indirect's filter panels, and data_indirect's channel panels.
   std::int64_t filter_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Kg); }
   std::int64_t channel_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Cg); }

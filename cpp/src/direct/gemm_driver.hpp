@@ -248,7 +248,7 @@ void reduce_splits(const Problem& prob, const GemmLayout& L, std::int64_t batche
 // the shared A operands come packed already (prepared weights).
 template <typename T, typename Problem>
 void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a = nullptr) noexcept {
-  const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+  const GemmMicrokernel<T>& uk = gemm_microkernel<T>(L.mr);
   const int mr = L.mr, nr = L.nr;
   const std::int64_t mp = L.mp(), ncp = L.ncp(), kc_max = L.kc;
   T* prepacked = ws;
@@ -350,7 +350,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
               [&](std::int64_t ir, const T* bj, T* ci, bool acc) {
                 uk.run_rows_tall(kc, a + ir * lda, lda, bj, ci, ldc, acc);
               },
-              apart_ok(lda), whole);
+              apart_ok(lda) && uk.run_rows_tall != nullptr, whole);
           continue;
         }
       }
@@ -392,7 +392,7 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
       }
       sweep_tall([&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run(kc, a + ir * kc, bj, ci, ldc, acc); },
                  [&](std::int64_t ir, const T* bj, T* ci, bool acc) { uk.run_tall(kc, a + ir * kc, bj, ci, ldc, acc); },
-                 true, iend);
+                 uk.run_tall != nullptr, iend);
     }
     if constexpr (HasRowsC<Problem>::value) {
       continue;  // stored in place, and never split (make_layout)

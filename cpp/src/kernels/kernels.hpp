@@ -28,6 +28,8 @@ PeakKernel peak();
 namespace avx512 {  // depthwise: AVX2's (kernel_table.cpp)
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
+GemmMicrokernel<float> sgemm8();
+GemmMicrokernel<double> dgemm8();
 WinogradFamily<float> swinograd();
 WinogradFamily<double> dwinograd();
 PeakKernel peak();

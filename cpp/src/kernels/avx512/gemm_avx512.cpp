@@ -5,6 +5,7 @@
 
 namespace fastconv::kernels::avx512 {
 #include "kernels/gemm_6x2v.inl"
+#include "kernels/gemm_8x2v.inl"
 #include "kernels/pack_panel.inl"
 #include "kernels/pack_panel_avx2.inl"
 
@@ -19,6 +20,20 @@ GemmMicrokernel<double> dgemm() {
           gemm_6x2v_indirect<double>, gemm_6x1v_indirect<double>, gemm_indirect_tall<double>,
           gemm_rows_b<double>, pack_panel_loops<double>, kMR, 2 * Vec<double>::width,
           "gemm-avx512-6x16"};
+}
+
+// The 8-row kernels: packed A, A in place, and B in place; no tall or gathered entries.
+GemmMicrokernel<float> sgemm8() {
+  GemmMicrokernel<float> k;
+  k.run = gemm8_packed<float>, k.run_rows = gemm8_rows_a<float>, k.run_rows_b = gemm8_rows_b<float>;
+  k.pack = pack_panel_f32, k.mr = kMR8, k.nr = 2 * Vec<float>::width, k.name = "gemm-avx512-8x32";
+  return k;
+}
+GemmMicrokernel<double> dgemm8() {
+  GemmMicrokernel<double> k;
+  k.run = gemm8_packed<double>, k.run_rows = gemm8_rows_a<double>, k.run_rows_b = gemm8_rows_b<double>;
+  k.pack = pack_panel_loops<double>, k.mr = kMR8, k.nr = 2 * Vec<double>::width, k.name = "gemm-avx512-8x16";
+  return k;
 }
 
 }  // namespace fastconv::kernels::avx512
