@@ -50,6 +50,8 @@ CASES = [
     ("float16 weight", lambda: fc.conv2d(x, w.astype(np.float16)), TypeError, "float32 or float64"),
     ("complex input", lambda: fc.conv2d(x.astype(np.complex64), w), TypeError, "float32 or float64"),
     ("bool input", lambda: fc.conv2d(x > 0, w), TypeError, "float32 or float64"),
+    ("big-endian input", lambda: fc.conv2d(x.astype(">f4"), w), TypeError, "byte order: convert with a.astype('=f')"),
+    ("big-endian weight", lambda: fc.conv2d(x, w.astype(">f8")), TypeError, "byte order: convert with a.astype('=d')"),
     ("mixed dtypes", lambda: fc.conv2d(x, w.astype(np.float64)), TypeError, "dtype"),
     ("mixed bias dtype", lambda: fc.conv2d(x, w, b.astype(np.float64)), TypeError, "dtype"),
     ("algorithm unknown", lambda: fc.conv2d(x, w, algorithm="fft"), ValueError, "algorithm"),

@@ -131,7 +131,7 @@ class _Axis:
 def _dask(value: Any, name: str) -> "da.Array":
     a = value if isinstance(value, da.Array) else da.asarray(value)
     if a.dtype not in F._DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
+        raise F._dtype_error(name, a.dtype)
     if a.ndim != 4:
         raise ValueError(f"{name} must be a 4-D (N, C, H, W) dask array, got shape {a.shape}")
     if any(np.isnan(s) for s in a.shape):

@@ -39,10 +39,18 @@ _INT64_MAX = 2**63 - 1
 # --------------------------------------------------------------------------- argument parsing
 
 
+def _dtype_error(name: str, dtype: np.dtype) -> TypeError:
+    # Arrays read from files may be big-endian; like PyTorch, refuse them, but say how to convert.
+    hint = ""
+    if dtype.kind == "f" and dtype.itemsize in (4, 8) and not dtype.isnative:
+        hint = f" (non-native byte order: convert with a.astype('={dtype.char}'))"
+    return TypeError(f"{name} must have dtype float32 or float64, got {dtype}{hint}")
+
+
 def _array(value: Any, name: str) -> np.ndarray:
     a = value if isinstance(value, np.ndarray) else np.asarray(value)
     if a.dtype not in _DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
+        raise _dtype_error(name, a.dtype)
     return a
 
 
