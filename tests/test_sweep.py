@@ -222,6 +222,10 @@ def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride, grou
     dict(n=2, c=40, k=24, h=15, w=16, r=3, s=3, stride=(2, 2), pads=((1, 1), (1, 1)), groups=1),
     # 1x1: the weight gradient reads the input planes in place
     dict(n=3, c=40, k=72, h=9, w=11, r=1, s=1, stride=(1, 1), pads=((0, 0), (0, 0)), groups=1),
+    # 8 filters per group (AVX-512's 8-row kernel), and the input gradient as a rotated forward
+    dict(n=3, c=32, k=32, h=12, w=14, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=4, algorithm="direct"),
+    # 16 channels per group: the input gradient turned around in half-wide panels
+    dict(n=2, c=32, k=48, h=11, w=12, r=3, s=3, stride=(2, 2), pads=((1, 1), (1, 1)), groups=2, algorithm="direct"),
     # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
     dict(n=4, c=16, k=24, h=64, w=63, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
          algorithm="winograd"),
