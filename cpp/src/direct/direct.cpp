@@ -1058,7 +1058,11 @@ class DirectConv final : public ConvImpl {
     const bool eight = !as_forward_->indirect_ && as_forward_->fwd_.mr == 8;
     if ((use_col2im() && !eight) || workspace_size(Direction::BackwardData) > workspace_bound) as_forward_.reset();
   }
-  std::int64_t rotated_elements() const noexcept { return round_up(g_.C * g_.Kg * g_.R * g_.S, kWorkspaceAlign); }
+  // the rotated weights' share of the workspace, whole cache lines so that the nested forward's
+  // workspace after them stays aligned
+  std::int64_t rotated_elements() const noexcept {
+    return round_up(g_.C * g_.Kg * g_.R * g_.S, std::int64_t(kWorkspaceAlign / sizeof(T)));
+  }
   // wr[grp * Cg + c][k][R-1-r][S-1-s] = w[grp * Kg + k][c][r][s], each (group, channel)'s
   // filters written whole by one thread
   void rotate_weights(const T* w, T* wr) const noexcept {
