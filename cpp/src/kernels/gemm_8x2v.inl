@@ -2,7 +2,8 @@
 // (AVX-512: 16 sums, two B vectors and a broadcast). For filters per group that are multiples of
 // 8 but not of 6 (ResNeXt's 8, 16 and 32), where 6-row panels leave rows idle: 8 filters ran as
 // 6 + 2 rows, a third of the multiply-adds on zero rows. Each broadcast feeds two multiply-adds,
-// as in gemm_6x2v; the one-vector turned-around kernels, one each, ran at two thirds of the peak.
+// as in gemm_6x2v. (The turned-around kernels that take 8 or 16 filters as one vector ran at
+// about two thirds of the peak here.)
 
 namespace {
 
