@@ -805,26 +805,11 @@ class DirectConv final : public ConvImpl {
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, filter_panel()) * filter_panel() * std::int64_t(offsets_.size());
     if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
       indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
-    if (use_col2im()) {
-      // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
-      // T is never written; else T is made a chunk of images at a time, and added afterwards.
-      bwd_data_ = make_layout(col2im_problem(0, g_.N, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
-                              threads);
-      fused_col2im_ = bwd_data_.ntiles == 1 && bwd_data_.mtiles == 1;
-      chunk_ = g_.N;
-      if (!fused_col2im_) {
-        const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * (wide_col2im() ? g_.W : g_.Q);
-        chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
-        bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
-                                threads);
-        col2im_elements_ = chunk_ * t_per_image;
-      }
-    } else {
-      bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
-    }
     threads_ = threads;
-    plan_data_indirect(uk, workspace_bound);
-    if (!nested) plan_as_forward(desc, threads, workspace_bound);
+    nested_ = nested;
+    if (nested) return;  // it runs its forward only
+    plan_as_forward(desc, threads, workspace_bound);
+    if (!as_forward_) plan_backward_data(uk, threads, workspace_bound);
     bwd_weights_ = make_layout(backward_weights_problem(nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
                                threads);
     // The weight gradient reduces over all images, so it pads them all at once, where they fit.
@@ -943,13 +928,14 @@ class DirectConv final : public ConvImpl {
   // Packs the weights for forward and backward data once, as each call would.
   void prepare_weights(const void* w, std::size_t bytes) override {
     ConvImpl::prepare_weights(w, bytes);
+    packed_fwd_.resize(std::size_t(fwd_.a_prepacked));
+    prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr, 0, fwd_chunk_, nullptr), fwd_, packed_fwd_.data());
     if (as_forward_) {
       std::vector<T> rotated(static_cast<std::size_t>(rotated_elements()));
       rotate_weights(static_cast<const T*>(w), rotated.data());
       as_forward_->prepare_weights(rotated.data(), rotated.size() * sizeof(T));
     }
-    packed_fwd_.resize(std::size_t(fwd_.a_prepacked));
-    prepack_a<T>(forward_problem(nullptr, w, nullptr, nullptr, 0, fwd_chunk_, nullptr), fwd_, packed_fwd_.data());
+    if (nested_ || as_forward_ || data_indirect_) return;  // no packed W^T: none planned, or read unpacked
     packed_bwd_.resize(std::size_t(bwd_data_.a_prepacked));
     if (use_col2im())
       prepack_a<T>(col2im_problem(0, chunk_, nullptr, w, nullptr, nullptr), bwd_data_, packed_bwd_.data());
@@ -1033,6 +1019,28 @@ class DirectConv final : public ConvImpl {
   }
   BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw, const T* planes) const {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};
+  }
+
+  // The input gradient's GEMM (phase GEMM or col2im) and, where it applies, the turned-around path.
+  void plan_backward_data(const GemmMicrokernel<T>& uk, int threads, std::size_t workspace_bound) {
+    if (use_col2im()) {
+      // Where every GEMM tile holds a whole (image, group), its store adds straight into dX and
+      // T is never written; else T is made a chunk of images at a time, and added afterwards.
+      bwd_data_ = make_layout(col2im_problem(0, g_.N, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
+                              threads);
+      fused_col2im_ = bwd_data_.ntiles == 1 && bwd_data_.mtiles == 1;
+      chunk_ = g_.N;
+      if (!fused_col2im_) {
+        const std::int64_t t_per_image = g_.G * g_.Cg * g_.R * g_.S * g_.P * (wide_col2im() ? g_.W : g_.Q);
+        chunk_ = std::max<std::int64_t>(1, std::min(g_.N, (kCol2imBytes / std::int64_t(sizeof(T))) / t_per_image));
+        bwd_data_ = make_layout(col2im_problem(0, chunk_, nullptr, nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T),
+                                threads);
+        col2im_elements_ = chunk_ * t_per_image;
+      }
+    } else {
+      bwd_data_ = make_layout(backward_data_problem(nullptr, nullptr, nullptr), uk.mr, uk.nr, sizeof(T), threads);
+    }
+    plan_data_indirect(uk, workspace_bound);
   }
 
   // At stride 1 the input gradient is a forward convolution: of dY, with each group's kernels
@@ -1500,6 +1508,7 @@ class DirectConv final : public ConvImpl {
   std::vector<std::int64_t> wide_offsets_;  // forward, stride 1: B read in place (plan_wide)
   std::int64_t wide_n_ = 0;
   bool merged_ = false, indirect_ = false, fused_col2im_ = false, data_indirect_ = false;
+  bool nested_ = false;  // another plan's input gradient (as_forward_): forward only, no gradients planned
   DyPad dy_pad_;  // backward data turned around (data_indirect)
   std::vector<std::int64_t> offsets_;  // forward_indirect: per (c, r, s), the tap's offset in the padded planes
   std::int64_t filter_elements_ = 0;   // and its packed W^T
