@@ -45,6 +45,10 @@ struct Geometry {
     xh = nhwc ? W * C : W;
     xw = nhwc ? C : 1;
   }
+  // Input rows (columns) of stride phase ph (pw), those with ih % sh == ph (iw % sw == pw); phase 0
+  // holds the most.
+  std::int64_t phase_rows(std::int64_t ph) const { return ceil_div(H - ph, sh); }
+  std::int64_t phase_cols(std::int64_t pw) const { return ceil_div(W - pw, sw); }
 };
 
 // Zeroes columns count..nr of a kc x nr panel (the ragged edge of the last panel).
@@ -298,8 +302,8 @@ struct BackwardDataProblem {
   std::int64_t pw(std::int64_t b) const { return b % g.npw; }
   std::int64_t group(std::int64_t b) const { return b / (g.nph * g.npw) % g.G; }
   std::int64_t image(std::int64_t b) const { return b / (g.G * g.nph * g.npw); }
-  std::int64_t phase_h(std::int64_t b) const { return ceil_div(g.H - ph(b), g.sh); }
-  std::int64_t phase_w(std::int64_t b) const { return ceil_div(g.W - pw(b), g.sw); }
+  std::int64_t phase_h(std::int64_t b) const { return g.phase_rows(ph(b)); }
+  std::int64_t phase_w(std::int64_t b) const { return g.phase_cols(pw(b)); }
   std::int64_t taps_r(std::int64_t b) const { return std::int64_t(rows[ph(b)].index.size()); }
   std::int64_t taps_s(std::int64_t b) const { return std::int64_t(cols[pw(b)].index.size()); }
 
@@ -1001,7 +1005,7 @@ class DirectConv final : public ConvImpl {
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
     // small phase grids: the images side by side, as forward does
-    const bool merged = g_.N > 1 && ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw) <= kMergedPixels;
+    const bool merged = g_.N > 1 && g_.phase_rows(0) * g_.phase_cols(0) <= kMergedPixels;
     return {g_, rows_, cols_, phase_offsets_, static_cast<const T*>(dy), static_cast<const T*>(w), static_cast<T*>(dx),
             merged};
   }
@@ -1354,12 +1358,12 @@ class DirectConv final : public ConvImpl {
     for (std::int64_t ph = 0; ph < g_.nph; ++ph)
       for (std::int64_t off : rows_[std::size_t(ph)].offset) {
         lo_r = std::min(lo_r, off);
-        hi_r = std::max(hi_r, off + ceil_div(g_.H - ph, g_.sh) - 1);
+        hi_r = std::max(hi_r, off + g_.phase_rows(ph) - 1);
       }
     for (std::int64_t pw = 0; pw < g_.npw; ++pw)
       for (std::int64_t off : cols_[std::size_t(pw)].offset) {
         lo_s = std::min(lo_s, off);
-        hi_s = std::max(hi_s, off + ceil_div(g_.W - pw, g_.sw) - 1);
+        hi_s = std::max(hi_s, off + g_.phase_cols(pw) - 1);
       }
     DyPad d;
     d.top = -lo_r, d.left = -lo_s, d.rows = hi_r - lo_r + 1, d.cols = hi_s - lo_s + 1;
@@ -1423,7 +1427,7 @@ class DirectConv final : public ConvImpl {
     // tasks: (image, group, run of micro-tiles), each through every phase, so that the phases'
     // interleaved pixels fill dX's lines while they are in cache (phase by phase over a whole
     // image, each line was fetched once per phase: 22% of ResNet-18 layer2.down's input gradient)
-    const std::int64_t max_tiles = ceil_div(ceil_div(g_.H, g_.sh) * ceil_div(g_.W, g_.sw), mr);
+    const std::int64_t max_tiles = ceil_div(g_.phase_rows(0) * g_.phase_cols(0), mr);
     const std::int64_t runs = ceil_div(max_tiles, kIndirectTiles), tasks = g_.N * g_.G * runs;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
@@ -1434,7 +1438,7 @@ class DirectConv final : public ConvImpl {
       std::int64_t at[kMaxIndirectRows];  // the tile's pixels' places in a dX plane
       for (std::int64_t phase = 0; phase < phases; ++phase) {
         const std::int64_t ph = phase / g_.npw, pw = phase % g_.npw;
-        const std::int64_t hph = ceil_div(g_.H - ph, g_.sh), wph = ceil_div(g_.W - pw, g_.sw);
+        const std::int64_t hph = g_.phase_rows(ph), wph = g_.phase_cols(pw);
         const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
         const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
         const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
