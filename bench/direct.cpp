@@ -11,6 +11,7 @@ const fastconv_bench::Layer kLayers[] = {
     {"resnet18.layer3", 16, 256, 14, 256, 3, 1, 1, 1},
     {"resnet18.layer4.down", 16, 256, 14, 512, 3, 2, 1, 1},
     {"resnet50.1x1.expand", 16, 64, 56, 256, 1, 1, 0, 1},
+    {"resnext50.layer2", 16, 256, 28, 256, 3, 1, 1, 32},
 };
 const int kRegistered = fastconv_bench::register_layers(kLayers, fastconv::Algorithm::Direct);
 

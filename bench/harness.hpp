@@ -43,7 +43,7 @@ inline void run(benchmark::State& state, const Layer& layer, fastconv::Algorithm
   }
   const double flops = 2.0 * d.output_size() * (d.c / d.groups) * d.r * d.s;
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
-  state.SetLabel(plan.implementation());
+  state.SetLabel(plan.implementation(dir));
 }
 
 // Registers every layer in every direction; call from a static initialiser.

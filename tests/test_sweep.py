@@ -97,6 +97,36 @@ def test_channels_filling_half_a_panel(rng):
             assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
 
 
+def test_weight_gradient_as_row_dots(rng):
+    """Up to 8 filters per group, or up to 32 taps, over output rows that fill their vectors (28
+    to 32 columns): the weight gradient as dot products of dY's rows with the rows each tap reads
+    ('+rowdot'), in tiles of filters by taps whose last ones are ragged, the rows' last vectors
+    masked; every stride, dilation and padding, both dtypes, all directions against the reference."""
+    used = 0
+    while used < 40:
+        cfg = sweep.random_config(rng, channels=(2, 5))  # one channel a group is depthwise
+        (pt, pb), (pl, pr) = cfg["pads"]
+        (sh, sw), (dh, dw) = cfg["stride"], cfg["dilation"]
+        kg = int(rng.integers(1, 9))
+        if rng.integers(0, 4) == 0:  # more filters, with few taps
+            cfg.update(c=cfg["groups"] * int(rng.integers(2, 4)), r=int(rng.integers(1, 4)), s=int(rng.integers(2, 4)))
+            kg = int(rng.integers(9, 14))
+        p, q = int(rng.integers(1, 6)), int(rng.choice([28, 30, 31, 32]))
+        cfg.update(k=cfg["groups"] * kg, h=(p - 1) * sh + dh * (cfg["r"] - 1) + 1 - pt - pb,
+                   w=(q - 1) * sw + dw * (cfg["s"] - 1) + 1 - pl - pr)
+        # padded planes (which the path reads) are not made where strides skip whole windows
+        if cfg["h"] < 1 or cfg["w"] < 1 or sh > dh * (cfg["r"] - 1) + 1 or sw > dw * (cfg["s"] - 1) + 1:
+            continue
+        x, w, b, dy = arrays = sweep.make_arrays(cfg, rng)
+        assert dy.shape[2:] == (p, q)
+        kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=cfg["groups"])
+        plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
+        assert "+rowdot" in plan.implementation_of("backward_weights"), (plan.implementation, cfg)
+        errs = sweep.errors(cfg, arrays, algorithm="direct")
+        assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
+        used += 1
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stride_1_forward_reading_planes_in_place(rng, dtype):
     """Stride 1 with at most half a panel of filters: the forward GEMM's columns are positions
@@ -226,6 +256,8 @@ def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride, grou
     dict(n=3, c=32, k=32, h=12, w=14, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=4, algorithm="direct"),
     # 16 channels per group: the input gradient turned around in half-wide panels
     dict(n=2, c=32, k=48, h=11, w=12, r=3, s=3, stride=(2, 2), pads=((1, 1), (1, 1)), groups=2, algorithm="direct"),
+    # 4 filters per group: the weight gradient as row dot products, tasks split by thread count
+    dict(n=3, c=16, k=16, h=12, w=30, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=4, algorithm="direct"),
     # Winograd: its weight gradient sums transform-domain products over all tiles, split in parts
     dict(n=4, c=16, k=24, h=64, w=63, r=3, s=3, stride=(1, 1), pads=((1, 1), (1, 1)), groups=1,
          algorithm="winograd"),

@@ -41,6 +41,8 @@ KernelTable fill() noexcept {
   t.dgemm = kernels::generic::dgemm();
   t.sdepthwise = kernels::generic::sdepthwise();
   t.ddepthwise = kernels::generic::ddepthwise();
+  t.srowdot = kernels::generic::srowdot();
+  t.drowdot = kernels::generic::drowdot();
   t.swinograd = kernels::generic::swinograd();
   t.dwinograd = kernels::generic::dwinograd();
   t.peak = kernels::generic::peak();
@@ -50,6 +52,8 @@ KernelTable fill() noexcept {
     t.dgemm = kernels::avx2::dgemm();
     t.sdepthwise = kernels::avx2::sdepthwise();
     t.ddepthwise = kernels::avx2::ddepthwise();
+    t.srowdot = kernels::avx2::srowdot();
+    t.drowdot = kernels::avx2::drowdot();
     t.swinograd = kernels::avx2::swinograd();
     t.dwinograd = kernels::avx2::dwinograd();
     t.peak = kernels::avx2::peak();
@@ -61,6 +65,8 @@ KernelTable fill() noexcept {
     t.dgemm = kernels::avx512::dgemm();
     t.sgemm8 = kernels::avx512::sgemm8();
     t.dgemm8 = kernels::avx512::dgemm8();
+    t.srowdot = kernels::avx512::srowdot();
+    t.drowdot = kernels::avx512::drowdot();
     t.sgemm.run_indirect_quarter = kernels::avx2::sgemm().run_indirect_narrow;
     t.dgemm.run_indirect_quarter = kernels::avx2::dgemm().run_indirect_narrow;
     // Depthwise planes keep AVX2's kernels. The zmm versions of the same kernels ran slower on

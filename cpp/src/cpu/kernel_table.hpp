@@ -153,6 +153,20 @@ struct DepthwiseKernels {
   int block_lanes = 0;
 };
 
+// Dot products of rows, for the weight gradient with few filters per group (direct's
+// weights_rows): sums[(f * nb + t) * lanes + l] = (accumulate: sums plus) lane l of the sum over
+// rows i < rows and columns q < cols of a[f][i * a_ld + q] * b[t][i * b_ld + q], for f < na <=
+// max_a and every t < nb (= max_b). The columns go lanes at a time, the last ones masked, so
+// nothing past a row is read; each lane's sum is one chain in a fixed order, and the caller adds
+// the lanes.
+template <typename T>
+struct RowDotKernel {
+  void (*run)(std::int64_t rows, std::int64_t cols, const T* const* a, std::int64_t a_ld, int na, const T* const* b,
+              std::int64_t b_ld, T* sums, bool accumulate) noexcept = nullptr;
+  int lanes = 0, max_a = 0, max_b = 0;
+  const char* name = "";
+};
+
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).
 constexpr int kWeightLanes = 8;
 
@@ -207,6 +221,8 @@ struct KernelTable {
   GemmMicrokernel<double> dgemm8;
   DepthwiseKernels<float> sdepthwise;
   DepthwiseKernels<double> ddepthwise;
+  RowDotKernel<float> srowdot;
+  RowDotKernel<double> drowdot;
   WinogradFamily<float> swinograd;
   WinogradFamily<double> dwinograd;
   PeakKernel peak;
@@ -217,6 +233,8 @@ struct KernelTable {
   const GemmMicrokernel<double>& gemm8(double*) const noexcept { return dgemm8; }
   const DepthwiseKernels<float>& depthwise(float*) const noexcept { return sdepthwise; }
   const DepthwiseKernels<double>& depthwise(double*) const noexcept { return ddepthwise; }
+  const RowDotKernel<float>& row_dot(float*) const noexcept { return srowdot; }
+  const RowDotKernel<double>& row_dot(double*) const noexcept { return drowdot; }
   const WinogradFamily<float>& winograd(float*) const noexcept { return swinograd; }
   const WinogradFamily<double>& winograd(double*) const noexcept { return dwinograd; }
 };
@@ -243,6 +261,11 @@ const GemmMicrokernel<T>& gemm_microkernel(int mr) noexcept {
 template <typename T>
 const WinogradKernels<T>& winograd_kernels(int tile) noexcept {
   return kernel_table().winograd(static_cast<T*>(nullptr)).tile(tile);
+}
+
+template <typename T>
+const RowDotKernel<T>& row_dot_kernel() noexcept {
+  return kernel_table().row_dot(static_cast<T*>(nullptr));
 }
 
 template <typename T>

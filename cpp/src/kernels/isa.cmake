@@ -7,7 +7,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
   check_cxx_compiler_flag("-mavx2 -mfma" FASTCONV_COMPILER_AVX2)
   if(FASTCONV_COMPILER_AVX2)
     set(_avx2_sources ${_fastconv_kernels}/avx2/gemm_avx2.cpp ${_fastconv_kernels}/avx2/peak_avx2.cpp
-                      ${_fastconv_kernels}/avx2/depthwise_avx2.cpp
+                      ${_fastconv_kernels}/avx2/depthwise_avx2.cpp ${_fastconv_kernels}/avx2/row_dot_avx2.cpp
                       ${_fastconv_kernels}/avx2/winograd_avx2.cpp)
     target_sources(fastconv_objects PRIVATE ${_avx2_sources})
     set_source_files_properties(${_avx2_sources} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
@@ -28,7 +28,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
   endif()
   check_cxx_compiler_flag("-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma" FASTCONV_COMPILER_AVX512)
   if(FASTCONV_COMPILER_AVX2 AND FASTCONV_COMPILER_AVX512)
-    set(_avx512_sources ${_fastconv_kernels}/avx512/gemm_avx512.cpp ${_fastconv_kernels}/avx512/peak_avx512.cpp)
+    set(_avx512_sources ${_fastconv_kernels}/avx512/gemm_avx512.cpp ${_fastconv_kernels}/avx512/peak_avx512.cpp
+                        ${_fastconv_kernels}/avx512/row_dot_avx512.cpp)
     set(_avx512_loops ${_fastconv_kernels}/avx512/winograd_avx512.cpp)  # vectorised by the compiler
     target_sources(fastconv_objects PRIVATE ${_avx512_sources} ${_avx512_loops})
     set_source_files_properties(${_avx512_sources} PROPERTIES COMPILE_OPTIONS "${_avx512_flags}")

@@ -6,6 +6,8 @@
 namespace fastconv::kernels {
 
 namespace generic {
+RowDotKernel<float> srowdot();
+RowDotKernel<double> drowdot();
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
@@ -16,6 +18,8 @@ PeakKernel peak();
 }  // namespace generic
 
 namespace avx2 {
+RowDotKernel<float> srowdot();
+RowDotKernel<double> drowdot();
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 DepthwiseKernels<float> sdepthwise();
@@ -26,6 +30,8 @@ PeakKernel peak();
 }  // namespace avx2
 
 namespace avx512 {  // depthwise: AVX2's (kernel_table.cpp)
+RowDotKernel<float> srowdot();
+RowDotKernel<double> drowdot();
 GemmMicrokernel<float> sgemm();
 GemmMicrokernel<double> dgemm();
 GemmMicrokernel<float> sgemm8();

@@ -20,7 +20,8 @@ struct Vec<float> {
   static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm256_add_ps(a, b); }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-  // The first n lanes (0 < n < width); masked-off lanes are neither read nor written.
+  // The first n lanes (0 <= n <= width); masked-off lanes are neither read nor written, and
+  // load as zero.
   static mask_type first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
   // Lanes [lo, hi), 0 <= lo, hi <= width.
   static mask_type between(int lo, int hi) { return _mm256_andnot_si256(first(lo), first(hi)); }

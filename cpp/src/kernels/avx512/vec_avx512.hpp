@@ -30,7 +30,11 @@ inline double sum_lanes(__m256d h) {
 template <>
 struct Vec<float> {
   using type = __m512;
+  using mask_type = __mmask16;
   static constexpr int width = 16;
+  // The first n lanes (0 < n <= width); masked-off lanes are not read and load as zero.
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
   static type zero() { return _mm512_setzero_ps(); }
   static type load(const float* p) { return _mm512_loadu_ps(p); }
   static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
@@ -44,7 +48,10 @@ struct Vec<float> {
 template <>
 struct Vec<double> {
   using type = __m512d;
+  using mask_type = __mmask8;
   static constexpr int width = 8;
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
   static type zero() { return _mm512_setzero_pd(); }
   static type load(const double* p) { return _mm512_loadu_pd(p); }
   static type broadcast(const double* p) { return _mm512_set1_pd(*p); }
@@ -60,6 +67,9 @@ struct Vec<double> {
 template <int kWidth>
 struct EmulatedBase {
   static constexpr int width = kWidth;
+  struct mask_type {
+    __m256i lo, hi;
+  };
 };
 
 struct EmulatedFloat : EmulatedBase<16> {
@@ -67,6 +77,11 @@ struct EmulatedFloat : EmulatedBase<16> {
     __m256 lo, hi;
   };
   static type zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static mask_type first(int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return {_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane)};
+  }
+  static type load(const float* p, mask_type m) { return {_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi)}; }
   static type load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
   static type broadcast(const float* p) { return {_mm256_set1_ps(*p), _mm256_set1_ps(*p)}; }
   static type set1(float v) { return {_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
@@ -81,6 +96,11 @@ struct EmulatedDouble : EmulatedBase<8> {
     __m256d lo, hi;
   };
   static type zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+  static mask_type first(int n) {
+    const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    return {_mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane), _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - 4), lane)};
+  }
+  static type load(const double* p, mask_type m) { return {_mm256_maskload_pd(p, m.lo), _mm256_maskload_pd(p + 4, m.hi)}; }
   static type load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
   static type broadcast(const double* p) { return {_mm256_set1_pd(*p), _mm256_set1_pd(*p)}; }
   static type set1(double v) { return {_mm256_set1_pd(v), _mm256_set1_pd(v)}; }
