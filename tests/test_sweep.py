@@ -98,11 +98,12 @@ def test_channels_filling_half_a_panel(rng):
 
 
 def test_weight_gradient_as_row_dots(rng):
-    """Up to 8 filters per group, or up to 32 taps, over output rows that fill their vectors (28
-    to 32 columns): the weight gradient as dot products of dY's rows with the rows each tap reads
-    ('+rowdot'), in tiles of filters by taps whose last ones are ragged, the rows' last vectors
-    masked; every stride, dilation and padding, both dtypes, all directions against the reference."""
-    used = 0
+    """Up to 8 filters per group, or up to 32 taps, over output rows that fill their vectors (21
+    to 32 columns; up to 24 on AVX-512's half-width kernel): the weight gradient as dot products
+    of dY's rows with the rows each tap reads ('+rowdot'), in tiles of filters by taps whose last
+    ones are ragged, the rows' last vectors masked; every stride, dilation and padding, both
+    dtypes, all directions against the reference."""
+    used, kernels = 0, set()
     while used < 40:
         cfg = sweep.random_config(rng, channels=(2, 5))  # one channel a group is depthwise
         (pt, pb), (pl, pr) = cfg["pads"]
@@ -111,7 +112,7 @@ def test_weight_gradient_as_row_dots(rng):
         if rng.integers(0, 4) == 0:  # more filters, with few taps
             cfg.update(c=cfg["groups"] * int(rng.integers(2, 4)), r=int(rng.integers(1, 4)), s=int(rng.integers(2, 4)))
             kg = int(rng.integers(9, 14))
-        p, q = int(rng.integers(1, 6)), int(rng.choice([28, 30, 31, 32]))
+        p, q = int(rng.integers(1, 6)), int(rng.choice([21, 22, 24, 28, 30, 31, 32]))
         cfg.update(k=cfg["groups"] * kg, h=(p - 1) * sh + dh * (cfg["r"] - 1) + 1 - pt - pb,
                    w=(q - 1) * sw + dw * (cfg["s"] - 1) + 1 - pl - pr)
         # padded planes (which the path reads) are not made where strides skip whole windows
@@ -122,9 +123,11 @@ def test_weight_gradient_as_row_dots(rng):
         kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=cfg["groups"])
         plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
         assert "+rowdot" in plan.implementation_of("backward_weights"), (plan.implementation, cfg)
+        kernels.add(plan.implementation_of("backward_weights").split("+rowdot")[1])
         errs = sweep.errors(cfg, arrays, algorithm="direct")
         assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
         used += 1
+    print("row dot kernels:", sorted(kernels))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -410,7 +413,12 @@ def test_depthwise_channel_blocks(rng, dtype):
 def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
     """A 5x5 layer with one input channel (LeNet's first) is a depthwise layer of one group: its
     weight gradient runs on the plane kernels, split by filters among threads, the other
-    directions on the GEMM; swept over sizes, row strides and paddings, at 1 and 2 threads."""
+    directions on the GEMM; swept over sizes, row strides and paddings, at 1 and 2 threads.
+    Where rows fill the SIMD kernels' vectors, the weight gradient is row dot products instead
+    (LeNet's own 24 columns)."""
+    lenet = fastconv.plan_conv2d((64, 1, 28, 28), (6, 1, 5, 5), dtype=dtype).implementation_of("backward_weights")
+    assert ("+rowdot" in lenet) == (fastconv.config()["isa"] != "generic"), lenet
+    seen = set()
     for _ in range(12):
         cfg = dict(n=int(rng.integers(1, 4)), c=1, k=int(rng.integers(1, 9)), h=int(rng.integers(5, 30)),
                    w=int(rng.integers(5, 30)), r=5, s=5, stride=(int(rng.integers(1, 3)), 1), dilation=(1, 1),
@@ -418,7 +426,9 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
                    bias=True)
         plan = fastconv.plan_conv2d((cfg["n"], 1, cfg["h"], cfg["w"]), (cfg["k"], 1, 5, 5), cfg["stride"],
                                     cfg["pads"], cfg["dilation"], 1, dtype=dtype)
-        assert plan.implementation_of("backward_weights").startswith("direct/depthwise"), plan.implementation
+        weights = plan.implementation_of("backward_weights")
+        assert weights.startswith("direct/depthwise") or "+rowdot" in weights, plan.implementation
+        seen.add(weights.startswith("direct/depthwise"))
         assert not plan.implementation_of("forward").startswith("direct/depthwise"), plan.implementation
         arrays = sweep.make_arrays(cfg, rng)
         grads = []
@@ -429,6 +439,7 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
                 x, w, _, dy = arrays
                 grads.append(fastconv.conv2d_weight(x, w.shape, dy, stride=cfg["stride"], padding=cfg["pads"]))
         assert np.array_equal(grads[0], grads[1])
+    assert True in seen  # the plane kernels took some
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -160,11 +160,19 @@ struct DepthwiseKernels {
 // nothing past a row is read; each lane's sum is one chain in a fixed order, and the caller adds
 // the lanes.
 template <typename T>
+using RowDotFn = void (*)(std::int64_t rows, std::int64_t cols, const T* const* a, std::int64_t a_ld, int na,
+                          const T* const* b, std::int64_t b_ld, T* sums, bool accumulate) noexcept;
+
+template <typename T>
 struct RowDotKernel {
-  void (*run)(std::int64_t rows, std::int64_t cols, const T* const* a, std::int64_t a_ld, int na, const T* const* b,
-              std::int64_t b_ld, T* sums, bool accumulate) noexcept = nullptr;
+  RowDotFn<T> run = nullptr;
   int lanes = 0, max_a = 0, max_b = 0;
   const char* name = "";
+  // Where an ISA has one (narrow_lanes 0 elsewhere), the same on vectors half as wide, for rows
+  // that fill those better; same max_a and max_b.
+  RowDotFn<T> run_narrow = nullptr;
+  int narrow_lanes = 0;
+  const char* narrow_name = "";
 };
 
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).

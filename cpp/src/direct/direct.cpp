@@ -885,7 +885,10 @@ class DirectConv final : public ConvImpl {
     return std::string("direct/") + kernel_name_ + (d == Direction::Forward ? forward_tag() : "") +
            (d == Direction::BackwardData ? data_tag() : "") + (d == Direction::BackwardWeights ? weights_tag() : "");
   }
-  std::string weights_tag() const { return rows_weights_ ? std::string("+") + row_dot_kernel<T>().name : ""; }
+  std::string weights_tag() const {
+    if (!rows_weights_) return "";
+    return std::string("+") + (dot_narrow_ ? row_dot_kernel<T>().narrow_name : row_dot_kernel<T>().name);
+  }
   std::string data_tag() const {
     if (as_forward_) return "+rotated" + as_forward_->forward_tag();
     return use_col2im() ? "+col2im" : "";
@@ -1361,8 +1364,9 @@ class DirectConv final : public ConvImpl {
   void plan_weights_rows(int threads, std::size_t workspace_bound) {
     const RowDotKernel<T>& rk = row_dot_kernel<T>();
     if (!padded_ || padded_weight_elements_ == 0 || rk.max_a > kMaxRowDot || rk.max_b > kMaxRowDot) return;
-    const std::int64_t lanes = rk.lanes, taken = round_up(g_.Q, lanes);
-    const bool filled = 8 * g_.Q >= 7 * taken, wide = g_.Q > 16;
+    // half-width vectors where rows fill them better (LeNet's 24 columns: 3 ymm, 1.5 zmm registers)
+    dot_narrow_ = rk.narrow_lanes > 0 && round_up(g_.Q, rk.narrow_lanes) < round_up(g_.Q, rk.lanes);
+    const bool filled = 8 * g_.Q >= 7 * round_up(g_.Q, dot_lanes()), wide = g_.Q > 16;
     if (!filled || !(g_.Kg <= 4 || (wide && (g_.Kg <= 8 || g_.Cg * g_.R * g_.S <= 32)))) return;
     if (offsets_.empty()) offsets_ = tap_offsets();  // else the turned-around paths made the same table
     // Tasks split each group's filter blocks, then its tap blocks, into as few runs as give
@@ -1381,8 +1385,11 @@ class DirectConv final : public ConvImpl {
     const RowDotKernel<T>& rk = row_dot_kernel<T>();
     const std::int64_t taps = g_.Cg * g_.R * g_.S;
     return round_up(g_.G * ceil_div(g_.Kg, std::int64_t(rk.max_a)) * ceil_div(taps, std::int64_t(rk.max_b)) * rk.max_a *
-                        rk.max_b * rk.lanes,
+                        rk.max_b * dot_lanes(),
                     std::int64_t(kWorkspaceAlign / sizeof(T)));
+  }
+  std::int64_t dot_lanes() const noexcept {
+    return dot_narrow_ ? row_dot_kernel<T>().narrow_lanes : row_dot_kernel<T>().lanes;
   }
   std::int64_t dot_workspace() const noexcept { return dot_elements() * std::int64_t(1 + sizeof(double) / sizeof(T)); }
 
@@ -1395,7 +1402,8 @@ class DirectConv final : public ConvImpl {
   // by 1.6e-5 of the result.
   void weights_rows(const T* planes, const T* dy, T* parts, double* totals, T* dw) const noexcept {
     const RowDotKernel<T>& rk = row_dot_kernel<T>();
-    const std::int64_t taps = g_.Cg * g_.R * g_.S, ma = rk.max_a, mb = rk.max_b, lanes = rk.lanes;
+    const RowDotFn<T> run = dot_narrow_ ? rk.run_narrow : rk.run;
+    const std::int64_t taps = g_.Cg * g_.R * g_.S, ma = rk.max_a, mb = rk.max_b, lanes = dot_lanes();
     const std::int64_t fblocks = ceil_div(g_.Kg, ma), tblocks = ceil_div(taps, mb), tile = ma * mb * lanes;
     const std::int64_t tasks = g_.G * dot_fruns_ * dot_truns_;
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, row_ld = g_.sh * padded_->geometry().ld;
@@ -1425,7 +1433,7 @@ class DirectConv final : public ConvImpl {
             for (std::int64_t tb = tb0; tb < tb1; ++tb) {
               for (std::int64_t t = 0; t < mb; ++t)  // a ragged last block repeats its last tap, unread
                 b[t] = base + offsets_[std::size_t(std::min(tb * mb + t, taps - 1))];
-              rk.run(std::min(band, g_.P - r0), g_.Q, a, g_.Q, na, b, row_ld, part + (fb * tblocks + tb) * tile, !first);
+              run(std::min(band, g_.P - r0), g_.Q, a, g_.Q, na, b, row_ld, part + (fb * tblocks + tb) * tile, !first);
             }
           }
           if (!last) continue;
@@ -1630,6 +1638,7 @@ class DirectConv final : public ConvImpl {
   std::int64_t images_per_run_ = 1;                        // and the images one microkernel run spans
   bool swapped_ = false;                                   // and whether dY's planes are its rows (1x1)
   bool rows_weights_ = false;             // weights_rows: the weight gradient as row dot products
+  bool dot_narrow_ = false;               // and whether on the kernel's half-width vectors
   std::int64_t dot_fruns_ = 1, dot_truns_ = 1;  // and the runs of filter and tap blocks a group splits into
   static constexpr std::int64_t kRowDotTasks = 4;  // the tasks weights_rows wants per thread
   static constexpr int kMaxRowDot = 8;     // the most rows of a or b a row dot kernel may take

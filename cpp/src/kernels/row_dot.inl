@@ -1,4 +1,5 @@
-// Dot products of rows over the including ISA's Vec<T> (see RowDotKernel): na rows of a against
+// Dot products of rows over a vector type V of the including ISA (Vec<T>, or on AVX-512 its half
+// width, HalfVec<T>; see RowDotKernel): na rows of a against
 // kB rows of b, each pair's sum in a register of its own, so that every value loaded feeds na or
 // kB multiply-adds and nothing is packed or broadcast. The last vector of each row is masked.
 // The loops over pairs are unrolled by pragma: GCC 12 left the 4 x 6 nest rolled, its sums on
@@ -6,10 +7,9 @@
 
 namespace {
 
-template <typename T, int kA, int kB>
+template <typename V, typename T, int kA, int kB>
 void row_dot_block(std::int64_t rows, std::int64_t cols, const T* const* a, std::int64_t a_ld, const T* const* b,
                    std::int64_t b_ld, T* sums, bool accumulate) noexcept {
-  using V = Vec<T>;
   using R = typename V::type;
   constexpr int W = V::width;
   R s[kA][kB];
@@ -50,13 +50,13 @@ void row_dot_block(std::int64_t rows, std::int64_t cols, const T* const* a, std:
 }
 
 // na (1 to kA) rows of a: a ragged last block of filters costs only its own rows.
-template <typename T, int kA, int kB>
+template <typename V, int kA, int kB, typename T>
 void row_dot(std::int64_t rows, std::int64_t cols, const T* const* a, std::int64_t a_ld, int na, const T* const* b,
              std::int64_t b_ld, T* sums, bool accumulate) noexcept {
   if constexpr (kA > 1) {
-    if (na < kA) return row_dot<T, kA - 1, kB>(rows, cols, a, a_ld, na, b, b_ld, sums, accumulate);
+    if (na < kA) return row_dot<V, kA - 1, kB>(rows, cols, a, a_ld, na, b, b_ld, sums, accumulate);
   }
-  row_dot_block<T, kA, kB>(rows, cols, a, a_ld, b, b_ld, sums, accumulate);
+  row_dot_block<V, T, kA, kB>(rows, cols, a, a_ld, b, b_ld, sums, accumulate);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 namespace fastconv::kernels::avx2 {
 #include "kernels/row_dot.inl"
 
-RowDotKernel<float> srowdot() { return {row_dot<float, 3, 4>, Vec<float>::width, 3, 4, "rowdot-avx2-3x4"}; }
-RowDotKernel<double> drowdot() { return {row_dot<double, 3, 4>, Vec<double>::width, 3, 4, "rowdot-avx2-3x4"}; }
+RowDotKernel<float> srowdot() { return {row_dot<Vec<float>, 3, 4, float>, Vec<float>::width, 3, 4, "rowdot-avx2-3x4"}; }
+RowDotKernel<double> drowdot() {
+  return {row_dot<Vec<double>, 3, 4, double>, Vec<double>::width, 3, 4, "rowdot-avx2-3x4"};
+}
 
 }  // namespace fastconv::kernels::avx2

@@ -62,6 +62,36 @@ struct Vec<double> {
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
 
+// Half a register (ymm, with AVX-512VL's masked loads): the row dot kernels' narrow variant.
+template <typename T>
+struct HalfVec;
+
+template <>
+struct HalfVec<float> {
+  using type = __m256;
+  using mask_type = __mmask8;
+  static constexpr int width = 8;
+  static type zero() { return _mm256_setzero_ps(); }
+  static type load(const float* p) { return _mm256_loadu_ps(p); }
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const float* p, mask_type m) { return _mm256_maskz_loadu_ps(m, p); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+};
+
+template <>
+struct HalfVec<double> {
+  using type = __m256d;
+  using mask_type = __mmask8;
+  static constexpr int width = 4;
+  static type zero() { return _mm256_setzero_pd(); }
+  static type load(const double* p) { return _mm256_loadu_pd(p); }
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const double* p, mask_type m) { return _mm256_maskz_loadu_pd(m, p); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
+  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
+};
+
 #else  // two AVX2 registers per AVX-512 one, lanes 0..width/2-1 in lo
 
 template <int kWidth>
@@ -114,6 +144,36 @@ template <>
 struct Vec<float> : EmulatedFloat {};
 template <>
 struct Vec<double> : EmulatedDouble {};
+
+// Half a register: one AVX2 register, masked by AVX2's loads.
+template <typename T>
+struct HalfVec;
+
+template <>
+struct HalfVec<float> {
+  using type = __m256;
+  using mask_type = __m256i;
+  static constexpr int width = 8;
+  static type zero() { return _mm256_setzero_ps(); }
+  static type load(const float* p) { return _mm256_loadu_ps(p); }
+  static mask_type first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static type load(const float* p, mask_type m) { return _mm256_maskload_ps(p, m); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+};
+
+template <>
+struct HalfVec<double> {
+  using type = __m256d;
+  using mask_type = __m256i;
+  static constexpr int width = 4;
+  static type zero() { return _mm256_setzero_pd(); }
+  static type load(const double* p) { return _mm256_loadu_pd(p); }
+  static mask_type first(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static type load(const double* p, mask_type m) { return _mm256_maskload_pd(p, m); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
+  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
+};
 
 #endif
 
