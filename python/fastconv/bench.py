@@ -17,7 +17,6 @@ import numpy as np
 
 from . import functional as F
 from ._config import config, set_num_threads
-from .plan import plan_conv2d
 
 
 @dataclass(frozen=True)
@@ -161,8 +160,11 @@ def _cases(layer: Layer, direction: str, torch, algorithm: str = "auto") -> Dict
 
 
 def _kernel(layer: Layer, direction: str, algorithm: str = "auto") -> str:
-    plan = plan_conv2d((layer.n, layer.c, layer.h, layer.w), (layer.k, layer.c // layer.groups, layer.r, layer.r),
-                       layer.stride, layer.padding, layer.dilation, layer.groups, algorithm=algorithm)
+    """What runs the layer's call in `direction`: the plan that its functional call makes, whose
+    channels-last input reaches the core as NHWC (Winograd's copies it to NCHW)."""
+    layout = "nhwc" if layer.channels_last and not algorithm.startswith("winograd") else "nchw"
+    plan = F._plan("bench", (layer.n, layer.c, layer.h, layer.w, layer.k), (layer.r, layer.r), (layer.stride,) * 2,
+                   ((layer.padding,) * 2,) * 2, (layer.dilation,) * 2, layer.groups, np.float32, algorithm, layout)
     return plan.implementation_of(direction)
 
 
