@@ -418,7 +418,7 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
     (LeNet's own 24 columns)."""
     lenet = fastconv.plan_conv2d((64, 1, 28, 28), (6, 1, 5, 5), dtype=dtype).implementation_of("backward_weights")
     assert ("+rowdot" in lenet) == (fastconv.config()["isa"] != "generic"), lenet
-    seen = set()
+    on_planes = 0
     for _ in range(12):
         cfg = dict(n=int(rng.integers(1, 4)), c=1, k=int(rng.integers(1, 9)), h=int(rng.integers(5, 30)),
                    w=int(rng.integers(5, 30)), r=5, s=5, stride=(int(rng.integers(1, 3)), 1), dilation=(1, 1),
@@ -428,7 +428,7 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
                                     cfg["pads"], cfg["dilation"], 1, dtype=dtype)
         weights = plan.implementation_of("backward_weights")
         assert weights.startswith("direct/depthwise") or "+rowdot" in weights, plan.implementation
-        seen.add(weights.startswith("direct/depthwise"))
+        on_planes += weights.startswith("direct/depthwise")
         assert not plan.implementation_of("forward").startswith("direct/depthwise"), plan.implementation
         arrays = sweep.make_arrays(cfg, rng)
         grads = []
@@ -439,7 +439,7 @@ def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
                 x, w, _, dy = arrays
                 grads.append(fastconv.conv2d_weight(x, w.shape, dy, stride=cfg["stride"], padding=cfg["pads"]))
         assert np.array_equal(grads[0], grads[1])
-    assert True in seen  # the plane kernels took some
+    assert on_planes > 0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -1,9 +1,8 @@
 // Dot products of rows over a vector type V of the including ISA (Vec<T>, or on AVX-512 its half
-// width, HalfVec<T>; see RowDotKernel): na rows of a against
-// kB rows of b, each pair's sum in a register of its own, so that every value loaded feeds na or
-// kB multiply-adds and nothing is packed or broadcast. The last vector of each row is masked.
-// The loops over pairs are unrolled by pragma: GCC 12 left the 4 x 6 nest rolled, its sums on
-// the stack (half the speed).
+// width, HalfVec<T>; see RowDotKernel): na rows of a against kB rows of b, each pair's sum in a
+// register of its own, so that every value loaded feeds na or kB multiply-adds and nothing is
+// packed or broadcast. The last vector of each row is masked. The loops over pairs are unrolled
+// by pragma: GCC 12 left the 4 x 6 nest rolled, its sums on the stack (half the speed).
 
 namespace {
 
