@@ -25,6 +25,49 @@ inline double sum_lanes(__m256d h) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+// Half a register (ymm): the row dot kernels' narrow variant. Masked by AVX-512VL's loads, or in
+// the emulated build by AVX2's, whose halves the emulated registers' masked loads are.
+template <typename T>
+struct HalfVec;
+
+template <>
+struct HalfVec<float> {
+  using type = __m256;
+  static constexpr int width = 8;
+  static type zero() { return _mm256_setzero_ps(); }
+  static type load(const float* p) { return _mm256_loadu_ps(p); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+#if !defined(FASTCONV_EMULATE_AVX512)
+  using mask_type = __mmask8;
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const float* p, mask_type m) { return _mm256_maskz_loadu_ps(m, p); }
+#else
+  using mask_type = __m256i;  // lanes 0..7 of n lanes (n may pass 8 or be negative)
+  static mask_type first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static type load(const float* p, mask_type m) { return _mm256_maskload_ps(p, m); }
+#endif
+};
+
+template <>
+struct HalfVec<double> {
+  using type = __m256d;
+  static constexpr int width = 4;
+  static type zero() { return _mm256_setzero_pd(); }
+  static type load(const double* p) { return _mm256_loadu_pd(p); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
+  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
+#if !defined(FASTCONV_EMULATE_AVX512)
+  using mask_type = __mmask8;
+  static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static type load(const double* p, mask_type m) { return _mm256_maskz_loadu_pd(m, p); }
+#else
+  using mask_type = __m256i;
+  static mask_type first(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static type load(const double* p, mask_type m) { return _mm256_maskload_pd(p, m); }
+#endif
+};
+
 #if !defined(FASTCONV_EMULATE_AVX512)
 
 template <>
@@ -62,36 +105,6 @@ struct Vec<double> {
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
 
-// Half a register (ymm, with AVX-512VL's masked loads): the row dot kernels' narrow variant.
-template <typename T>
-struct HalfVec;
-
-template <>
-struct HalfVec<float> {
-  using type = __m256;
-  using mask_type = __mmask8;
-  static constexpr int width = 8;
-  static type zero() { return _mm256_setzero_ps(); }
-  static type load(const float* p) { return _mm256_loadu_ps(p); }
-  static mask_type first(int n) { return mask_type((1u << n) - 1); }
-  static type load(const float* p, mask_type m) { return _mm256_maskz_loadu_ps(m, p); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-};
-
-template <>
-struct HalfVec<double> {
-  using type = __m256d;
-  using mask_type = __mmask8;
-  static constexpr int width = 4;
-  static type zero() { return _mm256_setzero_pd(); }
-  static type load(const double* p) { return _mm256_loadu_pd(p); }
-  static mask_type first(int n) { return mask_type((1u << n) - 1); }
-  static type load(const double* p, mask_type m) { return _mm256_maskz_loadu_pd(m, p); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
-  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
-};
-
 #else  // two AVX2 registers per AVX-512 one, lanes 0..width/2-1 in lo
 
 template <int kWidth>
@@ -107,11 +120,8 @@ struct EmulatedFloat : EmulatedBase<16> {
     __m256 lo, hi;
   };
   static type zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-  static mask_type first(int n) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return {_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane)};
-  }
-  static type load(const float* p, mask_type m) { return {_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi)}; }
+  static mask_type first(int n) { return {HalfVec<float>::first(n), HalfVec<float>::first(n - 8)}; }
+  static type load(const float* p, mask_type m) { return {HalfVec<float>::load(p, m.lo), HalfVec<float>::load(p + 8, m.hi)}; }
   static type load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
   static type broadcast(const float* p) { return {_mm256_set1_ps(*p), _mm256_set1_ps(*p)}; }
   static type set1(float v) { return {_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
@@ -126,11 +136,8 @@ struct EmulatedDouble : EmulatedBase<8> {
     __m256d lo, hi;
   };
   static type zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
-  static mask_type first(int n) {
-    const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
-    return {_mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane), _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - 4), lane)};
-  }
-  static type load(const double* p, mask_type m) { return {_mm256_maskload_pd(p, m.lo), _mm256_maskload_pd(p + 4, m.hi)}; }
+  static mask_type first(int n) { return {HalfVec<double>::first(n), HalfVec<double>::first(n - 4)}; }
+  static type load(const double* p, mask_type m) { return {HalfVec<double>::load(p, m.lo), HalfVec<double>::load(p + 4, m.hi)}; }
   static type load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
   static type broadcast(const double* p) { return {_mm256_set1_pd(*p), _mm256_set1_pd(*p)}; }
   static type set1(double v) { return {_mm256_set1_pd(v), _mm256_set1_pd(v)}; }
@@ -144,36 +151,6 @@ template <>
 struct Vec<float> : EmulatedFloat {};
 template <>
 struct Vec<double> : EmulatedDouble {};
-
-// Half a register: one AVX2 register, masked by AVX2's loads.
-template <typename T>
-struct HalfVec;
-
-template <>
-struct HalfVec<float> {
-  using type = __m256;
-  using mask_type = __m256i;
-  static constexpr int width = 8;
-  static type zero() { return _mm256_setzero_ps(); }
-  static type load(const float* p) { return _mm256_loadu_ps(p); }
-  static mask_type first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
-  static type load(const float* p, mask_type m) { return _mm256_maskload_ps(p, m); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-};
-
-template <>
-struct HalfVec<double> {
-  using type = __m256d;
-  using mask_type = __m256i;
-  static constexpr int width = 4;
-  static type zero() { return _mm256_setzero_pd(); }
-  static type load(const double* p) { return _mm256_loadu_pd(p); }
-  static mask_type first(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
-  static type load(const double* p, mask_type m) { return _mm256_maskload_pd(p, m); }
-  static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
-  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
-};
 
 #endif
 
