@@ -820,6 +820,9 @@ class DirectConv final : public ConvImpl {
     // (Under the workspace bound with the GEMM's workspace or weights_indirect's, below.)
     if (padded_ && bwd_weights_.kc <= kMaxRuns && double(g_.N) * double(per_image) <= double(kPaddedWeightBytes / sizeof(T)))
       padded_weight_elements_ = g_.N * per_image;
+    // As row dot products where they apply (plan_weights_rows), which need nothing planned below.
+    plan_weights_rows(threads, workspace_bound);
+    if (rows_weights_) return;
     // The weight gradient turned around, dW^T[(c,r,s), k] = X_col[(c,r,s), pix] dY^T[pix, k]: the
     // taps become the rows, read in place at the pixels' offsets, against dY^T in filter panels
     // (weights_indirect). Each tap tile streams its panel of dY^T, so where all of dY^T would
@@ -873,7 +876,6 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t pix = 0; pix < pq; ++pix)
           pixel_offsets_.push_back(img * (swapped_ ? g_.K : g_.C) * plane_elems_ + pixel_offsets_[std::size_t(pix)]);
     }
-    plan_weights_rows(threads, workspace_bound);
   }
 
   std::string name() const override {
@@ -1368,7 +1370,6 @@ class DirectConv final : public ConvImpl {
     dot_narrow_ = rk.narrow_lanes > 0 && round_up(g_.Q, rk.narrow_lanes) < round_up(g_.Q, rk.lanes);
     const bool filled = 8 * g_.Q >= 7 * round_up(g_.Q, dot_lanes()), wide = g_.Q > 16;
     if (!filled || !(g_.Kg <= 4 || (wide && (g_.Kg <= 8 || g_.Cg * g_.R * g_.S <= 32)))) return;
-    if (offsets_.empty()) offsets_ = tap_offsets();  // else the turned-around paths made the same table
     // Tasks split each group's filter blocks, then its tap blocks, into as few runs as give
     // every thread kRowDotTasks: each task reads its images' X once per filter block, from L2.
     const std::int64_t fblocks = ceil_div(g_.Kg, std::int64_t(rk.max_a));
@@ -1378,6 +1379,7 @@ class DirectConv final : public ConvImpl {
     dot_truns_ = std::min(tblocks, ceil_div(want, g_.G * dot_fruns_));
     rows_weights_ = true;
     if (workspace_size(Direction::BackwardWeights) > workspace_bound) rows_weights_ = false;
+    if (rows_weights_ && offsets_.empty()) offsets_ = tap_offsets();  // else the turned-around paths' table
   }
   // weights_rows' partial sums, whole cache lines, and its totals in double after them: the
   // workspace they take, in elements of T
