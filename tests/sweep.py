@@ -38,6 +38,7 @@ def random_config(rng, channels=(1, 5)):
             groups=groups,
             dtype=str(rng.choice(["float32", "float64"])),
             bias=bool(rng.integers(0, 2)),
+            channels_last=bool(rng.integers(0, 2)),  # x's memory NHWC, viewed as NCHW
         )
         (pt, pb), (pl, pr) = cfg["pads"]
         if cfg["dilation"][0] * (cfg["r"] - 1) + 1 <= cfg["h"] + pt + pb and \
@@ -47,7 +48,10 @@ def random_config(rng, channels=(1, 5)):
 
 def make_arrays(cfg, rng):
     dt = np.dtype(cfg["dtype"])
-    x = rng.standard_normal((cfg["n"], cfg["c"], cfg["h"], cfg["w"])).astype(dt)
+    if cfg.get("channels_last"):
+        x = rng.standard_normal((cfg["n"], cfg["h"], cfg["w"], cfg["c"])).astype(dt).transpose(0, 3, 1, 2)
+    else:
+        x = rng.standard_normal((cfg["n"], cfg["c"], cfg["h"], cfg["w"])).astype(dt)
     w = rng.standard_normal((cfg["k"], cfg["c"] // cfg["groups"], cfg["r"], cfg["s"])).astype(dt)
     b = rng.standard_normal(cfg["k"]).astype(dt) if cfg["bias"] else None
     p = ref.out_size(cfg["h"], *cfg["pads"][0], cfg["r"], cfg["stride"][0], cfg["dilation"][0])

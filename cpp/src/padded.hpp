@@ -147,6 +147,25 @@ class PaddedSource {
     }
   }
 
+  // The whole-plane buffers (a strip of every output row, ins 1) of all channels of a
+  // channels-last image: src is its first pixel, whose `channels` values lie consecutive; the
+  // buffers are cleared and `stride` apart. One pass over the image, pixel by pixel, where a pass
+  // per plane would read every pixel once per channel.
+  template <typename T>
+  void fill_channels_last(const T* src, std::int64_t channels, T* bufs, std::int64_t stride) const noexcept {
+    const std::int64_t n = rows(strip_), row = src_w_ * channels;
+    for (std::int64_t a = std::max<std::int64_t>(0, -pad_t_); a < src_h_ && a + pad_t_ < n; ++a) {
+      const T* in = src + a * row - pad_l_ * channels;  // padded column u at in + u * channels
+      T* out = bufs + (a + pad_t_) * g_.ld;
+      for (std::int64_t p = 0; p < sw_; ++p)  // phase p's column j holds padded column j * sw + p
+        for (std::int64_t j = lo_[std::size_t(p)]; j < hi_[std::size_t(p)]; ++j) {
+          const T* px = in + (j * sw_ + p) * channels;
+          T* o = out + p * phase_w_ + j;
+          for (std::int64_t c = 0; c < channels; ++c) o[c * stride] = px[c];
+        }
+    }
+  }
+
  private:
   // Stride 2: phase p's column j holds source column 2j + p - pad_l, so the source's even
   // columns fill one phase and its odd ones the other. The pairs of source columns whose halves

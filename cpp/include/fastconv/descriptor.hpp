@@ -7,7 +7,8 @@ namespace fastconv {
 enum class DType { Float32, Float64 };
 
 // Memory order of the input x. NHWC is how images arrive from PIL, OpenCV and friends; it is
-// read in place (every other tensor, and the input gradient, stay NCHW).
+// read where it lies, into the same workspace planes as NCHW (every other tensor, and the input
+// gradient, stay NCHW).
 enum class Layout { NCHW, NHWC };
 
 const char* to_string(DType dtype) noexcept;
