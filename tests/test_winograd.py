@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
+import fastconv.functional as F
 import reference as ref
 import sweep
 from conftest import WINOGRAD_TOL, WINOGRAD_TOLS
@@ -273,12 +274,31 @@ def test_auto_runs_the_weight_gradient_apart_where_only_it_loses(rng):
     assert max(errs) <= WINOGRAD_TOL["float32"]
 
 
-def test_explicit_winograd_copies_a_channels_last_input(rng):
-    nhwc = rng.standard_normal((2, 10, 12, 4)).astype(np.float32)
-    w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
-    y = fastconv.conv2d(nhwc.transpose(0, 3, 1, 2), w, padding=1, algorithm="winograd")
-    want = ref.conv2d(nhwc.transpose(0, 3, 1, 2), w, None, (1, 1), ((1, 1), (1, 1)))
-    assert ref.rel_err(y, want) <= WINOGRAD_TOL["float32"]
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd_f2", "auto"])
+def test_winograd_takes_a_channels_last_input(rng, algorithm):
+    """A channels-last input goes to Winograd as an NCHW input would (auto included), dilated too:
+    its transforms read the padded planes, which are filled from either layout, so the results
+    are the NCHW input's, bit for bit."""
+    for n, c, hw, k, dilation in [(2, 4, (10, 12), 5, 1), (2, 64, (20, 20), 64, 1), (1, 32, (16, 18), 32, 2)]:
+        nhwc = rng.standard_normal((n, *hw, c)).astype(np.float32)
+        x = nhwc.transpose(0, 3, 1, 2)
+        xc = np.ascontiguousarray(x)
+        w = rng.standard_normal((k, c, 3, 3)).astype(np.float32)
+        kw = dict(padding=dilation, dilation=dilation, algorithm=algorithm)
+        y = fastconv.conv2d(x, w, **kw)
+        np.testing.assert_array_equal(y, fastconv.conv2d(xc, w, **kw))
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        np.testing.assert_array_equal(fastconv.conv2d_weight(x, w.shape, dy, **kw),
+                                      fastconv.conv2d_weight(xc, w.shape, dy, **kw))
+        want = ref.conv2d(x, w, None, (1, 1), ((dilation,) * 2,) * 2, (dilation,) * 2)
+        assert ref.rel_err(y, want) <= WINOGRAD_TOL["float32"]
+        shape = (n, c, *hw, k)
+        pads = ((dilation, dilation),) * 2
+        nhwc_plan = F._plan("test", shape, (3, 3), (1, 1), pads, (dilation,) * 2, 1, np.float32, algorithm, "nhwc")
+        nchw_plan = F._plan("test", shape, (3, 3), (1, 1), pads, (dilation,) * 2, 1, np.float32, algorithm, "nchw")
+        for direction in ("forward", "backward_data", "backward_weights"):
+            assert nhwc_plan.implementation_of(direction) == nchw_plan.implementation_of(direction)
+    assert "winograd" in nhwc_plan.implementation_of("forward")  # the last layer's, 32 channels
 
 
 def test_measure_times_the_candidates_once_per_shape(rng):

@@ -112,12 +112,14 @@ class PaddedSource {
     std::fill(buf, buf + buffer_elems(), T(0));
   }
 
-  // The buffer rows that output rows [oh0, oh0 + count) read, into a cleared buffer.
+  // The buffer rows that output rows [oh0, oh0 + count) read, into a cleared buffer. A source
+  // row's elements lie `step` apart (a channel of a channels-last image: its channel count),
+  // its rows src_w * step.
   template <typename T>
-  void fill(const T* src, std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
+  void fill(const T* src, std::int64_t oh0, std::int64_t count, T* buf, std::int64_t step = 1) const noexcept {
     // The common cases, their bookkeeping hoisted out of the row loop: it took as long as the
     // copies on MobileNet's 14- to 56-wide rows.
-    if (ins_h_ == 1 && ins_w_ == 1 && sw_ <= 2) {
+    if (ins_h_ == 1 && ins_w_ == 1 && sw_ <= 2 && step == 1) {
       const SourceRows in = clear_outside(oh0, count, buf);
       if (in.i0 == in.i1) return;  // all padding
       return sw_ == 1 ? fill_rows(src, in, buf) : fill_split(src, in, buf);
@@ -130,18 +132,18 @@ class PaddedSource {
         std::fill(out, out + g_.ld, T(0));
         continue;
       }
-      const T* in = src + (ins_h_ > 1 ? a / ins_h_ : a) * src_w_;
+      const T* in = src + (ins_h_ > 1 ? a / ins_h_ : a) * src_w_ * step;
       if (ins_w > 1) {  // one phase; source column b lands at b*ins + pad_l
-        for (std::int64_t b = lo_[0]; b < hi_[0]; ++b) out[b * ins_w + pad_l] = in[b];
+        for (std::int64_t b = lo_[0]; b < hi_[0]; ++b) out[b * ins_w + pad_l] = in[b * step];
         continue;
       }
       for (std::int64_t p = 0; p < sw; ++p) {  // phase p, column j holds padded column j*sw + p
         T* o = out + p * width;
         const std::int64_t lo = lo_[std::size_t(p)], hi = hi_[std::size_t(p)];
-        if (sw == 1) {
+        if (sw == 1 && step == 1) {
           copy_row(in + lo - pad_l, hi - lo, o + lo);
         } else {
-          for (std::int64_t j = lo; j < hi; ++j) o[j] = in[j * sw + p - pad_l];
+          for (std::int64_t j = lo; j < hi; ++j) o[j] = in[(j * sw + p - pad_l) * step];
         }
       }
     }

@@ -161,8 +161,8 @@ def _cases(layer: Layer, direction: str, torch, algorithm: str = "auto") -> Dict
 
 def _kernel(layer: Layer, direction: str, algorithm: str = "auto") -> str:
     """What runs the layer's call in `direction`: the plan that its functional call makes, whose
-    channels-last input reaches the core as NHWC (Winograd's copies it to NCHW)."""
-    layout = "nhwc" if layer.channels_last and not algorithm.startswith("winograd") else "nchw"
+    channels-last input reaches the core as NHWC."""
+    layout = "nhwc" if layer.channels_last else "nchw"
     plan = F._plan("bench", (layer.n, layer.c, layer.h, layer.w, layer.k), (layer.r, layer.r), (layer.stride,) * 2,
                    ((layer.padding,) * 2,) * 2, (layer.dilation,) * 2, layer.groups, np.float32, algorithm, layout)
     return plan.implementation_of(direction)

@@ -283,13 +283,12 @@ def _c(a: np.ndarray) -> np.ndarray:
     return np.require(a, requirements=("C", "A"))
 
 
-def _input(x: np.ndarray, algorithm: str) -> Tuple[np.ndarray, str]:
+def _input(x: np.ndarray) -> Tuple[np.ndarray, str]:
     """An (N, C, H, W) input as the core reads it: NCHW memory, or channels-last (NHWC) memory in
-    place, as x.transpose(0, 3, 1, 2) of an image batch gives; anything else is copied to NCHW
-    (so is NHWC for Winograd, which reads NCHW only)."""
+    place, as x.transpose(0, 3, 1, 2) of an image batch gives; anything else is copied to NCHW."""
     if x.flags.c_contiguous and x.flags.aligned:
         return x, "nchw"
-    if not algorithm.startswith("winograd") and x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
+    if x.flags.aligned and x.transpose(0, 2, 3, 1).flags.c_contiguous:
         return x, "nhwc"
     return _c(x), "nchw"
 
@@ -419,7 +418,7 @@ def _conv_nd(fname, spatial, input, weight, bias, stride, padding, dilation, gro
         stride_t, dilation_t, pads = (1,) + stride_t, (1,) + dilation_t, ((0, 0),) + pads
     if spatial == 3:
         return _conv3d(fname, x4, unbatched, w, b, stride_t, pads, dilation_t, g, algorithm, out)
-    xin, layout = _input(x4, algorithm)
+    xin, layout = _input(x4)
     plan = _plan(fname, (*x4.shape, w.shape[0]), w.shape[2:], stride_t, pads,
                  dilation_t, g, x.dtype, algorithm, layout)
     shape = tuple(plan.output_shape)
@@ -695,7 +694,7 @@ def conv2d_weight(
     x4, unbatched = _batched(fname, x, "input", 2)
     if unbatched != (dy.ndim == 3):
         raise ValueError(f"{fname}: input of shape {x.shape} and grad_output of shape {dy.shape} disagree on batching")
-    xin, layout = _input(x4, algorithm)
+    xin, layout = _input(x4)
     plan, dy4, _ = _backward_plan(fname, x4.shape, size, dy, stride, padding, dilation, groups, x.dtype, algorithm,
                                   layout)
     if xin is x4 and not unbatched:  # the fast path passes the input as is, as conv2d's does
@@ -733,7 +732,7 @@ def conv2d_backward(
     x4, unbatched = _batched(fname, x, "input", 2)
     if unbatched != (dy.ndim == 3):
         raise ValueError(f"{fname}: input of shape {x.shape} and grad_output of shape {dy.shape} disagree on batching")
-    xin, layout = _input(x4, algorithm)
+    xin, layout = _input(x4)
     plan, dy4, _ = _backward_plan(fname, x4.shape, w.shape, dy, stride, padding, dilation, groups, x.dtype, algorithm,
                                   layout)
     grad_input = grad_weight = grad_bias = None

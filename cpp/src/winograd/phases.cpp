@@ -19,6 +19,7 @@ ConvDesc phase_desc(const ConvDesc& d) {
   p.pad_top /= d.dilation_h, p.pad_bottom /= d.dilation_h;
   p.pad_left /= d.dilation_w, p.pad_right /= d.dilation_w;
   p.dilation_h = p.dilation_w = 1;
+  p.input_layout = Layout::NCHW;  // the phases are copied out as NCHW planes
   return p;
 }
 
@@ -37,7 +38,7 @@ class PhaseSplit final : public ConvImpl {
   void forward(const void* x, const void* w, const void* bias, void* y, void* ws) const noexcept override {
     T* xp = static_cast<T*>(align_workspace(ws));
     T* yp = xp + d_.input_size();
-    copy(static_cast<const T*>(x), d_.c, d_.h, d_.w, xp, true);
+    copy(static_cast<const T*>(x), d_.c, d_.h, d_.w, xp, true, channels_last());
     inner_->forward(xp, w, bias, yp, yp + d_.output_size());
     copy(static_cast<T*>(y), d_.k, d_.p(), d_.q(), yp, false);
   }
@@ -53,7 +54,7 @@ class PhaseSplit final : public ConvImpl {
   void backward_weights(const void* x, const void* dy, void* dw, void* db, void* ws) const noexcept override {
     T* xp = static_cast<T*>(align_workspace(ws));
     T* dyp = xp + d_.input_size();
-    copy(static_cast<const T*>(x), d_.c, d_.h, d_.w, xp, true);
+    copy(static_cast<const T*>(x), d_.c, d_.h, d_.w, xp, true, channels_last());
     copy(static_cast<const T*>(dy), d_.k, d_.p(), d_.q(), dyp, true);
     inner_->backward_weights(xp, dyp, dw, db, dyp + d_.output_size());
   }
@@ -64,28 +65,32 @@ class PhaseSplit final : public ConvImpl {
   }
 
  private:
-  // Between N x channels planes of rows x cols, interleaved, and their phases: phase (a, b) of
-  // image n is image (n * dh + a) * dw + b of `phased`, element (i, j) at (i * dh + a, j * dw + b).
+  // Between N x channels planes of rows x cols, interleaved (NCHW, or with nhwc channels-last),
+  // and their phases: phase (a, b) of image n is image (n * dh + a) * dw + b of `phased`, element
+  // (i, j) at (i * dh + a, j * dw + b).
   template <typename Full>
-  void copy(Full* full, std::int64_t channels, std::int64_t rows, std::int64_t cols, T* phased,
-            bool to_phases) const noexcept {
+  void copy(Full* full, std::int64_t channels, std::int64_t rows, std::int64_t cols, T* phased, bool to_phases,
+            bool nhwc = false) const noexcept {
     const std::int64_t dh = d_.dilation_h, dw = d_.dilation_w, pr = rows / dh, pc = cols / dw;
     const std::int64_t tasks = d_.n * dh * dw * channels;  // (image, a, b, channel)
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t t = 0; t < tasks; ++t) {
       const std::int64_t c = t % channels, b = t / channels % dw, a = t / (channels * dw) % dh, n = t / (channels * dw * dh);
       T* ph = phased + t * pr * pc;
-      Full* plane = full + ((n * channels + c) * rows + a) * cols + b;
+      const std::int64_t step = nhwc ? channels : 1;  // between a row's elements
+      Full* plane = full + n * channels * rows * cols + (nhwc ? c : c * rows * cols) + (a * cols + b) * step;
       for (std::int64_t i = 0; i < pr; ++i) {
-        Full* row = plane + i * dh * cols;
+        Full* row = plane + i * dh * cols * step;
         if (to_phases) {
-          for (std::int64_t j = 0; j < pc; ++j) ph[i * pc + j] = row[j * dw];
+          for (std::int64_t j = 0; j < pc; ++j) ph[i * pc + j] = row[j * dw * step];
         } else if constexpr (!std::is_const_v<Full>) {
           for (std::int64_t j = 0; j < pc; ++j) row[j * dw] = ph[i * pc + j];
         }
       }
     }
   }
+
+  bool channels_last() const noexcept { return d_.input_layout == Layout::NHWC; }
 
   ConvDesc d_;
   int threads_;

@@ -40,10 +40,11 @@ struct Geometry {
   std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
   std::int64_t xi;              // transform-domain points, (m + 2)^2 for output tiles of m x m
   std::int64_t th, tw, tiles;  // tiles per image: th x tw; tiles in all images
+  std::int64_t step;           // between an input row's values: C if channels-last, else 1
   Geometry(const ConvDesc& d, int m)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), G(d.groups), Cg(d.c / d.groups), Kg(d.k / d.groups), P(d.p()),
         Q(d.q()), pt(d.pad_top), pl(d.pad_left), xi((m + 2) * (m + 2)), th(ceil_div(P, m)), tw(ceil_div(Q, m)),
-        tiles(N * th * tw) {}
+        tiles(N * th * tw), step(d.input_layout == Layout::NHWC ? d.c : 1) {}
 };
 
 // Where the transformed tiles of a block lie: tile t of channel c at offset(c, t), and point xi a
@@ -342,6 +343,7 @@ class WinogradConv final : public ConvImpl {
   // padding 2 - pad (valid while pad <= 2, the usual case).
   ConvDesc make_backward_desc(const ConvDesc& d) {
     ConvDesc b = d;
+    b.input_layout = Layout::NCHW;  // dY
     b.c = d.k;
     b.k = d.c;
     b.h = d.p();
@@ -586,7 +588,8 @@ class WinogradConv final : public ConvImpl {
       return buf;
     };
     for_planes(g, g.C, r0, r1, threads, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
-      pad.fill(x + (img * g.C + c) * g.H * g.W, ty0 * kTile, (ty1 - ty0) * kTile, buf);
+      const T* plane = x + img * g.C * g.H * g.W + c * (g.step == 1 ? g.H * g.W : 1);
+      pad.fill(plane, ty0 * kTile, (ty1 - ty0) * kTile, buf, g.step);
       auto within_panel = [&](std::int64_t tile) { return vl.width - tile % vl.width >= wk.lanes; };
       for_lane_blocks(g, img, ty0, ty1, r0, within_panel,
                       [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
@@ -727,7 +730,6 @@ bool winograd_accepts(const ConvDesc& d, std::string* why) {
   if (d.stride_h != 1 || d.stride_w != 1) return no("Winograd needs stride 1");
   if ((d.dilation_h != 1 || d.dilation_w != 1) && !phases_divide(d))
     return no("Winograd needs dilation 1, or sizes and paddings that divide by the dilation");
-  if (d.input_layout != Layout::NCHW) return no("Winograd reads NCHW input only");
   return true;
 }
 
