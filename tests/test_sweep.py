@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
+import fastconv.functional as F
 import reference as ref
 import sweep
 from conftest import TOL
@@ -289,13 +290,14 @@ def test_threads_give_identical_bits(rng, cfg):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_depthwise_path(rng, dtype):
     """One input channel per group (depthwise, with channel multipliers) runs on its own plane
-    kernels; swept over strides, dilations and asymmetric padding."""
+    kernels, channels-last inputs too; swept over strides, dilations and asymmetric padding."""
     for _ in range(40):
         c = int(rng.integers(2, 7))
         cfg = sweep.random_config(rng)
         cfg.update(c=c, groups=c, k=c * int(rng.integers(1, 4)), dtype=dtype)
-        plan = fastconv.plan_conv2d((cfg["n"], c, cfg["h"], cfg["w"]), (cfg["k"], 1, cfg["r"], cfg["s"]),
-                                    cfg["stride"], cfg["pads"], cfg["dilation"], c, dtype=dtype)
+        plan = F._plan("test", (cfg["n"], c, cfg["h"], cfg["w"], cfg["k"]), (cfg["r"], cfg["s"]), cfg["stride"],
+                       cfg["pads"], cfg["dilation"], c, np.dtype(dtype), "auto",
+                       "nhwc" if cfg["channels_last"] else "nchw")
         assert plan.implementation.startswith("direct/depthwise"), plan.implementation
         errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng))
         assert max(errs.values()) <= TOL[dtype], (cfg, errs)

@@ -25,19 +25,19 @@ namespace fastconv {
 namespace depthwise {
 namespace {
 
-// Runs fn(g, buf, oh0) for every strip of out's rows, buf holding that strip's source rows; or,
-// with `zeros` (a row of zeros for the rows outside the plane), fn(g, src, 0) once, the kernel
-// reading the source where it lies.
+// Runs fn(g, buf, oh0) for every strip of out's rows, buf holding that strip's source rows (a
+// source row's values `step` apart); or, with `zeros` (a row of zeros for the rows outside the
+// plane), fn(g, src, 0) once, the kernel reading the source where it lies.
 template <typename T, typename Fn>
 void for_each_strip(const PaddedSource& in, const T* src, T* buf, std::int64_t P, Fn&& fn,
-                    const T* zeros = nullptr) noexcept {
+                    const T* zeros = nullptr, std::int64_t step = 1) noexcept {
   if (zeros) {
     const DepthwiseInPlace plane = in.in_place(zeros);
     return fn(in.in_place_plane(&plane), src, 0);
   }
   for (std::int64_t oh0 = 0; oh0 < P; oh0 += in.strip()) {
     const std::int64_t count = std::min(in.strip(), P - oh0);
-    in.fill(src, oh0, count, buf);
+    in.fill(src, oh0, count, buf, step);
     fn(in.strip_plane(count), buf, oh0);
   }
 }
@@ -71,9 +71,9 @@ class DepthwiseConv final : public ConvImpl {
  public:
   DepthwiseConv(const ConvDesc& d, int threads)
       : N_(d.n), C_(d.c), K_(d.k), Kg_(d.k / d.groups), H_(d.h), W_(d.w), P_(d.p()), Q_(d.q()),
-        taps_(d.r * d.s), threads_(std::max(threads, 1)),
+        taps_(d.r * d.s), step_(d.input_layout == Layout::NHWC ? d.c : 1), threads_(std::max(threads, 1)),
         x_(input_source(d, sizeof(T))), dy_(gradient_source(d, sizeof(T))) {
-    plan_blocks(d);
+    if (step_ == 1) plan_blocks(d);  // not for channels-last x: the blocks transpose NCHW planes
   }
 
   std::string name() const override { return name_of(Direction::Forward); }
@@ -100,17 +100,17 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::Forward);
-      const T* zeros = in_place(x_, Q_) ? buffer : nullptr;
+      const T* zeros = step_ == 1 && in_place(x_, Q_) ? buffer : nullptr;
 #pragma omp for collapse(2) schedule(static)
       for (std::int64_t n = 0; n < N_; ++n)
         for (std::int64_t c = 0; c < C_; ++c)
           for_each_strip(
-              x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
+              x_, plane(x, n, c), buffer, P_,
               [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
                 for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k)
                   dk.forward(g, buf, w + k * taps_, bias ? bias[k] : T(0), false, y + (n * K_ + k) * P_ * Q_ + oh0 * Q_);
               },
-              zeros);
+              zeros, step_);
     }
   }
 
@@ -169,7 +169,7 @@ class DepthwiseConv final : public ConvImpl {
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
     {
       T* buffer = cleared_buffer(ws, Direction::BackwardWeights);
-      const T* zeros = in_place(x_, Q_) ? buffer : nullptr;
+      const T* zeros = step_ == 1 && in_place(x_, Q_) ? buffer : nullptr;
       // Each thread sums its own filters over the images in order, image by image: its planes
       // then come in memory order (channel after channel of one image). Filters, not channels:
       // one input channel with several filters (a grayscale first layer) keeps every thread busy.
@@ -179,12 +179,12 @@ class DepthwiseConv final : public ConvImpl {
       for (std::int64_t n = 0; n < N_ && k0 < k1; ++n)
         for (std::int64_t c = k0 / Kg_; c <= (k1 - 1) / Kg_; ++c)
           for_each_strip(
-              x_, x + (n * C_ + c) * H_ * W_, buffer, P_,
+              x_, plane(x, n, c), buffer, P_,
               [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
                 for (std::int64_t k = std::max(k0, c * Kg_); k < std::min(k1, (c + 1) * Kg_); ++k)
                   dk.weights(g, buf, dy + (n * K_ + k) * P_ * Q_ + oh0 * Q_, acc.data() + (k - k0) * taps_);
               },
-              zeros);
+              zeros, step_);
       for (std::int64_t i = 0; i < (k1 - k0) * taps_; ++i) dw[k0 * taps_ + i] = T(acc[std::size_t(i)]);
     }
     if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
@@ -284,7 +284,13 @@ class DepthwiseConv final : public ConvImpl {
     return buf;
   }
 
+  // Channel c of image n of x: its plane, or with a channels-last x its first value (step_ apart)
+  const T* plane(const T* x, std::int64_t n, std::int64_t c) const noexcept {
+    return x + n * C_ * H_ * W_ + c * (step_ == 1 ? H_ * W_ : 1);
+  }
+
   std::int64_t N_, C_, K_, Kg_, H_, W_, P_, Q_, taps_;
+  std::int64_t step_;  // between a row's values of x: C if channels-last, else 1
   int threads_;
   PaddedSource x_, dy_;
   std::unique_ptr<DepthwiseBlock> forward_block_, data_block_;  // where channel blocks run them
@@ -295,8 +301,8 @@ class DepthwiseConv final : public ConvImpl {
 }  // namespace depthwise
 
 bool depthwise_accepts(const ConvDesc& desc) {
-  return desc.c == desc.groups && desc.input_layout == Layout::NCHW &&
-         desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped && depthwise::buffers_fit(desc);
+  return desc.c == desc.groups && desc.r * desc.s <= depthwise::DepthwiseConv<float>::kMaxFlipped &&
+         depthwise::buffers_fit(desc);
 }
 
 std::unique_ptr<ConvImpl> make_depthwise(const ConvDesc& desc, int threads) {
