@@ -33,6 +33,15 @@ inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
   }
 }
 
+// Where channel c of image n of an input with C channels of hw pixels starts: its plane (NCHW,
+// step 1), or its first value (channels-last, step C, the distance PaddedSource::fill takes
+// between a row's values).
+template <typename T>
+inline const T* channel_start(const T* x, std::int64_t n, std::int64_t c, std::int64_t C, std::int64_t hw,
+                              std::int64_t step) noexcept {
+  return x + n * C * hw + c * (step == 1 ? hw : 1);
+}
+
 // How a source plane (src_h x src_w, `ins` apart, the first at padded (pad_t, pad_l)) is read
 // by an output of P x Q with stride (sh, sw), dilation (dh, dw) and an R x S kernel.
 // Either the output stride or the source spacing is 1 along each axis.

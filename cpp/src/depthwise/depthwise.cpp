@@ -105,7 +105,7 @@ class DepthwiseConv final : public ConvImpl {
       for (std::int64_t n = 0; n < N_; ++n)
         for (std::int64_t c = 0; c < C_; ++c)
           for_each_strip(
-              x_, plane(x, n, c), buffer, P_,
+              x_, channel_start(x, n, c, C_, H_ * W_, step_), buffer, P_,
               [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
                 for (std::int64_t k = c * Kg_; k < (c + 1) * Kg_; ++k)
                   dk.forward(g, buf, w + k * taps_, bias ? bias[k] : T(0), false, y + (n * K_ + k) * P_ * Q_ + oh0 * Q_);
@@ -179,7 +179,7 @@ class DepthwiseConv final : public ConvImpl {
       for (std::int64_t n = 0; n < N_ && k0 < k1; ++n)
         for (std::int64_t c = k0 / Kg_; c <= (k1 - 1) / Kg_; ++c)
           for_each_strip(
-              x_, plane(x, n, c), buffer, P_,
+              x_, channel_start(x, n, c, C_, H_ * W_, step_), buffer, P_,
               [&](const DepthwisePlane& g, const T* buf, std::int64_t oh0) {
                 for (std::int64_t k = std::max(k0, c * Kg_); k < std::min(k1, (c + 1) * Kg_); ++k)
                   dk.weights(g, buf, dy + (n * K_ + k) * P_ * Q_ + oh0 * Q_, acc.data() + (k - k0) * taps_);
@@ -282,11 +282,6 @@ class DepthwiseConv final : public ConvImpl {
     T* buf = thread_slot(ws, d);
     (d == Direction::BackwardData ? dy_ : x_).clear(buf);
     return buf;
-  }
-
-  // Channel c of image n of x: its plane, or with a channels-last x its first value (step_ apart)
-  const T* plane(const T* x, std::int64_t n, std::int64_t c) const noexcept {
-    return x + n * C_ * H_ * W_ + c * (step_ == 1 ? H_ * W_ : 1);
   }
 
   std::int64_t N_, C_, K_, Kg_, H_, W_, P_, Q_, taps_;

@@ -588,8 +588,7 @@ class WinogradConv final : public ConvImpl {
       return buf;
     };
     for_planes(g, g.C, r0, r1, threads, buffer, [&](T* buf, std::int64_t img, std::int64_t c, std::int64_t ty0, std::int64_t ty1) {
-      const T* plane = x + img * g.C * g.H * g.W + c * (g.step == 1 ? g.H * g.W : 1);
-      pad.fill(plane, ty0 * kTile, (ty1 - ty0) * kTile, buf, g.step);
+      pad.fill(channel_start(x, img, c, g.C, g.H * g.W, g.step), ty0 * kTile, (ty1 - ty0) * kTile, buf, g.step);
       auto within_panel = [&](std::int64_t tile) { return vl.width - tile % vl.width >= wk.lanes; };
       for_lane_blocks(g, img, ty0, ty1, r0, within_panel,
                       [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
