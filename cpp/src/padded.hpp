@@ -161,7 +161,8 @@ class PaddedSource {
   // The whole-plane buffers (a strip of every output row, ins 1) of all channels of a
   // channels-last image: src is its first pixel, whose `channels` values lie consecutive; the
   // buffers are cleared and `stride` apart. One pass over the image, pixel by pixel, where a pass
-  // per plane would read every pixel once per channel.
+  // per plane (fill's step) would read every pixel once per channel: the direct path's 64-channel
+  // 56x56 layers at batch 16 ran 5% slower that way (39.7 against 37.6 ms).
   template <typename T>
   void fill_channels_last(const T* src, std::int64_t channels, T* bufs, std::int64_t stride) const noexcept {
     const std::int64_t n = rows(strip_), row = src_w_ * channels;
