@@ -1375,22 +1375,23 @@ class DirectConv final : public ConvImpl {
     if (!filled || !(g_.Kg <= 4 || (wide && (g_.Kg <= 8 || g_.Cg * g_.R * g_.S <= 32)))) return;
     // Tasks split each group's filter blocks, then its tap blocks, into as few runs as give
     // every thread kRowDotTasks: each task reads its images' X once per filter block, from L2.
-    const std::int64_t fblocks = ceil_div(g_.Kg, std::int64_t(rk.max_a));
-    const std::int64_t tblocks = ceil_div(g_.Cg * g_.R * g_.S, std::int64_t(rk.max_b));
     const std::int64_t want = std::int64_t(threads) * kRowDotTasks;
-    dot_fruns_ = std::min(fblocks, ceil_div(want, g_.G));
-    dot_truns_ = std::min(tblocks, ceil_div(want, g_.G * dot_fruns_));
+    dot_fruns_ = std::min(dot_fblocks(), ceil_div(want, g_.G));
+    dot_truns_ = std::min(dot_tblocks(), ceil_div(want, g_.G * dot_fruns_));
     rows_weights_ = true;
     if (workspace_size(Direction::BackwardWeights) > workspace_bound) rows_weights_ = false;
     if (rows_weights_ && offsets_.empty()) offsets_ = tap_offsets();  // else the turned-around paths' table
+  }
+  // weights_rows' tiles per group: blocks of the kernel's max_a filters and of its max_b taps
+  std::int64_t dot_fblocks() const noexcept { return ceil_div(g_.Kg, std::int64_t(row_dot_kernel<T>().max_a)); }
+  std::int64_t dot_tblocks() const noexcept {
+    return ceil_div(g_.Cg * g_.R * g_.S, std::int64_t(row_dot_kernel<T>().max_b));
   }
   // weights_rows' partial sums, whole cache lines, and its totals in double after them: the
   // workspace they take, in elements of T
   std::int64_t dot_elements() const noexcept {
     const RowDotKernel<T>& rk = row_dot_kernel<T>();
-    const std::int64_t taps = g_.Cg * g_.R * g_.S;
-    return round_up(g_.G * ceil_div(g_.Kg, std::int64_t(rk.max_a)) * ceil_div(taps, std::int64_t(rk.max_b)) * rk.max_a *
-                        rk.max_b * dot_lanes(),
+    return round_up(g_.G * dot_fblocks() * dot_tblocks() * rk.max_a * rk.max_b * dot_lanes(),
                     std::int64_t(kWorkspaceAlign / sizeof(T)));
   }
   std::int64_t dot_lanes() const noexcept {
@@ -1409,7 +1410,7 @@ class DirectConv final : public ConvImpl {
     const RowDotKernel<T>& rk = row_dot_kernel<T>();
     const RowDotFn<T> run = dot_narrow_ ? rk.run_narrow : rk.run;
     const std::int64_t taps = g_.Cg * g_.R * g_.S, ma = rk.max_a, mb = rk.max_b, lanes = dot_lanes();
-    const std::int64_t fblocks = ceil_div(g_.Kg, ma), tblocks = ceil_div(taps, mb), tile = ma * mb * lanes;
+    const std::int64_t fblocks = dot_fblocks(), tblocks = dot_tblocks(), tile = ma * mb * lanes;
     const std::int64_t tasks = g_.G * dot_fruns_ * dot_truns_;
     const std::int64_t plane = padded_->buffer_elems(), pq = g_.P * g_.Q, row_ld = g_.sh * padded_->geometry().ld;
     // rows per kernel call, and where they are whole images, the images that one chain spans
