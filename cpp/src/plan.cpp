@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -203,31 +204,56 @@ std::vector<std::array<double, 3>> time_directions(const ConvDesc& d,
 
 // algorithm="measure": the candidates that apply and fit the bound (direct; F(4x4) for float32
 // only, as float64's rounds 10x more than direct; F(2x2); F(6x6) by name only) are timed on this
-// machine, and each direction keeps its fastest, ties going to the earlier candidate.
+// machine, and each direction keeps its fastest, ties going to the earlier candidate. The choice
+// is kept for the process, as FFTW keeps its wisdom: another plan of the same descriptor, thread
+// count and bound makes the winners without timing again.
 std::unique_ptr<ConvImpl> measure(const ConvDesc& desc, int threads, std::size_t bound) {
-  std::vector<std::unique_ptr<ConvImpl>> candidates;
-  auto consider = [&](std::unique_ptr<ConvImpl> impl) {
-    if (largest_workspace(*impl) <= bound) candidates.push_back(std::move(impl));
-  };
-  consider(make_direct_or_depthwise(desc, threads, bound));
+  // a candidate as its Winograd tile, 0 for direct
+  static std::mutex chosen_mutex;
+  static std::map<std::string, std::array<int, 3>> chosen_tiles;
+  const std::string key = desc.to_string() + " threads=" + std::to_string(threads) + " bound=" + std::to_string(bound);
+  std::vector<int> tiles{0};
   if (winograd_accepts(desc, nullptr)) {
-    if (desc.dtype == DType::Float32) consider(make_winograd(desc, threads, 4));
-    consider(make_winograd(desc, threads, 2));
+    if (desc.dtype == DType::Float32) tiles.push_back(4);
+    tiles.push_back(2);
+  }
+  std::array<int, 3> fastest{-1, -1, -1};  // per direction, the winner's tile
+  {
+    std::lock_guard<std::mutex> lock(chosen_mutex);
+    const auto known = chosen_tiles.find(key);
+    if (known != chosen_tiles.end()) fastest = known->second;
+  }
+  const bool timed = fastest[0] < 0;
+  std::vector<std::unique_ptr<ConvImpl>> candidates;
+  std::vector<int> kept;  // candidates[i]'s tile
+  for (int tile : tiles) {
+    if (!timed && std::find(fastest.begin(), fastest.end(), tile) == fastest.end()) continue;
+    std::unique_ptr<ConvImpl> impl = tile ? make_winograd(desc, threads, tile) : make_direct_or_depthwise(desc, threads, bound);
+    if (largest_workspace(*impl) <= bound) candidates.push_back(std::move(impl)), kept.push_back(tile);
   }
   if (candidates.empty()) return make_reference(desc, threads);
   if (candidates.size() == 1) return std::move(candidates.front());
-  const std::vector<std::array<double, 3>> seconds = desc.dtype == DType::Float32
-                                                         ? time_directions<float>(desc, candidates)
-                                                         : time_directions<double>(desc, candidates);
-  std::array<std::size_t, 3> fastest{};
+  if (timed) {
+    const std::vector<std::array<double, 3>> seconds = desc.dtype == DType::Float32
+                                                           ? time_directions<float>(desc, candidates)
+                                                           : time_directions<double>(desc, candidates);
+    for (std::size_t d = 0; d < 3; ++d) {
+      std::size_t best = 0;
+      for (std::size_t i = 1; i < candidates.size(); ++i)
+        if (seconds[i][d] < seconds[best][d]) best = i;
+      fastest[d] = kept[best];
+    }
+    std::lock_guard<std::mutex> lock(chosen_mutex);
+    chosen_tiles.emplace(key, fastest);
+  }
+  std::array<std::size_t, 3> index{};
   for (std::size_t d = 0; d < 3; ++d)
-    for (std::size_t i = 1; i < candidates.size(); ++i)
-      if (seconds[i][d] < seconds[fastest[d]][d]) fastest[d] = i;
-  if (fastest[1] == fastest[0] && fastest[2] == fastest[0]) return std::move(candidates[fastest[0]]);
+    index[d] = std::min(std::size_t(std::find(kept.begin(), kept.end(), fastest[d]) - kept.begin()), kept.size() - 1);
+  if (index[1] == index[0] && index[2] == index[0]) return std::move(candidates[index[0]]);
   std::vector<std::shared_ptr<ConvImpl>> chosen(candidates.size());
-  for (std::size_t i : fastest)
+  for (std::size_t i : index)
     if (!chosen[i]) chosen[i] = std::move(candidates[i]);
-  return std::make_unique<PerDirection>(chosen[fastest[0]], chosen[fastest[1]], chosen[fastest[2]]);
+  return std::make_unique<PerDirection>(chosen[index[0]], chosen[index[1]], chosen[index[2]]);
 }
 
 // Candidates in order of preference; the first that accepts the shape and whose workspace fits

@@ -16,7 +16,8 @@ enum class Algorithm {
                // with float64-grade rounding
   WinogradF6,  // F(6x6, 3x3) where Winograd applies: 5.06x fewer, rounding more than F(4x4)
   Measure,     // times direct, F(4x4) (float32) and F(2x2) once per direction on synthetic data
-               // and keeps the fastest for each direction: planning costs a few runs of each
+               // and keeps the fastest for each direction: planning costs a few runs of each, the
+               // first time a shape (and thread count) is planned in the process
 };
 
 enum class Direction { Forward, BackwardData, BackwardWeights };
