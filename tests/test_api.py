@@ -430,6 +430,27 @@ def test_plan_with_set_weight_matches_per_call_weights(rng, shape, algorithm, dt
         assert ref.rel_err(y, ref.conv2d(x, w, None, (stride, stride), pads, (1, 1), groups)) <= tol
 
 
+@pytest.mark.parametrize("algorithm", ["direct", "winograd"])
+def test_plan_takes_a_channels_last_input(rng, algorithm):
+    """A plan runs a channels-last input in place, on a core plan for that layout made at its first
+    such call, with the weights set before or after it: the same bits as the NCHW input."""
+    x = rng.standard_normal((2, 8, 9, 10)).astype(np.float32)
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w, b = rng.standard_normal((6, 8, 3, 3)).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm=algorithm)
+    plan.set_weight(w)
+    y = plan.forward(x, bias=b)
+    np.testing.assert_array_equal(plan.forward(nhwc, bias=b), y)
+    assert set(plan._layouts) == {"nchw", "nhwc"}  # read in place, not copied to NCHW
+    assert ref.rel_err(y, ref.conv2d(x, w, b, (1, 1), ((1, 1), (1, 1)))) <= WINOGRAD_TOLS.get(algorithm, TOL)["float32"]
+    w2 = rng.standard_normal(w.shape).astype(np.float32)
+    plan.set_weight(w2)  # reaches both layouts' plans
+    np.testing.assert_array_equal(plan.forward(nhwc), plan.forward(x, w2))
+    dy = rng.standard_normal(plan.output_shape).astype(np.float32)
+    for got, want in zip(plan.backward_weight(nhwc, dy), plan.backward_weight(x, dy)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_padded_planes_from_either_layout_give_the_same_bits(rng):
     """Direct forward copies the input into padded NCHW planes a bounded chunk of images at a time
     (here 3 of 5 images a chunk), from NCHW planes or from channels-last pixels, with the weights

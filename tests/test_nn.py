@@ -54,6 +54,33 @@ def test_changed_weights_are_never_stale(rng):
     assert ref.rel_err(big(xb), want) <= 2e-5
 
 
+@pytest.mark.parametrize("layer", [nn.Conv2d(6, 8, 3, padding=1, rng=0), nn.Conv1d(6, 8, 3, padding=1, rng=0)])
+def test_channels_last_input_is_read_in_place(rng, layer):
+    """A channels-last batch (as images arrive) runs on the layer's plan for that layout, not
+    copied to NCHW, forward and backward: the same bits as the NCHW batch."""
+    x = rng.standard_normal((2, 6, 11, 9)[:layer._spatial + 2]).astype(np.float32)
+    last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    nhwc = np.moveaxis(last, -1, 1)
+    y = layer(x)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw = layer.backward(g), layer.weight_grad
+    np.testing.assert_array_equal(layer(nhwc), y)
+    np.testing.assert_array_equal(layer.backward(g), dx)
+    np.testing.assert_array_equal(layer.weight_grad, dw)
+    assert "nhwc" in layer._plan._layouts
+    assert ref.rel_err(y, _reference_forward(layer, x)) <= 1e-5
+
+
+def _reference_forward(layer, x):
+    """The reference forward of a Conv1d or Conv2d layer with zero padding."""
+    two = layer._spatial == 1
+    x2, w2 = (x[:, :, None], layer.weight[:, :, None]) if two else (x, layer.weight)
+    pad = layer.padding[0] if isinstance(layer.padding, tuple) else layer.padding
+    pads = ((0, 0), (pad, pad)) if two else ((pad, pad),) * 2
+    y = ref.conv2d(x2, w2, layer.bias, (1, 1), pads)
+    return y[:, :, 0] if two else y
+
+
 def test_pytorch_initialisation_and_seeding():
     a, b = nn.Conv2d(16, 32, 3, rng=7), nn.Conv2d(16, 32, 3, rng=7)
     np.testing.assert_array_equal(a.weight, b.weight)

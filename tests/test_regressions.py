@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import nn
 import reference as ref
-from conftest import TOL
+from conftest import TOL, WINOGRAD_TOL
 
 
 def test_conv3d_padding_past_2_to_the_31_is_an_overflow_error_not_an_8_gb_allocation():
@@ -97,3 +98,25 @@ def test_huge_dilations_and_strides_leave_the_padded_buffers_unbuilt(rng):
             want = ref.conv2d(x4.astype(np.float64), w4.astype(np.float64), None, stride, ((0, 0), (0, 0)), dilation,
                               groups)
             assert ref.rel_err(y, want) <= TOL["float32"], (stride, dilation, groups)
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "winograd", "measure"])
+def test_plans_of_one_shape_keep_their_own_weights(rng, algorithm):
+    """Plan objects of one shape shared one cached core plan, and with it the prepared weights:
+    the second set_weight replaced the first plan's, so a network of two same-shaped layers ran
+    its first layer on the second's weights, with no error."""
+    x = rng.standard_normal((2, 16, 10, 10)).astype(np.float32)
+    w1, w2 = (rng.standard_normal((16, 16, 3, 3)).astype(np.float32) for _ in range(2))
+    p1 = fastconv.plan_conv2d(x.shape, w1.shape, padding=1, algorithm=algorithm)
+    p2 = fastconv.plan_conv2d(x.shape, w2.shape, padding=1, algorithm=algorithm)
+    p1.set_weight(w1)
+    p2.set_weight(w2)
+    np.testing.assert_array_equal(p1.forward(x), p1.forward(x, w1))
+    np.testing.assert_array_equal(p2.forward(x), p2.forward(x, w2))
+    dy = rng.standard_normal(p1.output_shape).astype(np.float32)
+    np.testing.assert_array_equal(p1.backward_input(dy), p1.backward_input(dy, w1))
+    first, second = nn.Conv2d(16, 16, 3, padding=1, algorithm=algorithm, rng=1), nn.Conv2d(16, 16, 3, padding=1, rng=2)
+    y1 = first(x)
+    second(x)
+    np.testing.assert_array_equal(first(x), y1)
+    assert ref.rel_err(y1, ref.conv2d(x, first.weight, first.bias, (1, 1), ((1, 1), (1, 1)))) <= WINOGRAD_TOL["float32"]

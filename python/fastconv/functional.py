@@ -217,18 +217,20 @@ def _algorithm(algorithm: Any, fname: str) -> str:
     return algorithm
 
 
-def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw") -> "_core.Plan":
+def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algorithm, layout="nchw",
+          shared: bool = True) -> "_core.Plan":
     """A 2-D plan; the core validates what remains (kernel size against the padded input, overflow).
 
     Plans are cached per shape, thread count and workspace bound, so repeated calls, as a
     training loop makes, skip planning: a tiny layer's call then costs microseconds. algorithm="measure" times the
     candidates once per shape, in each direction, and keeps the fastest of each for the process, as FFTW does.
+    A plan that will hold prepared weights must not be shared: shared=False makes one of its own.
     """
     _algorithm(algorithm, fname)
     key = (tuple(dims), tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), groups,
            _DTYPE_NAMES[np.dtype(dtype)], algorithm, layout, _core.plan_settings())
     with _PLAN_LOCK:
-        plan = _PLAN_CACHE.get(key)
+        plan = _PLAN_CACHE.get(key) if shared else None
         if plan is not None:
             _PLAN_CACHE.move_to_end(key)
             return plan
@@ -241,6 +243,8 @@ def _plan(fname: str, dims, kernel, stride, pads, dilation, groups, dtype, algor
         raise ValueError(f"{fname}: {e}") from None
     if n == 0:
         plan = _EmptyBatch(plan)
+    if not shared:
+        return plan
     with _PLAN_LOCK:
         _PLAN_CACHE[key] = plan
         if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:

@@ -175,20 +175,20 @@ class _ConvNd(Module):
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_input(x)
         xp, padding = self._pad(x)
-        xp = np.ascontiguousarray(xp)
+        x2 = F._input(self._to2d(xp))[0]  # channels-last read in place, other strides copied
         plan = self._prepared_plan(xp, padding)
-        self._saved = (xp, x.shape, plan)
-        return self._from2d(plan.forward(self._to2d(xp), None, self.bias))
+        self._saved = (x2, x.shape, plan)
+        return self._from2d(plan.forward(x2, None, self.bias))
 
     def backward(self, grad_output: Any) -> np.ndarray:
         if self._saved is None:
             raise RuntimeError("backward needs a forward call first")
-        xp, shape, plan = self._saved
+        x2, shape, plan = self._saved
         dy = self._to2d(np.ascontiguousarray(F._array(grad_output, "grad_output"), dtype=self.dtype))
         if dy.shape != plan.output_shape:
             want = plan.output_shape if self._spatial == 2 else plan.output_shape[:2] + plan.output_shape[3:]
             raise ValueError(f"grad_output must have shape {want}, got {self._from2d(dy).shape}")
-        grad_w, grad_b = plan.backward_weight(self._to2d(xp), dy)
+        grad_w, grad_b = plan.backward_weight(x2, dy)
         self.weight_grad = self._from2d(grad_w)
         self.bias_grad = grad_b if self.bias is not None else None
         return self._unpad(self._from2d(plan.backward_input(dy)), shape)

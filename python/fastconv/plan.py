@@ -1,7 +1,9 @@
 """Plans: a convolution described once and run many times, as a layer does in training.
 
 A plan fixes the shapes, the parameters, the dtype and the algorithm; making it validates
-everything and chooses the implementation, so each call only checks its arrays.
+everything and chooses the implementation, so each call only checks its arrays. Each plan owns
+its core plans (one per input memory layout, made when first needed), since they hold its
+prepared weights: two layers of one shape must not run on each other's weights.
 """
 
 from __future__ import annotations
@@ -42,11 +44,24 @@ class Conv2dPlan:
         stride_t = F._positive(F._ints(stride, 2, "stride"), "stride")
         dilation_t = F._positive(F._ints(dilation, 2, "dilation"), "dilation")
         pads = F._padding(padding, w_shape[2:], stride_t, dilation_t)
-        self._plan = F._plan(fname, (*x_shape, w_shape[0]), w_shape[2:], stride_t, pads, dilation_t, g,
-                             self.dtype, algorithm)
+        self._args = (fname, (*x_shape, w_shape[0]), w_shape[2:], stride_t, pads, dilation_t, g, self.dtype, algorithm)
+        self._plan = F._plan(*self._args, "nchw", shared=False)
+        self._layouts = {"nchw": self._plan}
+        self._weight: Optional[np.ndarray] = None  # what set_weight was given, for a layout's plan made later
         self.input_shape: Tuple[int, ...] = x_shape
         self.weight_shape: Tuple[int, ...] = w_shape
         self.output_shape: Tuple[int, ...] = tuple(self._plan.output_shape)
+
+    def _for_input(self, input: Any) -> Tuple[np.ndarray, Any]:
+        """The input as the core reads it (channels-last in place) and the core plan for its layout."""
+        a = self._check(F._array(input, "input"), "input")
+        x, layout = F._input(a) if a.ndim == 4 else (a, "nchw")  # the core names a wrong shape
+        plan = self._layouts.get(layout)
+        if plan is None:
+            plan = self._layouts[layout] = F._plan(*self._args, layout, shared=False)
+            if self._weight is not None:
+                plan.prepare_weights(self._weight)
+        return x, plan
 
     @property
     def implementation(self) -> str:
@@ -72,17 +87,22 @@ class Conv2dPlan:
             raise ValueError(f"direction must be 'forward', 'backward_data' or 'backward_weights', got {direction!r}")
         return self._plan.workspace_size(direction)
 
-    def _take(self, a: Any, name: str) -> np.ndarray:
-        a = F._array(a, name)
+    def _check(self, a: np.ndarray, name: str) -> np.ndarray:
         if a.dtype != self.dtype:
             raise TypeError(f"{name} must have dtype {self.dtype}, got {a.dtype}")
-        return F._c(a)
+        return a
+
+    def _take(self, a: Any, name: str) -> np.ndarray:
+        return F._c(self._check(F._array(a, name), name))
 
     def set_weight(self, weight: Any) -> None:
         """Keeps ``weight``, packed or transformed once, for the calls that pass no weight
         (a Winograd plan transforms its weights here instead of on every call). Call it again
         whenever the weights change: the plan holds what they were when it was called."""
-        self._plan.prepare_weights(self._take(weight, "weight"))
+        w = self._take(weight, "weight")
+        for plan in self._layouts.values():
+            plan.prepare_weights(w)
+        self._weight = w.copy()
 
     @property
     def weight_set(self) -> bool:
@@ -91,11 +111,10 @@ class Conv2dPlan:
     def forward(self, input: Any, weight: Any = None, bias: Any = None, *,
                 out: Optional[np.ndarray] = None) -> np.ndarray:
         """The convolution; ``weight=None`` uses the weights given to :meth:`set_weight`."""
-        x = self._take(input, "input")
+        x, plan = self._for_input(input)
         w = None if weight is None else self._take(weight, "weight")
         b = None if bias is None else self._take(bias, "bias")
-        return F._into(out, self.output_shape, self.dtype, (input, weight, bias),
-                       lambda y: self._plan.forward(x, w, b, y))
+        return F._into(out, self.output_shape, self.dtype, (input, weight, bias), lambda y: plan.forward(x, w, b, y))
 
     def backward_input(self, grad_output: Any, weight: Any = None) -> np.ndarray:
         """Gradient of the input; ``weight=None`` uses the weights given to :meth:`set_weight`."""
@@ -107,10 +126,10 @@ class Conv2dPlan:
 
     def backward_weight(self, input: Any, grad_output: Any) -> Tuple[np.ndarray, np.ndarray]:
         """(grad_weight, grad_bias)."""
-        x, dy = self._take(input, "input"), self._take(grad_output, "grad_output")
+        (x, plan), dy = self._for_input(input), self._take(grad_output, "grad_output")
         grad_weight = np.empty(self.weight_shape, self.dtype)
         grad_bias = np.empty(self.weight_shape[0], self.dtype)
-        self._plan.backward_weights(x, dy, grad_weight, grad_bias)
+        plan.backward_weights(x, dy, grad_weight, grad_bias)
         return grad_weight, grad_bias
 
     def __repr__(self) -> str:
