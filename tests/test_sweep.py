@@ -386,7 +386,7 @@ def test_depthwise_channel_blocks(rng, dtype):
     dtypes; AVX2's float64 stays on the planes): channel counts that leave the last block part
     full, kernels of 1x1 to 5x5 (7x7 stays on the planes), strides, dilations and paddings wider
     than the kernel, the input gradient in blocks at stride 1 where the padding is at most the
-    kernel's reach."""
+    kernel's reach. Channels-last inputs (half the draws) fill their blocks with whole pixels."""
     blocked = dtype == "float32" or fastconv.config()["isa"] == "generic"
     seen = {"forward": 0, "backward_data": 0, "backward_weights": 0}
     for _ in range(60):
@@ -399,8 +399,9 @@ def test_depthwise_channel_blocks(rng, dtype):
         if (r - 1) * dilation[0] + 1 > h + sum(pads[0]) or (s - 1) * dilation[1] + 1 > w + sum(pads[1]):
             continue
         cfg = dict(n=int(rng.integers(1, 3)), c=c, k=c, h=h, w=w, r=r, s=s, stride=stride, dilation=dilation,
-                   pads=pads, groups=c, dtype=dtype, bias=True)
-        plan = fastconv.plan_conv2d((cfg["n"], c, h, w), (c, 1, r, s), stride, pads, dilation, c, dtype=dtype)
+                   pads=pads, groups=c, dtype=dtype, bias=True, channels_last=bool(rng.random() < 0.5))
+        plan = F._plan("test", (cfg["n"], c, h, w, c), (r, s), stride, pads, dilation, c, np.dtype(dtype), "auto",
+                       "nhwc" if cfg["channels_last"] else "nchw")
         for direction in seen:
             if plan.implementation_of(direction).endswith("+blocks"):
                 seen[direction] += 1

@@ -99,6 +99,9 @@ struct DepthwisePlane {
 struct DepthwiseBlock {
   std::int64_t H, W, P, Q, R, S, sh, sw, dh, dw, pt, pl;
   std::int64_t hp, wp;  // wp covers whole vectors of outputs along each row
+  // Between a source plane's consecutive values: 1 for NCHW planes; C for channels-last pixels,
+  // whose block of channels is then copied whole (x_plane 1), with no transpose.
+  std::int64_t step = 1;
 };
 constexpr std::int64_t kMaxBlockTaps = 25;  // the largest kernel a block takes (5x5)
 

@@ -20,7 +20,7 @@ void to_block_loops(const DepthwiseBlock& g, const T* x, std::int64_t x_plane, i
     const T* plane = x + std::min(l, count - 1) * x_plane;
     for (std::int64_t i = 0; i < rows; ++i) {
       T* out = work + ((i + g.pt) * g.wp + g.pl) * L + l;
-      for (std::int64_t j = 0; j < cols; ++j) out[j * L] = plane[i * g.W + j];
+      for (std::int64_t j = 0; j < cols; ++j) out[j * L] = plane[(i * g.W + j) * g.step];
     }
   }
 }

