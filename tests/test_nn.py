@@ -81,6 +81,32 @@ def _reference_forward(layer, x):
     return y[:, :, 0] if two else y
 
 
+def test_layers_and_plans_copy_and_pickle(rng):
+    """A model that has run (its layers holding plans with prepared weights) deep-copies and
+    pickles, as models are copied for checkpoints and sent to worker processes; a copy computes
+    what the original does, runs backward from the copied state, and keeps weights of its own."""
+    import copy
+    import pickle
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, rng=0), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, rng=1),
+                          nn.ConvTranspose2d(8, 4, 3, stride=2, rng=2))
+    x = rng.standard_normal((2, 3, 12, 12)).astype(np.float32)
+    y = model(x)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        np.testing.assert_array_equal(clone.backward(g), model.backward(g))
+        np.testing.assert_array_equal(clone(x), y)
+        clone.layers[0].weight *= 2
+        np.testing.assert_array_equal(model(x), y)
+        assert not np.array_equal(clone(x), y)
+    plan = fastconv.plan_conv2d(x.shape, (8, 3, 3, 3), padding=1, algorithm="winograd")
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    plan.set_weight(w)
+    for clone in (copy.deepcopy(plan), pickle.loads(pickle.dumps(plan))):
+        assert clone.weight_set and clone.implementation == plan.implementation
+        np.testing.assert_array_equal(clone.forward(x), plan.forward(x))
+
+
 def test_pytorch_initialisation_and_seeding():
     a, b = nn.Conv2d(16, 32, 3, rng=7), nn.Conv2d(16, 32, 3, rng=7)
     np.testing.assert_array_equal(a.weight, b.weight)

@@ -52,6 +52,20 @@ class Conv2dPlan:
         self.weight_shape: Tuple[int, ...] = w_shape
         self.output_shape: Tuple[int, ...] = tuple(self._plan.output_shape)
 
+    def __getstate__(self) -> dict:
+        """Pickled and copied as what made it and the weights it was given; the core plans, which
+        hold pointers, are made again (as layers and models are copied and pickled)."""
+        state = self.__dict__.copy()
+        del state["_plan"], state["_layouts"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._plan = F._plan(*self._args, "nchw", shared=False)
+        self._layouts = {"nchw": self._plan}
+        if self._weight is not None:
+            self._plan.prepare_weights(self._weight)
+
     def _for_input(self, input: Any) -> Tuple[np.ndarray, Any]:
         """The input as the core reads it (channels-last in place) and the core plan for its layout."""
         a = self._check(F._array(input, "input"), "input")
