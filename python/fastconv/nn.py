@@ -98,7 +98,6 @@ class _ConvNd(Module):
         self.weight_grad: Optional[np.ndarray] = None
         self.bias_grad: Optional[np.ndarray] = None
         self._plan: Optional[Conv2dPlan] = None
-        self._plan_weight: Optional[np.ndarray] = None  # the weights the plan prepared, as they were
         self._saved: Optional[np.ndarray] = None
 
     # -- the weights a plan holds are refreshed whenever .weight was replaced or mutated --------
@@ -113,11 +112,9 @@ class _ConvNd(Module):
         if plan is None or plan.input_shape != shape2:
             plan = self._plan = Conv2dPlan(shape2, w2.shape, stride2, pads, dil2, self.groups, dtype=self.dtype,
                                            algorithm=self.algorithm)
-            self._plan_weight = None
-        if self._plan_weight is None or self._plan_weight.shape != self.weight.shape or not np.array_equal(
-                self._plan_weight, self.weight):
+        held = plan._weight  # a copy of what the plan prepared
+        if held is None or held.shape != w2.shape or not np.array_equal(held, w2):
             plan.set_weight(w2)
-            self._plan_weight = self.weight.copy()
         return plan
 
     def _padding_pairs(self):
