@@ -150,7 +150,8 @@ struct DepthwiseKernels {
   void (*block)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* w, const T* bias, T* y,
                 std::int64_t y_plane, T* work, bool clear) noexcept = nullptr;
   // acc[c * R * S + r * S + s] += the sum over (oh, ow) of what tap (r, s) reads of x[c] times
-  // dy[c] (P x Q, dy_plane apart), each output row's sum added in double, for c < count.
+  // dy[c] (P x Q, dy_plane apart), summed in float over a row or a few (each ISA fixes how
+  // many), those sums added in double, for c < count.
   void (*block_weights)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* dy,
                         std::int64_t dy_plane, double* acc, T* work, bool clear) noexcept = nullptr;
   int block_lanes = 0;

@@ -158,7 +158,8 @@ class DepthwiseConv final : public ConvImpl {
     if (block_weights_) {
       // a block's sums over every image in order, so that the bits are the same for any thread count
       for_blocks(ws, Direction::BackwardWeights, false, [&](std::int64_t, std::int64_t c0, int count, T* work, bool clear) {
-        double acc[kMaxBlockLanes * kMaxBlockTaps] = {};
+        double acc[kMaxBlockLanes * kMaxBlockTaps];
+        std::fill(acc, acc + count * taps_, 0.0);  // not all 400: a batch-1 call clears a block per 8 channels
         for (std::int64_t n = 0; n < N_; ++n)
           dk.block_weights(*forward_block_, channel_start(x, n, c0, C_, H_ * W_, step_), x_plane(), count,
                            dy + (n * K_ + c0) * P_ * Q_, P_ * Q_, acc, work, clear && n == 0);

@@ -148,8 +148,10 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
     }
 }
 
-// acc[l * R * S + tap] += each output row's sum over its pixels of what the tap reads times dY,
-// the row's sum in float, pixel by pixel in order, the rows' sums added in double in order.
+// acc[l * R * S + tap] += the sum over the output pixels of what the tap reads times dY, in
+// float over bands of rows of about kBandPixels pixels, pixel by pixel in order, the bands' sums
+// added in double in order.
+constexpr std::int64_t kBandPixels = 64;
 template <int S>
 void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane, int count, double* acc,
                 const float* work) noexcept {
@@ -159,9 +161,11 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
   const float* planes[L];  // lanes past count read the last channel's dY, and are not added
   for (int l = 0; l < L; ++l) planes[l] = dy + std::min(l, count - 1) * dy_plane;
   alignas(32) float sums[kMaxBlockTaps * L];
-  alignas(32) double rows[kMaxBlockTaps * L] = {};  // the rows' sums, lanes side by side
+  alignas(32) double rows[kMaxBlockTaps * L];  // the rows' sums, lanes side by side
+  std::fill(rows, rows + taps * L, 0.0);
+  const std::int64_t band = std::max<std::int64_t>(1, kBandPixels / g.Q);  // rows summed in float
   for (std::int64_t oh = 0; oh < g.P; ++oh) {
-    std::fill(sums, sums + taps * L, 0.f);
+    if (oh % band == 0) std::fill(sums, sums + taps * L, 0.f);
     for (std::int64_t ow = 0; ow < g.Q; ow += L) {
       const int n = int(std::min<std::int64_t>(L, g.Q - ow));  // pixels past the row's end: zero
       const __m256i m = Vec<float>::first(n);
@@ -191,6 +195,7 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
         }
       }
     }
+    if ((oh + 1) % band != 0 && oh + 1 < g.P) continue;
     for (std::int64_t t = 0; t < taps * L; t += 4)
       _mm256_store_pd(rows + t, _mm256_add_pd(_mm256_load_pd(rows + t), _mm256_cvtps_pd(_mm_load_ps(sums + t))));
   }
