@@ -95,6 +95,9 @@ def _dispatch(fdp, which, spatial, x):
         return fastconv.conv2d_backward(x, w, _array(fdp, 4), **args, output_mask=mask, algorithm=algorithm)
     if which == 7:
         plan = fastconv.plan_conv2d(x.shape, w.shape, **args, dtype=x.dtype, algorithm=algorithm)
+        if fdp.ConsumeBool():  # prepared weights, and the plan of a layout made at its first call
+            plan.set_weight(w)
+            return plan.forward(x, None, b)
         return plan.forward(x, w, b)
     out = _array(fdp, 4)
     result = fastconv.conv2d(x, w, b, **args, algorithm=algorithm, out=out)
