@@ -413,6 +413,30 @@ def test_depthwise_channel_blocks(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_depthwise_channels_last_bands(rng, dtype):
+    """Channels-last images past 512 kB run their channel blocks in bands of output rows (about
+    256 kB of input rows each), so that the blocks of one band share its pixels in cache: bands
+    whose input rows overlap, meet the padding or skip rows, at strides, dilations, 3x3 and 5x5
+    kernels and uneven paddings, against the reference; the forward pass bit for bit the NCHW
+    input's (which runs in one band)."""
+    cases = [dict(n=1, c=20, h=90, w=90, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1))),
+             dict(n=2, c=17, h=97, w=83, r=5, s=5, stride=(2, 1), dilation=(1, 1), pads=((2, 1), (0, 2))),
+             dict(n=1, c=33, h=70, w=71, r=3, s=3, stride=(2, 2), dilation=(2, 2), pads=((3, 0), (1, 3)))]
+    for cfg in cases:
+        c = cfg["c"]
+        cfg.update(k=c, groups=c, dtype=dtype, bias=True, channels_last=True)
+        plan = F._plan("test", (cfg["n"], c, cfg["h"], cfg["w"], c), (cfg["r"], cfg["s"]), cfg["stride"], cfg["pads"],
+                       cfg["dilation"], c, np.dtype(dtype), "auto", "nhwc")
+        if dtype == "float32":
+            assert plan.implementation_of("backward_weights").endswith("+blocks"), plan.implementation
+        x, w, b, dy = arrays = sweep.make_arrays(cfg, rng)
+        errs = sweep.errors(cfg, arrays)
+        assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+        kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=c)
+        np.testing.assert_array_equal(fastconv.conv2d(x, w, b, **kw), fastconv.conv2d(np.ascontiguousarray(x), w, b, **kw))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_one_input_channel_weight_gradient_on_plane_kernels(rng, dtype):
     """A 5x5 layer with one input channel (LeNet's first) is a depthwise layer of one group: its
     weight gradient runs on the plane kernels, split by filters among threads, the other

@@ -77,6 +77,8 @@ LAYERS: List[Layer] = [
     Layer("mobilenetv2.dw3x3", 16, 96, 56, 56, 96, 3, padding=1, groups=96),
     Layer("mobilenetv2.dw3x3.s2", 16, 144, 56, 56, 144, 3, stride=2, padding=1, groups=144),
     Layer("mobilenetv2.dw3x3.b1", 1, 384, 14, 14, 384, 3, padding=1, groups=384),
+    Layer("mobilenetv2.dw3x3.nhwc", 16, 96, 56, 56, 96, 3, padding=1, groups=96, channels_last=True),
+    Layer("mobilenetv2.dw3x3.b1.nhwc", 1, 384, 14, 14, 384, 3, padding=1, groups=384, channels_last=True),
     Layer("efficientnet_b0.dw5x5.b1", 1, 240, 28, 28, 240, 5, padding=2, groups=240),
     Layer("resnext50.layer2", 16, 256, 28, 28, 256, 3, padding=1, groups=32),
     Layer("resnext50.layer3.down", 16, 512, 28, 28, 512, 3, stride=2, padding=1, groups=32),

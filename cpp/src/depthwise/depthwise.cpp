@@ -13,6 +13,7 @@
 // output rows are short, or the input is channels-last, channels run in blocks instead, a
 // vector's lanes (plan_blocks).
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -93,9 +94,11 @@ class DepthwiseConv final : public ConvImpl {
     T* y = static_cast<T*>(yv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (forward_block_) {
-      return for_blocks(ws, Direction::Forward, true, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
-        dk.block(*forward_block_, channel_start(x, n, c0, C_, H_ * W_, step_), x_plane(), count, w + c0 * taps_,
-                 bias ? bias + c0 : nullptr, y + (n * K_ + c0) * P_ * Q_, P_ * Q_, work, clear);
+      return for_blocks(ws, Direction::Forward, [&](std::int64_t n, const Band& b, std::int64_t c0, int count, T* work,
+                                                    bool clear) {
+        dk.block(b.g, channel_start(x, n, c0, C_, H_ * W_, step_) + b.x_row * W_ * step_, x_plane(), count,
+                 w + c0 * taps_, bias ? bias + c0 : nullptr, y + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_, work,
+                 clear);
       });
     }
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -122,12 +125,12 @@ class DepthwiseConv final : public ConvImpl {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (data_block_) {
       const Direction d = Direction::BackwardData;
-      return for_blocks(ws, d, true, [&](std::int64_t n, std::int64_t c0, int count, T* work, bool clear) {
+      return for_blocks(ws, d, [&](std::int64_t n, const Band& b, std::int64_t c0, int count, T* work, bool clear) {
         T flipped[kMaxBlockLanes * kMaxBlockTaps];  // the block's filters rotated by 180 degrees
         for (int l = 0; l < count; ++l)
           for (std::int64_t i = 0; i < taps_; ++i) flipped[l * taps_ + i] = w[(c0 + l + 1) * taps_ - 1 - i];
-        dk.block(*data_block_, dy + (n * K_ + c0) * P_ * Q_, P_ * Q_, count, flipped, nullptr,
-                 dx + (n * C_ + c0) * H_ * W_, H_ * W_, work, clear);
+        dk.block(b.g, dy + (n * K_ + c0) * P_ * Q_, P_ * Q_, count, flipped, nullptr, dx + (n * C_ + c0) * H_ * W_,
+                 H_ * W_, work, clear);
       });
     }
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -156,15 +159,29 @@ class DepthwiseConv final : public ConvImpl {
     T* dw = static_cast<T*>(dwv);
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (block_weights_) {
-      // a block's sums over every image in order, so that the bits are the same for any thread count
-      for_blocks(ws, Direction::BackwardWeights, false, [&](std::int64_t, std::int64_t c0, int count, T* work, bool clear) {
-        double acc[kMaxBlockLanes * kMaxBlockTaps];
-        std::fill(acc, acc + count * taps_, 0.0);  // not all 400: a batch-1 call clears a block per 8 channels
-        for (std::int64_t n = 0; n < N_; ++n)
-          dk.block_weights(*forward_block_, channel_start(x, n, c0, C_, H_ * W_, step_), x_plane(), count,
-                           dy + (n * K_ + c0) * P_ * Q_, P_ * Q_, acc, work, clear && n == 0);
-        for (std::int64_t i = 0; i < count * taps_; ++i) dw[c0 * taps_ + i] = T(acc[i]);
-      });
+      // Each thread sums its own blocks over the images and bands in order, so that the bits are
+      // the same for any thread count; the blocks of one band in turn, which share its pixels.
+      const std::int64_t L = dk.block_lanes, blocks = (C_ + L - 1) / L;
+#pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 1)
+      {
+        T* work = thread_slot(ws, Direction::BackwardWeights);
+        const std::int64_t t = thread_index(), team = team_size();
+        const std::int64_t b0 = blocks * t / team, b1 = blocks * (t + 1) / team;
+        std::vector<double> acc(static_cast<std::size_t>((b1 - b0) * L * taps_));
+        for (std::int64_t n = 0, last = -1; n < N_ && b0 < b1; ++n)
+          for (std::int64_t i = 0; i < bands_; ++i) {
+            const Band b = band(*forward_block_, i);
+            for (std::int64_t blk = b0; blk < b1; ++blk, last = i) {
+              const std::int64_t c0 = blk * L;
+              dk.block_weights(b.g, channel_start(x, n, c0, C_, H_ * W_, step_) + b.x_row * W_ * step_, x_plane(),
+                               int(std::min(L, C_ - c0)), dy + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_,
+                               acc.data() + (blk - b0) * L * taps_, work, last != i);
+            }
+          }
+        for (std::int64_t blk = b0; blk < b1; ++blk)
+          for (std::int64_t j = 0; j < std::min(L, C_ - blk * L) * taps_; ++j)
+            dw[blk * L * taps_ + j] = T(acc[std::size_t((blk - b0) * L * taps_ + j)]);
+      }
       if (dbv) bias_gradient(N_, K_, P_ * Q_, dy, static_cast<T*>(dbv), threads_);
       return;
     }
@@ -219,48 +236,78 @@ class DepthwiseConv final : public ConvImpl {
   // 234 -> 144-149 us, 96 of 56x56 291 -> 202-204 us. The baseline build's block loops against
   // its plane loops, same shapes: forward 340-400 -> 108 us, 284-336 -> 73 us, 1290-2510 ->
   // 391 us, 1930-3820 -> 636 us; weight gradient 385-458 -> 163 us, 377-436 -> 126-130 us.
-  // Channels-last inputs take blocks at any width where they fit: a pixel's channels fill a
-  // block's lanes with no transpose, where the planes read one value per cache line. Measured,
-  // one thread, against the planes: MobileNet's 56x56 layer at batch 16 forward 7.96 -> 4.48 ms,
-  // weight gradient 7.66 -> 5.95; its stride-2 layer's weight gradient 9.34 -> 7.51 (before the
-  // prefetch); 384 of 14x14 at batch 1 105 -> 38 us and 106 -> 50 us.
-  static constexpr std::int64_t kBlockColumns = 16, kMaxBlockLanes = 16;
+  // Channels-last inputs take blocks at any width where a band of them fits: a pixel's channels
+  // fill a block's lanes with no transpose, where the planes read one value per cache line.
+  // Measured, one thread, against the planes: 384 of 14x14 at batch 1 105 -> 38 us and 106 -> 50
+  // us; MobileNet's 56x56 layer at batch 16 forward 7.96 -> 4.48 ms, weight gradient 7.66 ->
+  // 5.95 in whole planes, then in bands (band()) 4.42 -> 3.59 and 5.18 -> 3.83; 32 of 112x112 at
+  // batch 8, which no whole block fits, 6.43 -> 2.57 and 6.92 -> 2.51.
+  static constexpr std::int64_t kBlockColumns = 16, kMaxBlockLanes = 16, kBandBytes = 256 * 1024;
   void plan_blocks(const ConvDesc& d) {
     const DepthwiseKernels<T>& dk = depthwise_kernels<T>();
     if (!dk.block || Kg_ != 1 || taps_ > kMaxBlockTaps || dk.block_lanes > kMaxBlockLanes) return;
     const std::int64_t L = dk.block_lanes;
-    // none where the padded block would pass kStripBytes (sizes in floating point first: strides
-    // and dilations may be huge)
+    // Bands of about kBandBytes of channels-last input rows, where an image passes twice that.
+    band_rows_ = P_;
+    if (step_ != 1 && double(H_) * double(W_) * double(C_) * double(sizeof(T)) > 2.0 * kBandBytes) {
+      const double rows_in = double(kBandBytes) / (double(W_) * double(C_) * double(sizeof(T)));
+      const double reach = double(d.r - 1) * double(d.dilation_h) + 1;
+      band_rows_ = std::min<std::int64_t>(P_, std::max(1.0, std::floor((rows_in - reach) / double(d.stride_h)) + 1));
+    }
+    bands_ = (P_ + band_rows_ - 1) / band_rows_;
+    // none where the padded block (of one band) would pass kStripBytes (sizes in floating point
+    // first: strides and dilations may be huge)
     auto block = [&](std::int64_t H, std::int64_t W, std::int64_t P, std::int64_t Q, std::int64_t sh, std::int64_t sw,
-                     std::int64_t pt, std::int64_t pl, std::int64_t step) -> std::unique_ptr<DepthwiseBlock> {
-      const double rows = double(P - 1) * double(sh) + double(d.r - 1) * double(d.dilation_h) + 1;
+                     std::int64_t pt, std::int64_t pl, std::int64_t step, std::int64_t band) -> std::unique_ptr<DepthwiseBlock> {
+      const auto rows_for = [&](std::int64_t out) { return double(out - 1) * double(sh) + double(d.r - 1) * double(d.dilation_h) + 1; };
       const double cols = double((Q + L - 1) / L * L - 1) * double(sw) + double(d.s - 1) * double(d.dilation_w) + 1;
-      if ((rows * cols + double(L)) * double(L * std::int64_t(sizeof(T))) > double(kStripBytes)) return nullptr;
+      if ((rows_for(band) * cols + double(L)) * double(L * std::int64_t(sizeof(T))) > double(kStripBytes)) return nullptr;
       return std::make_unique<DepthwiseBlock>(DepthwiseBlock{H, W, P, Q, d.r, d.s, sh, sw, d.dilation_h, d.dilation_w,
-                                                             pt, pl, std::int64_t(rows), std::int64_t(cols), step});
+                                                             pt, pl, std::int64_t(rows_for(P)), std::int64_t(cols), step});
     };
     const bool wide = d.r == 5 && d.s == 5 && d.dilation_w == 1;  // any width, at unit column steps
     if (Q_ <= kBlockColumns || (wide && d.stride_w == 1) || step_ != 1)  // step_: channels-last
-      forward_block_ = block(H_, W_, P_, Q_, d.stride_h, d.stride_w, d.pad_top, d.pad_left, step_);
+      forward_block_ = block(H_, W_, P_, Q_, d.stride_h, d.stride_w, d.pad_top, d.pad_left, step_, band_rows_);
     block_weights_ = forward_block_ && dk.block_weights;
     const std::int64_t pt = (d.r - 1) * d.dilation_h - d.pad_top, pl = (d.s - 1) * d.dilation_w - d.pad_left;
     if ((W_ <= kBlockColumns || wide) && d.stride_h == 1 && d.stride_w == 1 && pt >= 0 && pl >= 0)
-      data_block_ = block(P_, Q_, H_, W_, 1, 1, pt, pl, 1);
+      data_block_ = block(P_, Q_, H_, W_, 1, 1, pt, pl, 1, H_);
   }
-  // Calls fn(image, first channel, channels, the thread's work, whether it is the thread's first)
-  // for every block of channels, of every image (each_image) or once (image 0).
+  // A band of a block's output rows [y_row, y_row + g.P), as a block of its own reading input
+  // rows from x_row: bands of channels-last rows keep the pixels that the blocks of one band
+  // share in L2 (a 56x56 image of 96 channels is 1.2 MB; each block of 8 read it all).
+  struct Band {
+    DepthwiseBlock g;
+    std::int64_t x_row, y_row;
+  };
+  Band band(const DepthwiseBlock& f, std::int64_t i) const noexcept {
+    if (&f != forward_block_.get() || bands_ == 1) return {f, 0, 0};
+    Band b{f, 0, i * band_rows_};
+    b.g.P = std::min(band_rows_, f.P - b.y_row);
+    const std::int64_t first = b.y_row * f.sh - f.pt, end = first + (b.g.P - 1) * f.sh + (f.R - 1) * f.dh + 1;
+    b.x_row = std::min(std::max<std::int64_t>(first, 0), f.H);  // a band below the input reads none
+    b.g.pt = std::max<std::int64_t>(b.x_row - first, 0);
+    b.g.H = std::max<std::int64_t>(std::min(end, f.H) - b.x_row, 0);
+    b.g.hp = end - first;
+    return b;
+  }
+  // Calls fn(image, band, first channel, channels, the thread's work, whether its padding must be
+  // cleared: the thread's first call or a new band) for every block of channels of every band of
+  // every image, blocks innermost.
   template <typename Fn>
-  void for_blocks(void* ws, Direction d, bool each_image, Fn&& fn) const noexcept {
+  void for_blocks(void* ws, Direction d, Fn&& fn) const noexcept {
+    const DepthwiseBlock& g = *block_of(d);
     const std::int64_t L = depthwise_kernels<T>().block_lanes, blocks = (C_ + L - 1) / L;
-    const std::int64_t tasks = (each_image ? N_ : 1) * blocks;
+    const std::int64_t bands = &g == forward_block_.get() ? bands_ : 1, tasks = N_ * bands * blocks;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     {
       T* work = thread_slot(ws, d);
-      bool first = true;
+      std::int64_t last = -1;
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < tasks; ++t) {
-        fn(t / blocks, t % blocks * L, int(std::min(L, C_ - t % blocks * L)), work, first);
-        first = false;
+        const std::int64_t i = t / blocks % bands, c0 = t % blocks * L;
+        fn(t / (blocks * bands), band(g, i), c0, int(std::min(L, C_ - c0)), work, last != i);
+        last = i;
       }
     }
   }
@@ -277,7 +324,8 @@ class DepthwiseConv final : public ConvImpl {
     const PaddedSource& in = d == Direction::BackwardData ? dy_ : x_;
     const DepthwiseBlock* b = block_of(d);
     const std::int64_t L = depthwise_kernels<T>().block_lanes;
-    const std::size_t elements = b ? std::size_t((b->hp * b->wp + L) * L) : std::size_t(in.buffer_elems());
+    const std::int64_t hp = b ? band(*b, 0).g.hp : 0;  // the first band is the tallest
+    const std::size_t elements = b ? std::size_t((hp * b->wp + L) * L) : std::size_t(in.buffer_elems());
     const std::size_t bytes = elements * sizeof(T) + kWorkspaceAlign;
     return (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
   }
@@ -298,6 +346,7 @@ class DepthwiseConv final : public ConvImpl {
   int threads_;
   PaddedSource x_, dy_;
   std::unique_ptr<DepthwiseBlock> forward_block_, data_block_;  // where channel blocks run them
+  std::int64_t bands_ = 1, band_rows_ = 1;                       // of forward_block_ (band())
   bool block_weights_ = false;                                  // the weight gradient too, in the forward's
 };
 
