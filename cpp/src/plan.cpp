@@ -246,7 +246,7 @@ std::unique_ptr<ConvImpl> measure(const ConvDesc& desc, int threads, std::size_t
     std::lock_guard<std::mutex> lock(chosen_mutex);
     chosen_tiles.emplace(key, fastest);
   }
-  std::array<std::size_t, 3> index{};
+  std::array<std::size_t, 3> index{};  // a kept choice's candidates are made again, so all are found
   for (std::size_t d = 0; d < 3; ++d)
     index[d] = std::min(std::size_t(std::find(kept.begin(), kept.end(), fastest[d]) - kept.begin()), kept.size() - 1);
   if (index[1] == index[0] && index[2] == index[0]) return std::move(candidates[index[0]]);

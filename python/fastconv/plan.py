@@ -45,9 +45,9 @@ class Conv2dPlan:
         dilation_t = F._positive(F._ints(dilation, 2, "dilation"), "dilation")
         pads = F._padding(padding, w_shape[2:], stride_t, dilation_t)
         self._args = (fname, (*x_shape, w_shape[0]), w_shape[2:], stride_t, pads, dilation_t, g, self.dtype, algorithm)
-        self._plan = F._plan(*self._args, "nchw", shared=False)
-        self._layouts = {"nchw": self._plan}
         self._weight: Optional[np.ndarray] = None  # what set_weight was given, for a layout's plan made later
+        self._layouts: dict = {}
+        self._plan = self._core_plan("nchw")
         self.input_shape: Tuple[int, ...] = x_shape
         self.weight_shape: Tuple[int, ...] = w_shape
         self.output_shape: Tuple[int, ...] = tuple(self._plan.output_shape)
@@ -61,21 +61,24 @@ class Conv2dPlan:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._plan = F._plan(*self._args, "nchw", shared=False)
-        self._layouts = {"nchw": self._plan}
-        if self._weight is not None:
-            self._plan.prepare_weights(self._weight)
+        self._layouts = {}
+        self._plan = self._core_plan("nchw")
 
-    def _for_input(self, input: Any) -> Tuple[np.ndarray, Any]:
-        """The input as the core reads it (channels-last in place) and the core plan for its layout."""
-        a = self._check(F._array(input, "input"), "input")
-        x, layout = F._input(a) if a.ndim == 4 else (a, "nchw")  # the core names a wrong shape
+    def _core_plan(self, layout: str) -> Any:
+        """This plan's own core plan for an input memory layout, made (and given the weights) when
+        first needed."""
         plan = self._layouts.get(layout)
         if plan is None:
             plan = self._layouts[layout] = F._plan(*self._args, layout, shared=False)
             if self._weight is not None:
                 plan.prepare_weights(self._weight)
-        return x, plan
+        return plan
+
+    def _for_input(self, input: Any) -> Tuple[np.ndarray, Any]:
+        """The input as the core reads it (channels-last in place) and the core plan for its layout."""
+        a = self._check(F._array(input, "input"), "input")
+        x, layout = F._input(a) if a.ndim == 4 else (a, "nchw")  # the core names a wrong shape
+        return x, self._core_plan(layout)
 
     @property
     def implementation(self) -> str:

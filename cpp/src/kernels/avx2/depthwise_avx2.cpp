@@ -82,7 +82,8 @@ void to_block(const DepthwiseBlock& g, const float* x, std::int64_t x_plane, int
       float* dst = work + ((i + g.pt) * g.wp + g.pl) * L;
       for (std::int64_t j = 0; j < cols; ++j) {
         _mm_prefetch(reinterpret_cast<const char*>(src + (j + 16) * g.step), _MM_HINT_T0);
-        _mm256_store_ps(dst + j * L, count == L ? _mm256_loadu_ps(src + j * g.step) : _mm256_maskload_ps(src + j * g.step, m));
+        const float* p = src + j * g.step;
+        _mm256_store_ps(dst + j * L, count == L ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m));
       }
     }
     return;
@@ -149,9 +150,9 @@ void block_rows(const DepthwiseBlock& g, const float* wb, const float* b, int co
 }
 
 // acc[l * R * S + tap] += the sum over the output pixels of what the tap reads times dY, in
-// float over bands of rows of about kBandPixels pixels, pixel by pixel in order, the bands' sums
-// added in double in order.
-constexpr std::int64_t kBandPixels = 64;
+// float over runs of whole rows of about kFloatSumPixels pixels, pixel by pixel in order, the
+// runs' sums added in double in order.
+constexpr std::int64_t kFloatSumPixels = 64;
 template <int S>
 void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane, int count, double* acc,
                 const float* work) noexcept {
@@ -163,9 +164,9 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
   alignas(32) float sums[kMaxBlockTaps * L];
   alignas(32) double rows[kMaxBlockTaps * L];  // the rows' sums, lanes side by side
   std::fill(rows, rows + taps * L, 0.0);
-  const std::int64_t band = std::max<std::int64_t>(1, kBandPixels / g.Q);  // rows summed in float
+  const std::int64_t run = std::max<std::int64_t>(1, kFloatSumPixels / g.Q);  // rows summed in float
   for (std::int64_t oh = 0; oh < g.P; ++oh) {
-    if (oh % band == 0) std::fill(sums, sums + taps * L, 0.f);
+    if (oh % run == 0) std::fill(sums, sums + taps * L, 0.f);
     for (std::int64_t ow = 0; ow < g.Q; ow += L) {
       const int n = int(std::min<std::int64_t>(L, g.Q - ow));  // pixels past the row's end: zero
       const __m256i m = Vec<float>::first(n);
@@ -195,7 +196,7 @@ void block_sums(const DepthwiseBlock& g, const float* dy, std::int64_t dy_plane,
         }
       }
     }
-    if ((oh + 1) % band != 0 && oh + 1 < g.P) continue;
+    if ((oh + 1) % run != 0 && oh + 1 < g.P) continue;
     for (std::int64_t t = 0; t < taps * L; t += 4)
       _mm256_store_pd(rows + t, _mm256_add_pd(_mm256_load_pd(rows + t), _mm256_cvtps_pd(_mm_load_ps(sums + t))));
   }
