@@ -36,9 +36,9 @@ inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
 // Where channel c of image n of an input with C channels of hw pixels starts: its plane (NCHW,
 // step 1), or its first value (channels-last, step C, the distance PaddedSource::fill takes
 // between a row's values).
-template <typename T>
-inline const T* channel_start(const T* x, std::int64_t n, std::int64_t c, std::int64_t C, std::int64_t hw,
-                              std::int64_t step) noexcept {
+template <typename T>  // T may be const
+inline T* channel_start(T* x, std::int64_t n, std::int64_t c, std::int64_t C, std::int64_t hw,
+                        std::int64_t step) noexcept {
   return x + n * C * hw + c * (step == 1 ? hw : 1);
 }
 

@@ -96,9 +96,8 @@ class DepthwiseConv final : public ConvImpl {
     if (forward_block_) {
       return for_blocks(ws, Direction::Forward, [&](std::int64_t n, const Band& b, std::int64_t c0, int count, T* work,
                                                     bool clear) {
-        dk.block(b.g, channel_start(x, n, c0, C_, H_ * W_, step_) + b.x_row * W_ * step_, x_plane(), count,
-                 w + c0 * taps_, bias ? bias + c0 : nullptr, y + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_, work,
-                 clear);
+        dk.block(b.g, band_start(x, n, c0, b), x_plane(), count, w + c0 * taps_, bias ? bias + c0 : nullptr,
+                 y + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_, work, clear);
       });
     }
 #pragma omp parallel num_threads(threads_) if (threads_ > 1 && !forked_child())
@@ -173,9 +172,9 @@ class DepthwiseConv final : public ConvImpl {
             const Band b = band(*forward_block_, i);
             for (std::int64_t blk = b0; blk < b1; ++blk, last = i) {
               const std::int64_t c0 = blk * L;
-              dk.block_weights(b.g, channel_start(x, n, c0, C_, H_ * W_, step_) + b.x_row * W_ * step_, x_plane(),
-                               int(std::min(L, C_ - c0)), dy + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_,
-                               acc.data() + (blk - b0) * L * taps_, work, last != i);
+              dk.block_weights(b.g, band_start(x, n, c0, b), x_plane(), int(std::min(L, C_ - c0)),
+                               dy + (n * K_ + c0) * P_ * Q_ + b.y_row * Q_, P_ * Q_, acc.data() + (blk - b0) * L * taps_,
+                               work, last != i);
             }
           }
         for (std::int64_t blk = b0; blk < b1; ++blk)
@@ -290,6 +289,10 @@ class DepthwiseConv final : public ConvImpl {
     b.g.H = std::max<std::int64_t>(std::min(end, f.H) - b.x_row, 0);
     b.g.hp = end - first;
     return b;
+  }
+  // The first input row of band b of channel c of image n, in either layout.
+  const T* band_start(const T* x, std::int64_t n, std::int64_t c, const Band& b) const noexcept {
+    return channel_start(x, n, c, C_, H_ * W_, step_) + b.x_row * W_ * step_;
   }
   // Calls fn(image, band, first channel, channels, the thread's work, whether its padding must be
   // cleared: the thread's first call or a new band) for every block of channels of every band of

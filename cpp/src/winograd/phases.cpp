@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "impl.hpp"
+#include "padded.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -78,7 +79,7 @@ class PhaseSplit final : public ConvImpl {
       const std::int64_t c = t % channels, b = t / channels % dw, a = t / (channels * dw) % dh, n = t / (channels * dw * dh);
       T* ph = phased + t * pr * pc;
       const std::int64_t step = nhwc ? channels : 1;  // between a row's elements
-      Full* plane = full + n * channels * rows * cols + (nhwc ? c : c * rows * cols) + (a * cols + b) * step;
+      Full* plane = channel_start(full, n, c, channels, rows * cols, step) + (a * cols + b) * step;
       for (std::int64_t i = 0; i < pr; ++i) {
         Full* row = plane + i * dh * cols * step;
         if (to_phases) {
