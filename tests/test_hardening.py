@@ -50,6 +50,28 @@ def test_calls_after_fork_neither_hang_nor_differ():
     assert "fork ok" in out
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads resident memory from /proc")
+@pytest.mark.parametrize("algorithm", ["direct", "winograd"])
+def test_plans_share_their_thread_workspace(algorithm):
+    """A model's many layers hold the largest layer's workspace, not the sum: 16 plans, each run
+    once, grow the resident memory by a few workspaces at most (each kept its own, 16)."""
+    out = _python(f"""
+        import numpy as np, fastconv
+        def resident():
+            return int(open("/proc/self/statm").read().split()[1]) * 4096
+        x = np.ones((4, 64, 56, 56), np.float32)
+        w = np.ones((64, 64, 3, 3), np.float32)
+        plans = [fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="{algorithm}") for _ in range(16)]
+        want = plans[0].forward(x, w)
+        before = resident()
+        assert all(np.array_equal(p.forward(x, w), want) for p in plans)
+        print(plans[0].workspace_size("forward"), resident() - before)
+    """)
+    need, grown = map(int, out.split())
+    assert need > 2**20
+    assert grown < 5 * need, f"16 plans grew resident memory by {grown} bytes, a workspace is {need}"
+
+
 def test_workspace_that_cannot_be_allocated_raises_memory_error():
     """Under an address-space limit, a Winograd plan's workspace (about 150 MB of transformed
     weights here: 169 tiles, too many to transform the weights panel by panel inside the GEMM)

@@ -29,8 +29,8 @@ class ConvImpl;  // one algorithm bound to one descriptor (internal)
 
 // A validated convolution with its algorithm chosen. Buffers are caller-owned, dense NCHW/KCRS
 // and of the descriptor's dtype. Pass a workspace of at least workspace_size(direction) bytes,
-// or nullptr to use the plan's own (allocated once, then reused; a concurrent call on the same
-// plan that finds it busy uses a temporary one). Plans are safe to run from several threads.
+// or nullptr to use the calling thread's own, which all plans run by that thread share (kept for
+// the thread's life, grown to the largest need). Plans are safe to run from several threads.
 class Plan {
  public:
   explicit Plan(const ConvDesc& desc, Algorithm algorithm = Algorithm::Auto);
