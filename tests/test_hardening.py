@@ -54,7 +54,8 @@ def test_calls_after_fork_neither_hang_nor_differ():
 @pytest.mark.parametrize("algorithm", ["direct", "winograd"])
 def test_plans_share_their_thread_workspace(algorithm):
     """A model's many layers hold the largest layer's workspace, not the sum: 16 plans, each run
-    once, grow the resident memory by a few workspaces at most (each kept its own, 16)."""
+    once, grow the resident memory by a few workspaces at most (each kept its own, 16).
+    release_workspace gives it back, and the next call allocates it again."""
     out = _python(f"""
         import numpy as np, fastconv
         def resident():
@@ -65,11 +66,19 @@ def test_plans_share_their_thread_workspace(algorithm):
         want = plans[0].forward(x, w)
         before = resident()
         assert all(np.array_equal(p.forward(x, w), want) for p in plans)
-        print(plans[0].workspace_size("forward"), resident() - before)
+        grown = resident() - before
+        kept = resident()
+        freed = fastconv.release_workspace()
+        dropped = kept - resident()
+        assert fastconv.release_workspace() == 0
+        assert np.array_equal(plans[1].forward(x, w), want)
+        print(plans[0].workspace_size("forward"), grown, freed, dropped)
     """)
-    need, grown = map(int, out.split())
+    need, grown, freed, dropped = map(int, out.split())
     assert need > 2**20
     assert grown < 5 * need, f"16 plans grew resident memory by {grown} bytes, a workspace is {need}"
+    assert freed >= need
+    assert dropped > need // 2, f"releasing {freed} bytes of workspace returned {dropped} bytes of memory"
 
 
 def test_workspace_that_cannot_be_allocated_raises_memory_error():

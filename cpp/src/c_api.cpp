@@ -140,5 +140,6 @@ fastconv_status fastconv_backward_weights(fastconv_plan* plan, const void* x, co
 
 const char* fastconv_last_error(void) { return last_error.c_str(); }
 const char* fastconv_version(void) { return FASTCONV_VERSION_STRING; }
+size_t fastconv_release_workspace(void) { return fastconv::release_workspace(); }
 
 }  // extern "C"

@@ -173,20 +173,29 @@ std::unique_ptr<ConvImpl> make_direct_or_depthwise(const ConvDesc& desc, int thr
 // The workspace of runs given none: one per calling thread, shared by all its plans, so that a
 // model of many layers holds the largest layer's workspace rather than the sum (a ResNet-50 at
 // batch 16: 32 MB instead of 661). A thread runs one plan at a time, so sharing is safe; it is
-// kept, grown when a plan needs more. New bytes are 0xFF (float NaN), not zero: a kernel that
-// read workspace it had not written would then fail every test, not only the caller-owned kind.
-void* thread_workspace(std::size_t need) {
-  thread_local std::unique_ptr<unsigned char[]> bytes;
-  thread_local std::size_t size = 0;
-  if (need > size) {
-    bytes.reset();  // the old one goes first, so two never coexist
-    size = 0;
-    bytes.reset(new unsigned char[need]);  // may throw bad_alloc, before any work
-    std::memset(bytes.get(), 0xFF, need);
-    size = need;
-  }
-  return size ? bytes.get() : nullptr;
+// kept, grown when a plan needs more, until release_workspace. New bytes are 0xFF (float NaN),
+// not zero: a kernel that read workspace it had not written would then fail every test.
+struct ThreadWorkspace {
+  std::unique_ptr<unsigned char[]> bytes;
+  std::size_t size = 0;
+};
+ThreadWorkspace& own_workspace() {
+  thread_local ThreadWorkspace workspace;
+  return workspace;
 }
+
+void* thread_workspace(std::size_t need) {
+  ThreadWorkspace& ws = own_workspace();
+  if (need > ws.size) {
+    ws.bytes.reset();  // the old one goes first, so two never coexist
+    ws.size = 0;
+    ws.bytes.reset(new unsigned char[need]);  // may throw bad_alloc, before any work
+    std::memset(ws.bytes.get(), 0xFF, need);
+    ws.size = need;
+  }
+  return ws.size ? ws.bytes.get() : nullptr;
+}
+
 // Synthetic operands for measure: small values, so that no run meets denormals.
 template <typename T>
 std::vector<T> synthetic(std::int64_t count) {
@@ -366,6 +375,14 @@ std::string Plan::implementation(Direction d) const { return state_->impl->name_
 int Plan::num_threads() const noexcept { return state_->threads; }
 std::size_t Plan::workspace_size(Direction d) const noexcept { return state_->impl->workspace_size(d); }
 bool Plan::weights_prepared() const noexcept { return state_->impl->prepared(); }
+
+std::size_t release_workspace() noexcept {
+  ThreadWorkspace& ws = own_workspace();
+  const std::size_t freed = ws.size;
+  ws.bytes.reset();
+  ws.size = 0;
+  return freed;
+}
 
 namespace {
 template <typename T>

@@ -6,7 +6,7 @@ The functions mirror ``torch.nn.functional`` and ``torch.nn.grad`` on NumPy arra
     y = fastconv.conv2d(x, w, b, stride=1, padding=1)
 """
 
-from ._config import config, get_num_threads, set_num_threads, show_config, thread_limit
+from ._config import config, get_num_threads, release_workspace, set_num_threads, show_config, thread_limit
 from ._core import __version__
 from . import nn
 from .helpers import conv_parameters, dense_parameters, output_size, receptive_field
@@ -40,6 +40,7 @@ __all__ = [
     "set_num_threads",
     "get_num_threads",
     "thread_limit",
+    "release_workspace",
     "show_config",
     "config",
 ]

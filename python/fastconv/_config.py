@@ -42,6 +42,15 @@ def thread_limit(n: int) -> Iterator[None]:
         _core.set_local_num_threads(previous)
 
 
+def release_workspace() -> int:
+    """Frees the workspace that this Python thread's calls share, and returns its bytes.
+
+    Calls keep one workspace per thread, as large as the largest layer they ran needed, so that
+    a model's layers reuse it instead of each holding their own; after a large layer, this gives
+    the memory back (the next call allocates what it needs again)."""
+    return _core.release_workspace()
+
+
 def _kernel(dtype: str) -> str:
     plan = _core.Plan(1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, dtype, "direct")
     return plan.implementation

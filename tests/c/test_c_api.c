@@ -95,6 +95,11 @@ int main(void) {
   CHECK(fastconv_plan_output_size(plan, NULL, &q) == FASTCONV_INVALID_ARGUMENT);
   CHECK(fastconv_forward(plan, x, w, NULL, y) == FASTCONV_OK && strcmp(fastconv_last_error(), "") == 0);
 
+  /* the thread's workspace, which the runs above share: released, then allocated again */
+  CHECK(fastconv_release_workspace() > 0);
+  CHECK(fastconv_release_workspace() == 0);
+  CHECK(worst_difference(plan, oracle) < 1e-4);
+
   fastconv_plan_destroy(plan);
   fastconv_plan_destroy(oracle);
   fastconv_plan_destroy(NULL);

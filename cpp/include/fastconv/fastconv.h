@@ -3,6 +3,7 @@
 #ifndef FASTCONV_FASTCONV_H
 #define FASTCONV_FASTCONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -54,6 +55,9 @@ const char* fastconv_plan_implementation(const fastconv_plan* plan);
 fastconv_status fastconv_forward(fastconv_plan* plan, const void* x, const void* w, const void* bias, void* y);
 fastconv_status fastconv_backward_data(fastconv_plan* plan, const void* dy, const void* w, void* dx);
 fastconv_status fastconv_backward_weights(fastconv_plan* plan, const void* x, const void* dy, void* dw, void* db);
+
+/* Frees the calling thread's workspace, which all its runs share, and returns its bytes. */
+size_t fastconv_release_workspace(void);
 
 /* The message of this thread's last failed call ("" if none); valid until its next call. */
 const char* fastconv_last_error(void);

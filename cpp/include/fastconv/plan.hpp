@@ -69,6 +69,10 @@ class Plan {
   std::unique_ptr<State> state_;
 };
 
+// Frees the calling thread's workspace (the one runs given none share), returning its bytes; a
+// later run allocates it again. For a thread that ran a large layer and goes on with small ones.
+std::size_t release_workspace() noexcept;
+
 // Threads used by plans made from now on; defaults to OpenMP's maximum (OMP_NUM_THREADS).
 void set_num_threads(int n);  // throws InvalidArgument for n < 1
 int get_num_threads() noexcept;  // the calling thread's own count if set, else the library-wide one
