@@ -152,3 +152,21 @@ def test_no_leaks_over_12000_calls(stress_exe):
                          capture_output=True, text=True, env=env, timeout=600)
     print(run.stdout, run.stderr)
     assert run.returncode == 0 and "1000 iterations x 3 shapes: 0 failures" in run.stdout, run.stderr
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+def test_c_sweep_against_the_reference(prefix, tmp_path, isa):
+    """tests/c/sweep_c_api.c: a seeded random sweep of every algorithm, direction and dtype
+    against the reference, through the C API, on each kernel path (capped by FASTCONV_MAX_ISA;
+    on a CPU without the named one, the best it has). CI also runs it on aarch64."""
+    import sweep
+
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
+    exe = tmp_path / "sweep_c_api"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-x", "c", os.path.join(ROOT, "tests", "c", "sweep_c_api.c"),
+                    f"-I{prefix / 'include'}", f"-L{libdir}", "-lfastconv", "-lm", "-o", str(exe)], check=True)
+    env = dict(os.environ, LD_LIBRARY_PATH=str(libdir), FASTCONV_MAX_ISA=isa)
+    run = subprocess.run([str(exe), "500", str(sweep.seed())], capture_output=True, text=True, env=env, timeout=300)
+    print(run.stdout)
+    assert run.returncode == 0 and "0 failures" in run.stdout, run.stdout[-4000:] + run.stderr
