@@ -1,4 +1,4 @@
-// The one place that decides: validation, algorithm choice and workspace ownership.
+// The one place that decides: validation, algorithm choice and the workspaces runs are given.
 #include "fastconv/plan.hpp"
 
 #include <algorithm>
