@@ -60,12 +60,18 @@ void zero_tail(T* panel, std::int64_t kc, std::int64_t count, int nr) {
 
 // B panels (nr columns each, zero past nc) of kc rows that lie whole in memory, `ld` apart: each
 // row is read once, from start to end, into every panel, rather than row by row per panel, which
-// jumps between rows (channel planes) for every few values.
+// jumps between rows (channel planes) for every few values. Rows a page or more apart are kc
+// streams, more than the hardware prefetcher follows: each row's next nc values (the next
+// column block's) are fetched while this block is copied (VGG-16 conv1_1's input gradient,
+// one thread: 32.3 -> 29.7 ms).
 template <typename T>
 void pack_whole_rows(const T* src, std::int64_t ld, std::int64_t kc, std::int64_t nc, T* dst, int nr) noexcept {
-  for (std::int64_t p = 0; p < kc; ++p)
+  const bool fetch = ld * std::int64_t(sizeof(T)) >= 4096;
+  for (std::int64_t p = 0; p < kc; ++p) {
+    if (fetch) prefetch_range<2>(src + p * ld + nc, std::size_t(nc) * sizeof(T));
     for (std::int64_t jj = 0; jj < nc; jj += nr)
       copy_run(src + p * ld + jj, std::min<std::int64_t>(nr, nc - jj), dst + jj / nr * kc * nr + p * nr);
+  }
   if (nc % nr) zero_tail(dst + nc / nr * kc * nr, kc, nc % nr, nr);
 }
 
