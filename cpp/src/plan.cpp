@@ -187,8 +187,7 @@ ThreadWorkspace& own_workspace() {
 void* thread_workspace(std::size_t need) {
   ThreadWorkspace& ws = own_workspace();
   if (need > ws.size) {
-    ws.bytes.reset();  // the old one goes first, so two never coexist
-    ws.size = 0;
+    release_workspace();  // the old one goes first, so two never coexist
     ws.bytes.reset(new unsigned char[need]);  // may throw bad_alloc, before any work
     std::memset(ws.bytes.get(), 0xFF, need);
     ws.size = need;
@@ -334,9 +333,9 @@ struct Plan::State {
   int threads;
   std::unique_ptr<ConvImpl> impl;
 
-  template <typename Fn>
-  void with_workspace(Direction d, void* workspace, Fn&& fn) {
-    fn(workspace != nullptr ? workspace : thread_workspace(impl->workspace_size(d)));
+  // The caller's workspace, else the calling thread's.
+  void* workspace(Direction d, void* given) const {
+    return given != nullptr ? given : thread_workspace(impl->workspace_size(d));
   }
 
   void require_weights(const void* w) const {
@@ -400,19 +399,17 @@ constexpr DType dtype_of() {
   void Plan::forward(const T* x, const T* w, const T* bias, T* y, void* workspace) {              \
     state_->require_dtype(dtype_of<T>());                                                         \
     state_->require_weights(w);                                                                   \
-    state_->with_workspace(Direction::Forward, workspace,                                         \
-                           [&](void* ws) { state_->impl->forward(x, w, bias, y, ws); });          \
+    state_->impl->forward(x, w, bias, y, state_->workspace(Direction::Forward, workspace));       \
   }                                                                                               \
   void Plan::backward_data(const T* dy, const T* w, T* dx, void* workspace) {                     \
     state_->require_dtype(dtype_of<T>());                                                         \
     state_->require_weights(w);                                                                   \
-    state_->with_workspace(Direction::BackwardData, workspace,                                    \
-                           [&](void* ws) { state_->impl->backward_data(dy, w, dx, ws); });        \
+    state_->impl->backward_data(dy, w, dx, state_->workspace(Direction::BackwardData, workspace)); \
   }                                                                                               \
   void Plan::backward_weights(const T* x, const T* dy, T* dw, T* db, void* workspace) {           \
     state_->require_dtype(dtype_of<T>());                                                         \
-    state_->with_workspace(Direction::BackwardWeights, workspace,                                 \
-                           [&](void* ws) { state_->impl->backward_weights(x, dy, dw, db, ws); }); \
+    state_->impl->backward_weights(x, dy, dw, db,                                                 \
+                                   state_->workspace(Direction::BackwardWeights, workspace));     \
   }
 
 FASTCONV_DEFINE_RUNS(float)

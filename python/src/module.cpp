@@ -262,8 +262,8 @@ PYBIND11_MODULE(_core, m) {
     return py::make_tuple(fastconv::get_num_threads(), bound ? py::object(py::str(bound)) : py::object(py::none()));
   });
   m.def("set_local_num_threads", &fastconv::set_local_num_threads, py::arg("n"));
-  m.def("release_workspace", &fastconv::release_workspace);
   m.def("get_local_num_threads", &fastconv::get_local_num_threads);
+  m.def("release_workspace", &fastconv::release_workspace);
   m.def("active_isa", [] { return std::string(fastconv::to_string(fastconv::active_isa())); });
   m.def("detected_isa", [] { return std::string(fastconv::to_string(fastconv::detected_isa())); });
   m.def("cpu_features", &fastconv::cpu_features);
