@@ -106,14 +106,21 @@ def test_baseline_objects_hold_no_avx_instructions(build_dir):
             assert register in disassembly(obj), obj
 
 
+def _c_program(prefix, folder, name, *flags):
+    """tests/c/<name>.c compiled as C (not C++) into folder, linked to the installed shared
+    library; the program and the environment that finds the library."""
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
+    exe = folder / name
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", *flags, "-x", "c", os.path.join(ROOT, "tests", "c", f"{name}.c"),
+                    f"-I{prefix / 'include'}", f"-L{libdir}", "-lfastconv", "-lm", "-o", str(exe)], check=True)
+    return exe, dict(os.environ, LD_LIBRARY_PATH=str(libdir))
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_c_api_from_c(prefix, tmp_path):
     """The C API, compiled as C (not C++) and linked to the installed shared library."""
-    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
-    exe = tmp_path / "test_c_api"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-x", "c", os.path.join(ROOT, "tests", "c", "test_c_api.c"),
-                    f"-I{prefix / 'include'}", f"-L{libdir}", "-lfastconv", "-lm", "-o", str(exe)], check=True)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))
+    exe, env = _c_program(prefix, tmp_path, "test_c_api")
+    run = subprocess.run([str(exe)], capture_output=True, text=True, env=env)
     print(run.stdout)
     assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
 
@@ -123,12 +130,7 @@ def stress_exe(prefix, tmp_path_factory):
     """tests/c/stress_c_api.c, compiled as C with OpenMP, linked to the installed library."""
     if shutil.which("cc") is None:
         pytest.skip("needs a C compiler")
-    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
-    exe = tmp_path_factory.mktemp("stress") / "stress_c_api"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-fopenmp", "-x", "c",
-                    os.path.join(ROOT, "tests", "c", "stress_c_api.c"), f"-I{prefix / 'include'}", f"-L{libdir}",
-                    "-lfastconv", "-o", str(exe)], check=True)
-    return exe, dict(os.environ, LD_LIBRARY_PATH=str(libdir))
+    return _c_program(prefix, tmp_path_factory.mktemp("stress"), "stress_c_api", "-fopenmp")
 
 
 def test_calls_from_inside_an_openmp_team(stress_exe):
@@ -162,11 +164,8 @@ def test_c_sweep_against_the_reference(prefix, tmp_path, isa):
     on a CPU without the named one, the best it has). CI also runs it on aarch64."""
     import sweep
 
-    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
-    exe = tmp_path / "sweep_c_api"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-x", "c", os.path.join(ROOT, "tests", "c", "sweep_c_api.c"),
-                    f"-I{prefix / 'include'}", f"-L{libdir}", "-lfastconv", "-lm", "-o", str(exe)], check=True)
-    env = dict(os.environ, LD_LIBRARY_PATH=str(libdir), FASTCONV_MAX_ISA=isa)
+    exe, env = _c_program(prefix, tmp_path, "sweep_c_api")
+    env["FASTCONV_MAX_ISA"] = isa
     run = subprocess.run([str(exe), "500", str(sweep.seed())], capture_output=True, text=True, env=env, timeout=300)
     print(run.stdout)
     assert run.returncode == 0 and "; 0 failures" in run.stdout, run.stdout[-4000:] + run.stderr
