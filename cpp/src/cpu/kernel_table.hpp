@@ -73,6 +73,11 @@ struct GemmMicrokernel {
   // run_indirect_narrow, on ymm registers): LeNet's 6 filters filled 6 of 16 lanes with half
   // panels. Same bits as run_indirect.
   GemmIndirectMicrokernelFn<T> run_indirect_quarter = nullptr;
+  // run_indirect and run_indirect_narrow on two micro-tiles of rows at once (rows[0 .. 2 mr)),
+  // where an ISA has the registers: more sums in flight, fewer loads per multiply-add (the
+  // narrow kernel's mr sums alone are fewer than two FMA ports keep busy). Same bits.
+  GemmIndirectMicrokernelFn<T> run_indirect_pair = nullptr;
+  GemmIndirectMicrokernelFn<T> run_indirect_narrow_pair = nullptr;
 };
 
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns

@@ -96,6 +96,25 @@ void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int
     run(std::min(block, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
 }
 
+// gathered_product for `tiles` micro-tiles, rows[t * mr ..] and C at c + t * mr * width: two
+// at a time where the ISA has a kernel for two.
+template <typename T>
+void gathered_products(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t tiles, std::int64_t count,
+                       const T* const* rows, const std::int64_t* off, const T* b, T* c) noexcept {
+  const GemmIndirectMicrokernelFn<T> pair = width == uk.nr       ? uk.run_indirect_pair
+                                            : width == uk.nr / 2 ? uk.run_indirect_narrow_pair
+                                                                 : nullptr;
+  std::int64_t t = 0;
+  if (pair != nullptr && count > 0) {
+    const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
+    for (; t + 2 <= tiles; t += 2)
+      for (std::int64_t k0 = 0; k0 < count; k0 += block)
+        pair(std::min(block, count - k0), rows + t * uk.mr, off + k0, b + k0 * width, c + t * uk.mr * width, width,
+             k0 > 0);
+  }
+  for (; t < tiles; ++t) gathered_product(uk, width, count, rows + t * uk.mr, off, b, c + t * uk.mr * width, false);
+}
+
 // A turned-around product's panel width for `columns` columns (filters, or channels swapped):
 // a quarter or half of the microkernel's where that holds them all, so that packing and products
 // cost less (LeNet's 6 and 16 filters in AVX-512's 32-wide panels).
@@ -1183,9 +1202,7 @@ class DirectConv final : public ConvImpl {
         const std::int64_t ld = round_up(npix, 8);
         for (std::int64_t pn = 0; pn < panels; ++pn) {
           const std::int64_t width = std::min<std::int64_t>(nr, g_.Kg - pn * nr);
-          for (std::int64_t t = s0; t < s1; ++t)
-            gathered_product(uk, nr, taps, rows + (t - s0) * mr, offsets_.data(), wt + (grp * panels + pn) * taps * nr,
-                             out + (t - s0) * mr * nr, false);
+          gathered_products(uk, nr, s1 - s0, taps, rows, offsets_.data(), wt + (grp * panels + pn) * taps * nr, out);
           uk.pack(out, nr, npix, width, stage, ld);  // stage[j * ld + q] = out[q * nr + j]
           for (std::int64_t q = pix0; q < pix0 + npix;) {  // a run per image
             const std::int64_t len = std::min(pix0 + npix - q, pq - q % pq);

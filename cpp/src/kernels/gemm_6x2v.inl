@@ -147,6 +147,60 @@ void gemm_6x1v_indirect(std::int64_t kc, const T* const* rows, const std::int64_
   put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
 }
 
+// 12 rows by two vectors, as gemm_6x2v_indirect on two micro-tiles of rows: 24 sums.
+template <typename T>
+void gemm_12x2v_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b, T* c,
+                         std::int64_t ldc, bool accumulate) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  const T *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+  const T *a6 = rows[6], *a7 = rows[7], *a8 = rows[8], *a9 = rows[9], *a10 = rows[10], *a11 = rows[11];
+  auto c00 = V::zero(), c01 = V::zero(), c10 = V::zero(), c11 = V::zero(), c20 = V::zero(), c21 = V::zero();
+  auto c30 = V::zero(), c31 = V::zero(), c40 = V::zero(), c41 = V::zero(), c50 = V::zero(), c51 = V::zero();
+  auto c60 = V::zero(), c61 = V::zero(), c70 = V::zero(), c71 = V::zero(), c80 = V::zero(), c81 = V::zero();
+  auto c90 = V::zero(), c91 = V::zero(), ca0 = V::zero(), ca1 = V::zero(), cb0 = V::zero(), cb1 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, b += 2 * W) {
+    const std::int64_t o = off[p];
+    const auto b0 = V::load(b), b1 = V::load(b + W);
+    auto madd = [&](const T* a, typename V::type& lo, typename V::type& hi) {
+      const auto ai = V::broadcast(a + o);
+      lo = V::fma(ai, b0, lo), hi = V::fma(ai, b1, hi);
+    };
+    madd(a0, c00, c01), madd(a1, c10, c11), madd(a2, c20, c21), madd(a3, c30, c31), madd(a4, c40, c41);
+    madd(a5, c50, c51), madd(a6, c60, c61), madd(a7, c70, c71), madd(a8, c80, c81), madd(a9, c90, c91);
+    madd(a10, ca0, ca1), madd(a11, cb0, cb1);
+  }
+  store_6x2v<T>(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+  store_6x2v<T>(c + 6 * ldc, ldc, accumulate, c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1);
+}
+
+// The same for 12 rows (two micro-tiles of rows): 12 sums in flight instead of 6.
+template <typename T>
+void gemm_12x1v_indirect(std::int64_t kc, const T* const* rows, const std::int64_t* off, const T* b, T* c,
+                         std::int64_t ldc, bool accumulate) noexcept {
+  using V = Vec<T>;
+  const T *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+  const T *a6 = rows[6], *a7 = rows[7], *a8 = rows[8], *a9 = rows[9], *a10 = rows[10], *a11 = rows[11];
+  auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero(), c4 = V::zero(), c5 = V::zero();
+  auto c6 = V::zero(), c7 = V::zero(), c8 = V::zero(), c9 = V::zero(), c10 = V::zero(), c11 = V::zero();
+  for (std::int64_t p = 0; p < kc; ++p, b += V::width) {
+    const std::int64_t o = off[p];
+    const auto bp = V::load(b);
+    c0 = V::fma(V::broadcast(a0 + o), bp, c0), c1 = V::fma(V::broadcast(a1 + o), bp, c1);
+    c2 = V::fma(V::broadcast(a2 + o), bp, c2), c3 = V::fma(V::broadcast(a3 + o), bp, c3);
+    c4 = V::fma(V::broadcast(a4 + o), bp, c4), c5 = V::fma(V::broadcast(a5 + o), bp, c5);
+    c6 = V::fma(V::broadcast(a6 + o), bp, c6), c7 = V::fma(V::broadcast(a7 + o), bp, c7);
+    c8 = V::fma(V::broadcast(a8 + o), bp, c8), c9 = V::fma(V::broadcast(a9 + o), bp, c9);
+    c10 = V::fma(V::broadcast(a10 + o), bp, c10), c11 = V::fma(V::broadcast(a11 + o), bp, c11);
+  }
+  auto put = [&](int i, typename V::type v) {
+    T* ci = c + i * ldc;
+    V::store(ci, accumulate ? V::add(v, V::load(ci)) : v);
+  };
+  put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
+  put(6, c6), put(7, c7), put(8, c8), put(9, c9), put(10, c10), put(11, c11);
+}
+
 template <typename T>
 void gemm_packed(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) noexcept {
   gemm_6x2v<T, true>(kc, a, 0, b, c, ldc, accumulate);
