@@ -83,17 +83,26 @@ constexpr std::size_t kGatherBlockBytes = 16 << 10;
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
 // rows[i] + off[p] and B a packed panel, in reduction blocks short enough that B's block stays in
 // L1 (the turned-around paths). With no terms and nothing to add to, C is zero. The panel and C
-// are `width` wide: the microkernel's nr, nr/2 or nr/4 (see panel_width).
+// are `width` wide: the microkernel's nr, nr/2 or nr/4 (see panel_width). With `pair`, 2 mr rows
+// (pair_rows).
 template <typename T>
 void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t count, const T* const* rows,
-                      const std::int64_t* off, const T* b, T* c, bool accumulate) noexcept {
-  const GemmIndirectMicrokernelFn<T> run = width == uk.nr       ? uk.run_indirect
-                                           : width == uk.nr / 2 ? uk.run_indirect_narrow
+                      const std::int64_t* off, const T* b, T* c, bool accumulate, bool pair = false) noexcept {
+  const GemmIndirectMicrokernelFn<T> run = width == uk.nr       ? (pair ? uk.run_indirect_pair : uk.run_indirect)
+                                           : width == uk.nr / 2 ? (pair ? uk.run_indirect_narrow_pair : uk.run_indirect_narrow)
                                                                 : uk.run_indirect_quarter;
-  if (count == 0 && !accumulate) std::fill(c, c + uk.mr * width, T(0));
+  if (count == 0 && !accumulate) std::fill(c, c + (pair ? 2 : 1) * uk.mr * width, T(0));
   const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
   for (std::int64_t k0 = 0; k0 < count; k0 += block)
     run(std::min(block, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
+}
+
+// Rows of a gathered micro-tile `width` wide: 2 mr where the ISA has a kernel for two micro-tiles
+// at once (more sums in flight), else mr.
+template <typename T>
+int pair_rows(const GemmMicrokernel<T>& uk, std::int64_t width) noexcept {
+  const bool pair = width == uk.nr ? uk.run_indirect_pair != nullptr : width == uk.nr / 2 && uk.run_indirect_narrow_pair;
+  return pair ? 2 * uk.mr : uk.mr;
 }
 
 // gathered_product for `tiles` micro-tiles, rows[t * mr ..] and C at c + t * mr * width: two
@@ -101,17 +110,10 @@ void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int
 template <typename T>
 void gathered_products(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t tiles, std::int64_t count,
                        const T* const* rows, const std::int64_t* off, const T* b, T* c) noexcept {
-  const GemmIndirectMicrokernelFn<T> pair = width == uk.nr       ? uk.run_indirect_pair
-                                            : width == uk.nr / 2 ? uk.run_indirect_narrow_pair
-                                                                 : nullptr;
   std::int64_t t = 0;
-  if (pair != nullptr && count > 0) {
-    const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
+  if (pair_rows(uk, width) > uk.mr)
     for (; t + 2 <= tiles; t += 2)
-      for (std::int64_t k0 = 0; k0 < count; k0 += block)
-        pair(std::min(block, count - k0), rows + t * uk.mr, off + k0, b + k0 * width, c + t * uk.mr * width, width,
-             k0 > 0);
-  }
+      gathered_product(uk, width, count, rows + t * uk.mr, off, b, c + t * uk.mr * width, false, true);
   for (; t < tiles; ++t) gathered_product(uk, width, count, rows + t * uk.mr, off, b, c + t * uk.mr * width, false);
 }
 
@@ -1249,10 +1251,13 @@ class DirectConv final : public ConvImpl {
   // same for any thread count. Chunked, there is one run, its micro-tiles kept in `partials`
   // from chunk to chunk.
   void split_weights(const GemmMicrokernel<T>& uk) {
-    const std::int64_t panels = ceil_div(swapped_ ? g_.Cg : g_.Kg, uk.nr);
-    const std::int64_t tasks = g_.G * panels * ceil_div(std::int64_t(offsets_.size()), uk.mr);
-    weight_splits_ = weight_chunks() > 1 ? 1 : std::clamp<std::int64_t>(ceil_div(kWantTasks, tasks), 1, g_.N);
-    partial_elements_ = weight_splits_ > 1 || weight_chunks() > 1 ? weight_splits_ * tasks * uk.mr * uk.nr : 0;
+    const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, nr = panel_width(uk, across), mr = pair_rows(uk, nr);
+    const std::int64_t panels = g_.G * ceil_div(across, nr), taps = std::int64_t(offsets_.size());
+    // Runs counted on mr-tap tiles even where the tiles are paired, whose halved task count would
+    // split more runs: sums in another order than the plan chunked under a workspace bound.
+    weight_splits_ =
+        weight_chunks() > 1 ? 1 : std::clamp<std::int64_t>(ceil_div(kWantTasks, panels * ceil_div(taps, uk.mr)), 1, g_.N);
+    partial_elements_ = weight_splits_ > 1 || weight_chunks() > 1 ? weight_splits_ * panels * ceil_div(taps, mr) * mr * nr : 0;
   }
 
   // dW for all images, whose planes lie padded in `planes`: dY^T is packed in filter panels
@@ -1263,13 +1268,13 @@ class DirectConv final : public ConvImpl {
   // dY^T is chunked (chunk_weights), the pack and the reduction take turns, chunk by chunk.
   void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const int mr = uk.mr;
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
     const T* rows_src = swapped_ ? dy : planes;
     const T* panel_src = swapped_ ? planes : dy;
     const std::int64_t row_image = (swapped_ ? g_.K : g_.C) * plane, row_group = (swapped_ ? g_.Kg : g_.Cg) * plane;
     const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, panel_image = swapped_ ? g_.C : g_.K;
     const std::int64_t nr = panel_width(uk, across), panels = ceil_div(across, nr);
+    const int mr = pair_rows(uk, nr);  // taps a micro-tile
     const std::int64_t tiles = ceil_div(taps, mr), tasks = g_.G * panels * tiles;
     // Consecutive tasks share a tap tile (its rows stay in L1) where all of dY^T fits in L2, else
     // a filter panel, whose dY^T then stays in the last-level cache, or, chunked, in L2; a
@@ -1364,7 +1369,7 @@ class DirectConv final : public ConvImpl {
           for (int i = 0; i < mr; ++i) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - 1))];
           gathered_product(uk, nr, std::min(images_per_run_, std::min(img1, i1) - img) * pixels, rows,
                            pixel_offsets_.data() + p0, dyt + ((grp * panels + pn) * images + img - i0) * pixels * nr, c,
-                           img > img0 || p0 > 0);
+                           img > img0 || p0 > 0, mr > uk.mr);
         }
         if (splits == 1 && chunk == chunks - 1) store(task, c);
       }
