@@ -1535,8 +1535,8 @@ class DirectConv final : public ConvImpl {
 
   void data_indirect(const T* dy, const T* w, T* dx, T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const int mr = uk.mr;
     const std::int64_t nr = channel_panel();
+    const int mr = pair_rows(uk, nr);  // pixels a micro-tile
     const DyPad& d = dy_pad_;
     const std::int64_t plane = d.rows * d.cols, pq = g_.P * g_.Q, phases = g_.nph * g_.npw;
     const std::int64_t panels = ceil_div(g_.Cg, nr), per_group = d.weights / g_.G;
@@ -1598,7 +1598,8 @@ class DirectConv final : public ConvImpl {
           }
           for (std::int64_t pn = 0; pn < panels; ++pn) {
             // A phase that no tap reaches gets zeros.
-            gathered_product(uk, nr, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false);
+            gathered_product(uk, nr, taps, rows, d.offsets[std::size_t(phase)].data(), wg + pn * taps * nr, c, false,
+                             mr > uk.mr);
             for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
               T* dxc = dxg + (pn * nr + j) * g_.H * g_.W;
               for (std::int64_t i = 0; i < count; ++i) dxc[at[i]] = c[i * nr + j];
