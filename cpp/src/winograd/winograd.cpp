@@ -161,7 +161,8 @@ class WinogradConv final : public ConvImpl {
       : g_(desc, M), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
-    layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), uk.mr, uk.nr, sizeof(T), threads);
+    layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), tuple_rows(g_), uk.nr, sizeof(T),
+                                  threads);
     if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
@@ -169,8 +170,8 @@ class WinogradConv final : public ConvImpl {
                                         sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_, M);
-      bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), uk.mr, uk.nr, sizeof(T),
-                                        threads);
+      bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), tuple_rows(*gb_), uk.nr,
+                                        sizeof(T), threads);
       if (fused(*gb_)) bwd_layout_.a_prepacked = 0;
       bwd_planes_ = padded_planes(*gb_);
     } else {
@@ -184,7 +185,9 @@ class WinogradConv final : public ConvImpl {
   }
   std::string name_of(Direction d) const override {
     if (d == Direction::BackwardData && direct_) return direct_->name_of(d);
-    return std::string("winograd/") + kernels().name + "+" + kernel_name_;
+    const int mr = d == Direction::Forward ? layout_.mr : d == Direction::BackwardData ? bwd_layout_.mr : wgrad_layout_.mr;
+    const std::string rows = mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(mr).name;
+    return std::string("winograd/") + kernels().name + "+" + kernel_name_ + rows;
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -291,7 +294,14 @@ class WinogradConv final : public ConvImpl {
   }
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
-  static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, gemm_microkernel<T>().mr); }
+  static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, tuple_rows(g)); }
+  // The tuple GEMM's micro-tile rows: 8 where the ISA has that shape and the filters fill it, as
+  // the direct forward takes it (direct.cpp, forward_rows); the fused GEMM keeps the main kernel,
+  // whose tall entry it needs.
+  static int tuple_rows(const Geometry& g) {
+    const bool eight = gemm8_microkernel<T>().mr == 8 && g.Kg % 8 == 0 && !fused(g);
+    return eight ? 8 : gemm_microkernel<T>().mr;
+  }
   static TileLayout v_layout(const Geometry& g) { return TileLayout::panels(g.C, block_tiles(g), nr()).spread(line()); }
   static TileLayout m_layout(const Geometry& g) {
     return TileLayout::rows(g.G * m_rows(g), round_up(block_tiles(g), nr())).spread(line());
