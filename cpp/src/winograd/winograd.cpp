@@ -166,7 +166,7 @@ class WinogradConv final : public ConvImpl {
     if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
-    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, wgrad_tiles(g_.K, tiles), wgrad_tiles(g_.C, tiles), tiles, false}, uk.mr, uk.nr,
+    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, wgrad_tiles(g_.K, tiles), wgrad_tiles(g_.C, tiles), tiles, false}, tuple_rows(g_), uk.nr,
                                         sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_, M);
@@ -295,9 +295,9 @@ class WinogradConv final : public ConvImpl {
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, tuple_rows(g)); }
-  // The tuple GEMM's micro-tile rows: 8 where the ISA has that shape and the filters fill it, as
-  // the direct forward takes it (direct.cpp, forward_rows); the fused GEMM keeps the main kernel,
-  // whose tall entry it needs.
+  // The tuple GEMMs' micro-tile rows (filters): 8 where the ISA has that shape and the filters
+  // fill it, as the direct forward takes it (direct.cpp, forward_rows); the fused GEMMs keep the
+  // main kernel, whose tall entry they need.
   static int tuple_rows(const Geometry& g) {
     const bool eight = gemm8_microkernel<T>().mr == 8 && g.Kg % 8 == 0 && !fused(g);
     return eight ? 8 : gemm_microkernel<T>().mr;
