@@ -98,6 +98,20 @@ def test_channels_filling_half_a_panel(rng):
             assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
 
 
+def test_channels_in_eights(rng):
+    """Channels per group in multiples of 8, past the turned-around input gradient's four panels
+    (on AVX-512, 64 doubles or 128 floats), over several images: AVX-512 runs the input
+    gradient's GEMM on its 8-row kernel, 1x1 (whose weights pack by fixed-size copies) and
+    strided layers among them. All directions against the reference."""
+    for cg in (72, 136, 144):
+        for r in (1, 1, 3):
+            cfg = sweep.random_config(rng)
+            cfg.update(n=int(rng.integers(2, 4)), c=cfg["groups"] * cg, k=cfg["groups"] * int(rng.integers(1, 20)), r=r,
+                       s=r, h=int(rng.integers(6, 16)), w=int(rng.integers(6, 16)))
+            errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+            assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs)
+
+
 def test_weight_gradient_as_row_dots(rng):
     """Up to 8 filters per group, or up to 32 taps, over output rows that fill their vectors (21
     to 32 columns; up to 24 on AVX-512's half-width kernel): the weight gradient as dot products

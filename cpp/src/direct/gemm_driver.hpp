@@ -72,10 +72,14 @@ template <typename P> using HasPanelsB = Has<P, PanelsBHook>;
 template <typename P> using HasRowsC = Has<P, RowsCHook>;
 template <typename P> using HasRowsB = Has<P, RowsBHook>;
 
-// Whether a problem's A may be read gathered: it offers offsets, and the rows fit the entry.
+// Whether a problem's A may be read gathered: it offers offsets, and the rows fit the entry,
+// which only the main shape has.
 template <typename Problem>
 bool indirect_a_ok(const Problem& prob, int mr) {
-  if constexpr (HasIndirectA<Problem>::value) return mr <= kMaxIndirectRows && prob.a_offsets(0) != nullptr;
+  if constexpr (HasIndirectA<Problem>::value) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(prob.a_row(0, 0))>>;
+    return mr <= kMaxIndirectRows && gemm_microkernel<T>(mr).run_indirect != nullptr && prob.a_offsets(0) != nullptr;
+  }
   return true;
 }
 
