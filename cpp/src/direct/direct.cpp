@@ -88,9 +88,9 @@ constexpr std::size_t kGatherBlockBytes = 16 << 10;
 template <typename T>
 void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int64_t count, const T* const* rows,
                       const std::int64_t* off, const T* b, T* c, bool accumulate, bool pair = false) noexcept {
-  const GemmIndirectMicrokernelFn<T> run = width == uk.nr       ? (pair ? uk.run_indirect_pair : uk.run_indirect)
-                                           : width == uk.nr / 2 ? (pair ? uk.run_indirect_narrow_pair : uk.run_indirect_narrow)
-                                                                : uk.run_indirect_quarter;
+  const GemmIndirectMicrokernelFn<T> whole = pair ? uk.run_indirect_pair : uk.run_indirect;
+  const GemmIndirectMicrokernelFn<T> half = pair ? uk.run_indirect_narrow_pair : uk.run_indirect_narrow;
+  const GemmIndirectMicrokernelFn<T> run = width == uk.nr ? whole : width == uk.nr / 2 ? half : uk.run_indirect_quarter;
   if (count == 0 && !accumulate) std::fill(c, c + (pair ? 2 : 1) * uk.mr * width, T(0));
   const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
   for (std::int64_t k0 = 0; k0 < count; k0 += block)
@@ -101,7 +101,8 @@ void gathered_product(const GemmMicrokernel<T>& uk, std::int64_t width, std::int
 // at once (more sums in flight), else mr.
 template <typename T>
 int pair_rows(const GemmMicrokernel<T>& uk, std::int64_t width) noexcept {
-  const bool pair = width == uk.nr ? uk.run_indirect_pair != nullptr : width == uk.nr / 2 && uk.run_indirect_narrow_pair;
+  const bool pair = width == uk.nr ? uk.run_indirect_pair != nullptr
+                                   : width == uk.nr / 2 && uk.run_indirect_narrow_pair != nullptr;
   return pair ? 2 * uk.mr : uk.mr;
 }
 
@@ -1268,9 +1269,9 @@ class DirectConv final : public ConvImpl {
     const std::int64_t panels = g_.G * ceil_div(across, nr), taps = std::int64_t(offsets_.size());
     // Runs counted on mr-tap tiles even where the tiles are paired, whose halved task count would
     // split more runs: sums in another order than the plan chunked under a workspace bound.
-    weight_splits_ =
-        weight_chunks() > 1 ? 1 : std::clamp<std::int64_t>(ceil_div(kWantTasks, panels * ceil_div(taps, uk.mr)), 1, g_.N);
-    partial_elements_ = weight_splits_ > 1 || weight_chunks() > 1 ? weight_splits_ * panels * ceil_div(taps, mr) * mr * nr : 0;
+    const std::int64_t unpaired = panels * ceil_div(taps, uk.mr), tasks = panels * ceil_div(taps, mr);
+    weight_splits_ = weight_chunks() > 1 ? 1 : std::clamp<std::int64_t>(ceil_div(kWantTasks, unpaired), 1, g_.N);
+    partial_elements_ = weight_splits_ > 1 || weight_chunks() > 1 ? weight_splits_ * tasks * mr * nr : 0;
   }
 
   // dW for all images, whose planes lie padded in `planes`: dY^T is packed in filter panels

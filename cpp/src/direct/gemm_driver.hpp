@@ -200,9 +200,10 @@ GemmLayout make_layout(const Problem& prob, int mr, int nr, std::size_t elem, in
     L.b_shared = L.batches * L.ntiles * L.max_k * L.ncp();
   // Whole cache lines a thread, so that every thread's B panels start on one: a zmm load across
   // two lines costs two (Winograd's weight gradient on 2 threads, mp x kc of A last, ran misaligned).
-  L.per_thread = round_up((HasPanelsB<Problem>::value ? 0 : L.kc * L.ncp()) + (HasRowsC<Problem>::value ? 0 : L.mp() * L.ncp()) +
-                              (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc),
-                          std::int64_t(64 / elem));
+  const std::int64_t scratch = (HasPanelsB<Problem>::value ? 0 : L.kc * L.ncp()) +
+                               (HasRowsC<Problem>::value ? 0 : L.mp() * L.ncp()) +
+                               (Problem::kPrepackA ? (L.rows_a ? mr * L.kc : 0) : L.mp() * L.kc);
+  L.per_thread = round_up(scratch, std::int64_t(64 / elem));
   L.partials = L.ksplit > 1 ? L.ksplit * L.batches * L.ntiles * L.mp() * L.ncp() : 0;
   return L;
 }

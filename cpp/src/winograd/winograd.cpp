@@ -166,8 +166,9 @@ class WinogradConv final : public ConvImpl {
     if (fused(g_)) layout_.a_prepacked = 0;  // the weights come transformed, or are transformed in the GEMM
     planes_ = padded_planes(g_);
     const std::int64_t tiles = wgrad_rows(g_) * g_.tw;
-    wgrad_layout_ = direct::make_layout(WeightGemm<T>{g_, nullptr, nullptr, nullptr, wgrad_tiles(g_.K, tiles), wgrad_tiles(g_.C, tiles), tiles, false}, tuple_rows(g_), uk.nr,
-                                        sizeof(T), threads);
+    const WeightGemm<T> wgrad{g_, nullptr, nullptr, nullptr, wgrad_tiles(g_.K, tiles), wgrad_tiles(g_.C, tiles),
+                              tiles, false};
+    wgrad_layout_ = direct::make_layout(wgrad, tuple_rows(g_), uk.nr, sizeof(T), threads);
     if (bwd_ok_) {
       gb_ = std::make_unique<Geometry>(bwd_, M);
       bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), tuple_rows(*gb_), uk.nr,
@@ -185,8 +186,9 @@ class WinogradConv final : public ConvImpl {
   }
   std::string name_of(Direction d) const override {
     if (d == Direction::BackwardData && direct_) return direct_->name_of(d);
-    const int mr = d == Direction::Forward ? layout_.mr : d == Direction::BackwardData ? bwd_layout_.mr : wgrad_layout_.mr;
-    const std::string rows = mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(mr).name;
+    const GemmLayout& L =
+        d == Direction::Forward ? layout_ : d == Direction::BackwardData ? bwd_layout_ : wgrad_layout_;
+    const std::string rows = L.mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(L.mr).name;
     return std::string("winograd/") + kernels().name + "+" + kernel_name_ + rows;
   }
 

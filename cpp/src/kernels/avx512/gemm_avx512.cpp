@@ -10,18 +10,18 @@ namespace fastconv::kernels::avx512 {
 #include "kernels/pack_panel_avx2.inl"
 
 GemmMicrokernel<float> sgemm() {
-  GemmMicrokernel<float> k = {gemm_packed<float>, gemm_packed_tall<float>, gemm_rows_a<float>, gemm_rows_tall<float>,
-          gemm_6x2v_indirect<float>, gemm_6x1v_indirect<float>, gemm_indirect_tall<float>,
-          gemm_rows_b<float>, pack_panel_f32, kMR, 2 * Vec<float>::width,
-          "gemm-avx512-6x32"};
+  GemmMicrokernel<float> k = {gemm_packed<float>, gemm_packed_tall<float>, gemm_rows_a<float>,
+                              gemm_rows_tall<float>, gemm_6x2v_indirect<float>, gemm_6x1v_indirect<float>,
+                              gemm_indirect_tall<float>, gemm_rows_b<float>, pack_panel_f32, kMR,
+                              2 * Vec<float>::width, "gemm-avx512-6x32"};
   k.run_indirect_pair = gemm_12x2v_indirect<float>, k.run_indirect_narrow_pair = gemm_12x1v_indirect<float>;
   return k;
 }
 GemmMicrokernel<double> dgemm() {
-  GemmMicrokernel<double> k = {gemm_packed<double>, gemm_packed_tall<double>, gemm_rows_a<double>, gemm_rows_tall<double>,
-          gemm_6x2v_indirect<double>, gemm_6x1v_indirect<double>, gemm_indirect_tall<double>,
-          gemm_rows_b<double>, pack_panel_loops<double>, kMR, 2 * Vec<double>::width,
-          "gemm-avx512-6x16"};
+  GemmMicrokernel<double> k = {gemm_packed<double>, gemm_packed_tall<double>, gemm_rows_a<double>,
+                               gemm_rows_tall<double>, gemm_6x2v_indirect<double>, gemm_6x1v_indirect<double>,
+                               gemm_indirect_tall<double>, gemm_rows_b<double>, pack_panel_loops<double>, kMR,
+                               2 * Vec<double>::width, "gemm-avx512-6x16"};
   k.run_indirect_pair = gemm_12x2v_indirect<double>, k.run_indirect_narrow_pair = gemm_12x1v_indirect<double>;
   return k;
 }
