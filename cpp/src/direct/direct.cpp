@@ -927,15 +927,11 @@ class DirectConv final : public ConvImpl {
   std::string data_tag() const {
     if (as_forward_) return "+rotated" + as_forward_->forward_tag();
     if (data_indirect_) return "";
-    return (use_col2im() ? "+col2im" : "") + rows_tag(bwd_data_);
+    return (use_col2im() ? "+col2im" : "") + rows_tag<T>(bwd_data_.mr);
   }
   std::string forward_tag() const {
     if (indirect_) return "+indirect";
-    return rows_tag(fwd_);
-  }
-  // A GEMM's second shape, where its layout takes one
-  static std::string rows_tag(const GemmLayout& L) {
-    return L.mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(L.mr).name;
+    return rows_tag<T>(fwd_.mr);
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -1143,20 +1139,12 @@ class DirectConv final : public ConvImpl {
     }
   }
 
-  // The forward GEMM's rows: 8 where the ISA has that shape and the filters fill its panels, else
-  // the main kernel's. 8 rows fill panels that 6 would not (8, 16 and 32 filters per group: 6 + 2,
-  // 3 x 6 and 6 x 6 rows), and on an Intel Xeon with AVX-512 (Sapphire Rapids) they ran dense
-  // layers faster too: 16 sums hide more of the latency of B panels streaming from L2 than 12
-  // (a GEMM of 96 x 224 x 256 from L2: 200 -> 211 GFLOP/s; ResNet-18 layer3, direct, 22.2 -> 21.6 ms).
-  int forward_rows() const noexcept {
-    return gemm8_microkernel<T>().mr == 8 && g_.Kg % 8 == 0 ? 8 : gemm_microkernel<T>().mr;
-  }
-  // The input gradient's GEMM rows (channels per group), as forward_rows; not for one image,
-  // whose weights the main shape's gathered entry reads in place (ResNet-50's 1x1 at batch 1 ran
-  // 3% slower with them packed for 8 rows).
-  int data_rows() const noexcept {
-    return gemm8_microkernel<T>().mr == 8 && g_.Cg % 8 == 0 && g_.N > 1 ? 8 : gemm_microkernel<T>().mr;
-  }
+  // The forward GEMM's rows (gemm_rows).
+  int forward_rows() const noexcept { return gemm_rows<T>(g_.Kg); }
+  // The input gradient's, over its channels; for one image the main kernel's, whose gathered
+  // entry reads the weights in place (ResNet-50's 1x1 at batch 1 ran 3% slower with them packed
+  // for 8 rows).
+  int data_rows() const noexcept { return g_.N > 1 ? gemm_rows<T>(g_.Cg) : gemm_microkernel<T>().mr; }
   // forward_indirect's filter panels, and data_indirect's channel panels.
   std::int64_t filter_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Kg); }
   std::int64_t channel_panel() const noexcept { return panel_width(gemm_microkernel<T>(), g_.Cg); }

@@ -188,8 +188,7 @@ class WinogradConv final : public ConvImpl {
     if (d == Direction::BackwardData && direct_) return direct_->name_of(d);
     const GemmLayout& L =
         d == Direction::Forward ? layout_ : d == Direction::BackwardData ? bwd_layout_ : wgrad_layout_;
-    const std::string rows = L.mr == gemm_microkernel<T>().mr ? "" : std::string("+") + gemm_microkernel<T>(L.mr).name;
-    return std::string("winograd/") + kernels().name + "+" + kernel_name_ + rows;
+    return std::string("winograd/") + kernels().name + "+" + kernel_name_ + direct::rows_tag<T>(L.mr);
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -297,13 +296,9 @@ class WinogradConv final : public ConvImpl {
   // The microkernel's shape: B panels are nr tiles wide, and M holds whole mr-row micro-tiles.
   static std::int64_t nr() { return gemm_microkernel<T>().nr; }
   static std::int64_t m_rows(const Geometry& g) { return round_up(g.Kg, tuple_rows(g)); }
-  // The tuple GEMMs' micro-tile rows (filters): 8 where the ISA has that shape and the filters
-  // fill it, as the direct forward takes it (direct.cpp, forward_rows); the fused GEMMs keep the
-  // main kernel, whose tall entry they need.
-  static int tuple_rows(const Geometry& g) {
-    const bool eight = gemm8_microkernel<T>().mr == 8 && g.Kg % 8 == 0 && !fused(g);
-    return eight ? 8 : gemm_microkernel<T>().mr;
-  }
+  // The tuple GEMMs' micro-tile rows (filters), as direct's (gemm_rows); the fused GEMMs keep
+  // the main kernel, whose tall entry they need.
+  static int tuple_rows(const Geometry& g) { return fused(g) ? gemm_microkernel<T>().mr : direct::gemm_rows<T>(g.Kg); }
   static TileLayout v_layout(const Geometry& g) { return TileLayout::panels(g.C, block_tiles(g), nr()).spread(line()); }
   static TileLayout m_layout(const Geometry& g) {
     return TileLayout::rows(g.G * m_rows(g), round_up(block_tiles(g), nr())).spread(line());
