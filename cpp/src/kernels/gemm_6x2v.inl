@@ -20,6 +20,12 @@ inline void store_6x2v(T* c, std::int64_t ldc, bool accumulate, R c00, R c01, R 
   put(0, c00, c01), put(1, c10, c11), put(2, c20, c21), put(3, c30, c31), put(4, c40, c41), put(5, c50, c51);
 }
 
+// A row of C = or += one vector of sums.
+template <typename T, typename R = typename Vec<T>::type>
+inline void store_1v(T* c, bool accumulate, R v) noexcept {
+  Vec<T>::store(c, accumulate ? Vec<T>::add(v, Vec<T>::load(c)) : v);
+}
+
 // Accumulators are named variables: kept in an array, GCC spills them to the stack every step.
 // A element (i, p) at a[p * kMR + i] when packed, else at a[i * lda + p]; B row p at b + 2W p,
 // or with offsets (kRowsB), at b + off[p].
@@ -73,10 +79,7 @@ inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std:
     c8 = V::fma(V::broadcast(a6 + 2 * lda), bp, c8), c9 = V::fma(V::broadcast(a9), bp, c9);
     c10 = V::fma(V::broadcast(a9 + lda), bp, c10), c11 = V::fma(V::broadcast(a9 + 2 * lda), bp, c11);
   }
-  auto put = [&](int i, typename V::type v) {
-    T* ci = c + i * ldc;
-    V::store(ci, accumulate ? V::add(v, V::load(ci)) : v);
-  };
+  auto put = [&](int i, typename V::type v) { store_1v<T>(c + i * ldc, accumulate, v); };
   put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
   put(6, c6), put(7, c7), put(8, c8), put(9, c9), put(10, c10), put(11, c11);
 }
@@ -140,10 +143,7 @@ void gemm_6x1v_indirect(std::int64_t kc, const T* const* rows, const std::int64_
     c2 = V::fma(V::broadcast(a2 + o), bp, c2), c3 = V::fma(V::broadcast(a3 + o), bp, c3);
     c4 = V::fma(V::broadcast(a4 + o), bp, c4), c5 = V::fma(V::broadcast(a5 + o), bp, c5);
   }
-  auto put = [&](int i, typename V::type v) {
-    T* ci = c + i * ldc;
-    V::store(ci, accumulate ? V::add(v, V::load(ci)) : v);
-  };
+  auto put = [&](int i, typename V::type v) { store_1v<T>(c + i * ldc, accumulate, v); };
   put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
 }
 
@@ -193,10 +193,7 @@ void gemm_12x1v_indirect(std::int64_t kc, const T* const* rows, const std::int64
     c8 = V::fma(V::broadcast(a8 + o), bp, c8), c9 = V::fma(V::broadcast(a9 + o), bp, c9);
     c10 = V::fma(V::broadcast(a10 + o), bp, c10), c11 = V::fma(V::broadcast(a11 + o), bp, c11);
   }
-  auto put = [&](int i, typename V::type v) {
-    T* ci = c + i * ldc;
-    V::store(ci, accumulate ? V::add(v, V::load(ci)) : v);
-  };
+  auto put = [&](int i, typename V::type v) { store_1v<T>(c + i * ldc, accumulate, v); };
   put(0, c0), put(1, c1), put(2, c2), put(3, c3), put(4, c4), put(5, c5);
   put(6, c6), put(7, c7), put(8, c8), put(9, c9), put(10, c10), put(11, c11);
 }
