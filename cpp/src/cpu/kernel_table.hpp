@@ -215,11 +215,17 @@ struct WinogradKernels {
   const char* name = "";
 };
 
-// Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3).
+// Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3). Where an ISA has them (lanes 0
+// elsewhere), F(4x4) transforms over a wider block of tiles too, for planes whose rows fill it:
+// narrower planes keep f4, whose narrow blocks (or pairs of rows) leave fewer lanes idle.
 template <typename T>
 struct WinogradFamily {
-  WinogradKernels<T> f2, f4, f6;
-  const WinogradKernels<T>& tile(int m) const noexcept { return m == 2 ? f2 : m == 6 ? f6 : f4; }
+  WinogradKernels<T> f2, f4, f6, f4_wide;
+  // The kernels for output tiles of m x m, on planes tiles_wide tiles wide.
+  const WinogradKernels<T>& tile(int m, std::int64_t tiles_wide) const noexcept {
+    if (m == 4 && f4_wide.lanes && (tiles_wide > f4.lanes || 2 * tiles_wide == f4_wide.lanes)) return f4_wide;
+    return m == 2 ? f2 : m == 6 ? f6 : f4;
+  }
 };
 
 // A float32 multiply-add loop of independent chains, to measure the machine's ceiling.
@@ -276,8 +282,8 @@ const GemmMicrokernel<T>& gemm_microkernel(int mr) noexcept {
 }
 
 template <typename T>
-const WinogradKernels<T>& winograd_kernels(int tile) noexcept {
-  return kernel_table().winograd(static_cast<T*>(nullptr)).tile(tile);
+const WinogradKernels<T>& winograd_kernels(int tile, std::int64_t tiles_wide) noexcept {
+  return kernel_table().winograd(static_cast<T*>(nullptr)).tile(tile, tiles_wide);
 }
 
 template <typename T>

@@ -188,7 +188,8 @@ class WinogradConv final : public ConvImpl {
     if (d == Direction::BackwardData && direct_) return direct_->name_of(d);
     const GemmLayout& L =
         d == Direction::Forward ? layout_ : d == Direction::BackwardData ? bwd_layout_ : wgrad_layout_;
-    return std::string("winograd/") + kernels().name + "+" + kernel_name_ + direct::rows_tag<T>(L.mr);
+    const Geometry& g = d == Direction::BackwardData ? *gb_ : g_;
+    return std::string("winograd/") + kernels(g).name + "+" + kernel_name_ + direct::rows_tag<T>(L.mr);
   }
 
   std::size_t workspace_size(Direction d) const noexcept override {
@@ -268,7 +269,7 @@ class WinogradConv final : public ConvImpl {
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t kc0 = blk * kLanes;
-      kernels().weights_t(sum + kc0, pairs, int(std::min<std::int64_t>(kLanes, pairs - kc0)), dw + kc0 * 9);
+      kernels(g).weights_t(sum + kc0, pairs, int(std::min<std::int64_t>(kLanes, pairs - kc0)), dw + kc0 * 9);
     }
     if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
   }
@@ -393,7 +394,7 @@ class WinogradConv final : public ConvImpl {
   // last are zero, and so are the panel rows they fill.
   static void transform_panel(const Geometry& g, const T* w, bool rotate, std::int64_t grp, std::int64_t panel0,
                               std::int64_t mr, std::int64_t c0, std::int64_t kc, T* dst, std::int64_t point) noexcept {
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     // Filters panel0 + l0 + t side by side: consecutive in the rotated weights (the forward's
     // [C][K/groups][3][3]), a channel row apart in the forward's.
     const std::int64_t stride = rotate ? 9 : g.Cg * 9;
@@ -418,7 +419,7 @@ class WinogradConv final : public ConvImpl {
   void fused_gemm(const Geometry& g, const GemmLayout& L, const T* w, bool rotate, const T* v, T* m,
                   std::int64_t count, T* scratch) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), rows = fused_rows(g, L), panels = ceil_div(kgp, rows);
     const std::int64_t tasks = g.G * panels, point = fused_point(g, L), jn = ceil_div(count, nr);
     const bool tall = rows > mr;  // then count <= nr / 2: one panel, half of it or less
@@ -490,7 +491,7 @@ class WinogradConv final : public ConvImpl {
   void fused_weight_gradient(const Geometry& g, const T* z, const TileLayout& zl, const T* v, const TileLayout& vl,
                              T* dw, T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     const std::int64_t mr = uk.mr, nr = uk.nr, stride = g.tiles, kp = ceil_div(g.Kg, mr), cp = ceil_div(g.Cg, nr);
     T* packed = work + mr * stride;  // [xi][group][channel panel]: tiles x nr
     T* scratch = packed + kXi * g.G * cp * stride * nr;
@@ -531,7 +532,7 @@ class WinogradConv final : public ConvImpl {
   // and the kernels read all their lanes' patches), so the transform kernels check no bounds.
   // A buffer holds the rows of one tile block, not the whole plane.
   static std::unique_ptr<PaddedSource> padded_planes(const Geometry& g) {
-    const std::int64_t lanes = kernels().lanes, width = (g.tw + lanes) * kTile;
+    const std::int64_t lanes = kernels(g).lanes, width = (g.tw + lanes) * kTile;
     const std::int64_t strip_rows = std::min(g.th, std::max(block_rows(g), wgrad_rows(g))) * kTile;
     const std::size_t strip_bytes = std::size_t((strip_rows + 2) * (width + 2)) * sizeof(T);
     return std::make_unique<PaddedSource>(g.H, g.W, 1, 1, g.pt, g.pl, g.th * kTile, width, 3, 3, 1, 1, 1, 1, sizeof(T),
@@ -567,7 +568,7 @@ class WinogradConv final : public ConvImpl {
   template <typename Pairable, typename Fn>
   static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
                               Pairable&& pairable, Fn&& fn) noexcept {
-    const int lanes = kernels().lanes;
+    const int lanes = kernels(g).lanes;
     for (std::int64_t ty = ty0; ty < ty1;) {
       const std::int64_t tile = (img * g.th + ty - r0) * g.tw;
       if (2 * g.tw == lanes && ty + 1 < ty1 && pairable(tile)) {
@@ -581,13 +582,13 @@ class WinogradConv final : public ConvImpl {
     }
   }
   static bool always(std::int64_t) { return true; }
-  static const WinogradKernels<T>& kernels() { return winograd_kernels<T>(M); }
+  static const WinogradKernels<T>& kernels(const Geometry& g) { return winograd_kernels<T>(M, g.tw); }
 
   // V[xi][c][tile] (at vl) = B^T d B for global tile rows [r0, r1): each (image, channel) strip
   // padded in the thread's buffer (bufs: threads_ slots), then transformed.
   void transform_input(const Geometry& g, const PaddedSource& pad, const T* x, std::int64_t r0, std::int64_t r1,
                        T* v, const TileLayout& vl, T* bufs, int threads) const noexcept {
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     const std::int64_t ld = pad.geometry().ld;
     auto buffer = [&] {
       T* buf = bufs + thread_index() * slot(pad);
@@ -613,7 +614,7 @@ class WinogradConv final : public ConvImpl {
                         int threads) const noexcept {
     const TileLayout ml = m_layout(g);
     const std::int64_t rows = m_rows(g);
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, threads, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
@@ -627,7 +628,7 @@ class WinogradConv final : public ConvImpl {
   // Z[xi][k][tile] = A dY A^T for global tile rows [r0, r1).
   void transform_gradient(const Geometry& g, const T* dy, std::int64_t r0, std::int64_t r1, T* z,
                           const TileLayout& zl) const noexcept {
-    const WinogradKernels<T>& wk = kernels();
+    const WinogradKernels<T>& wk = kernels(g);
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, threads_, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,

@@ -19,6 +19,7 @@ struct Vec<float> {
   static type set1(float v) { return _mm256_set1_ps(v); }
   static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm256_add_ps(a, b); }
+  static type sub(type a, type b) { return _mm256_sub_ps(a, b); }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
   // The first n lanes (0 <= n <= width); masked-off lanes are neither read nor written, and
   // load as zero.
@@ -46,6 +47,7 @@ struct Vec<double> {
   static type set1(double v) { return _mm256_set1_pd(v); }
   static type fma(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
   static type add(type a, type b) { return _mm256_add_pd(a, b); }
+  static type sub(type a, type b) { return _mm256_sub_pd(a, b); }
   static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
   static mask_type first(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
   static mask_type between(int lo, int hi) { return _mm256_andnot_si256(first(lo), first(hi)); }

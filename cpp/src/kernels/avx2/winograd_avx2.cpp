@@ -13,10 +13,12 @@ namespace fastconv::kernels::avx2 {
 constexpr int kLanes = 8;  // a ymm register of floats
 #include "kernels/transpose_avx2.inl"
 #include "kernels/winograd_tiles.inl"
+#include "kernels/winograd_f4_passes.inl"
 
 namespace {
 
 constexpr int kA = F4::kA, kM = F4::kM;
+using V = Vec<float>;
 
 // The first count lanes of v at dst, in up to three stores (masked stores are slow on AMD CPUs).
 inline void store_first(float* dst, __m256 v, int count) {
@@ -31,17 +33,6 @@ inline void store_first(float* dst, __m256 v, int count) {
     part = _mm_movehl_ps(part, part), dst += 2, count -= 2;
   }
   if (count > 0) _mm_store_ss(dst, part);
-}
-
-// out = B^T d for six vectors (each lane a tile): the rows of B^T with points 0, 1, -1, 2, -2.
-inline void bt(const __m256* d, __m256* out) {
-  const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), m4 = _mm256_set1_ps(-4), m5 = _mm256_set1_ps(-5);
-  out[0] = _mm256_fmadd_ps(four, d[0], _mm256_fmadd_ps(m5, d[2], d[4]));
-  out[1] = _mm256_fmadd_ps(m4, _mm256_add_ps(d[1], d[2]), _mm256_add_ps(d[3], d[4]));
-  out[2] = _mm256_fmadd_ps(four, _mm256_sub_ps(d[1], d[2]), _mm256_sub_ps(d[4], d[3]));
-  out[3] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[3], d[1]), _mm256_sub_ps(d[4], d[2]));
-  out[4] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[1], d[3]), _mm256_sub_ps(d[4], d[2]));
-  out[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(m5, d[3], d[5]));
 }
 
 // Columns j, j+1 (and j+2, j+3 when all four are wanted) of 8 patches whose rows start 4 apart,
@@ -72,27 +63,14 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
     __m256 d[kA];
     columns(row, second, 4, d);
     columns(row + 4, second, 2, d + 4);
-    bt(d, rows[i]);
+    bt<V>(d, rows[i]);
   }
   for (int nu = 0; nu < kA; ++nu) {
     __m256 col[kA], out[kA];
     for (int i = 0; i < kA; ++i) col[i] = rows[i][nu];
-    bt(col, out);
+    bt<V>(col, out);
     for (int xi = 0; xi < kA; ++xi) store_first(v + (xi * kA + nu) * xi_stride, out[xi], count);
   }
-}
-
-// out = A d for four vectors: six points 0, 1, -1, 2, -2 and infinity (the transpose of at).
-inline void a(const __m256* d, __m256* out) {
-  const __m256 e = _mm256_add_ps(d[0], d[2]), o = _mm256_add_ps(d[1], d[3]);
-  const __m256 e2 = _mm256_fmadd_ps(_mm256_set1_ps(4), d[2], d[0]);
-  const __m256 o2 = _mm256_fmadd_ps(_mm256_set1_ps(8), d[3], _mm256_add_ps(d[1], d[1]));
-  out[0] = d[0];
-  out[1] = _mm256_add_ps(e, o);
-  out[2] = _mm256_sub_ps(e, o);
-  out[3] = _mm256_add_ps(e2, o2);
-  out[4] = _mm256_sub_ps(e2, o2);
-  out[5] = d[3];
 }
 
 // The gradient transform of winograd_tiles.inl's gradient_block, for float: Z = A (dy A^T), each
@@ -117,24 +95,14 @@ void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std:
   for (int i = 0; i < kM; ++i) {
     __m256 d[kM];
     columns(src + i * ld, second, 4, d);
-    a(d, rows_a[i]);
+    a<V>(d, rows_a[i]);
   }
   for (int nu = 0; nu < kA; ++nu) {
     __m256 col[kM], out[kA];
     for (int i = 0; i < kM; ++i) col[i] = rows_a[i][nu];
-    a(col, out);
+    a<V>(col, out);
     for (int xi = 0; xi < kA; ++xi) store_first(z + (xi * kA + nu) * xi_stride, out[xi], count);
   }
-}
-
-// out = A^T m for six vectors: four outputs from points 0, 1, -1, 2, -2 and infinity.
-inline void at(const __m256* m, __m256* out) {
-  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
-  const __m256 c = _mm256_add_ps(m[3], m[4]), e = _mm256_sub_ps(m[3], m[4]);
-  out[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
-  out[1] = _mm256_fmadd_ps(_mm256_set1_ps(2), e, b);
-  out[2] = _mm256_fmadd_ps(_mm256_set1_ps(4), c, a);
-  out[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), e, b), m[5]);
 }
 
 // The output transform of winograd_tiles.inl's output_block, for float: y = A^T M A + bias, each
@@ -149,7 +117,7 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
       const float* src = m + (xi * kA + nu) * xi_stride;
       mm[xi] = count == kLanes ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, lanes);
     }
-    at(mm, cols[nu]);
+    at<V>(mm, cols[nu]);
   }
   // pair: lanes 4-7 (out[2], out[3] below) go 4 rows down instead of 16 columns on
   const int per_row = pair ? kLanes / 2 : kLanes, halves = pair && count > per_row ? 2 : 1;
@@ -158,7 +126,7 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
   for (std::int64_t i = 0; i < kM; ++i) {
     __m256 r[kA], c[kM];
     for (int nu = 0; nu < kA; ++nu) r[nu] = cols[nu][i];
-    at(r, c);  // c[j]: lane t is output (i, 4t + j)
+    at<V>(r, c);  // c[j]: lane t is output (i, 4t + j)
     const __m256 lo01 = _mm256_unpacklo_ps(c[0], c[1]), hi01 = _mm256_unpackhi_ps(c[0], c[1]);
     const __m256 lo23 = _mm256_unpacklo_ps(c[2], c[3]), hi23 = _mm256_unpackhi_ps(c[2], c[3]);
     const __m256 q0 = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));  // tiles 0 | 4

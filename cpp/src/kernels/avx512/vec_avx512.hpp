@@ -84,6 +84,7 @@ struct Vec<float> {
   static type set1(float v) { return _mm512_set1_ps(v); }
   static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm512_add_ps(a, b); }
+  static type sub(type a, type b) { return _mm512_sub_ps(a, b); }
   static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
   static float sum(type v) { return sum_lanes(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1))); }
 };
@@ -101,6 +102,7 @@ struct Vec<double> {
   static type set1(double v) { return _mm512_set1_pd(v); }
   static type fma(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
   static type add(type a, type b) { return _mm512_add_pd(a, b); }
+  static type sub(type a, type b) { return _mm512_sub_pd(a, b); }
   static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
@@ -127,6 +129,7 @@ struct EmulatedFloat : EmulatedBase<16> {
   static type set1(float v) { return {_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
   static type fma(type a, type b, type c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
   static type add(type a, type b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
+  static type sub(type a, type b) { return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v.lo), _mm256_storeu_ps(p + 8, v.hi); }
   static float sum(type v) { return sum_lanes(_mm256_add_ps(v.lo, v.hi)); }
 };
@@ -143,6 +146,7 @@ struct EmulatedDouble : EmulatedBase<8> {
   static type set1(double v) { return {_mm256_set1_pd(v), _mm256_set1_pd(v)}; }
   static type fma(type a, type b, type c) { return {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)}; }
   static type add(type a, type b) { return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
+  static type sub(type a, type b) { return {_mm256_sub_pd(a.lo, b.lo), _mm256_sub_pd(a.hi, b.hi)}; }
   static void store(double* p, type v) { _mm256_storeu_pd(p, v.lo), _mm256_storeu_pd(p + 4, v.hi); }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(v.lo, v.hi)); }
 };

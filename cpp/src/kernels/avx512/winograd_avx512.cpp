@@ -2,17 +2,159 @@
 // built with the AVX-512 flags and 512-bit vectors preferred, so that a row of lanes is one zmm
 // register of floats (two of doubles). Float weights keep AVX2's kernels, which transpose 8
 // filters in registers (the driver hands weights over 8 filters at a time, whatever the tile
-// lanes), and so do F(4x4)'s float input and output transforms, which load patch rows whole
-// where these loops gather element by element. No AVX-512 machine has timed either choice.
+// lanes). F(4x4)'s float input, output and gradient transforms are written out: they load patch
+// rows whole and sort them into columns in registers, where the loops gather element by element
+// (1.1-1.7x slower than AVX2's 8-lane kernels), and they serve planes wide enough to fill 16 lanes.
+#include <immintrin.h>
+
 #include <algorithm>
 
+#include "kernels/avx512/vec_avx512.hpp"
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx512 {
 constexpr int kLanes = 16;
 #include "kernels/winograd_tiles.inl"
+#include "kernels/winograd_f4_passes.inl"
 
 namespace {
+
+#if !defined(FASTCONV_EMULATE_AVX512)  // the emulated build keeps AVX2's F(4x4) kernels alone
+constexpr int kA = F4::kA, kM = F4::kM;
+using V = Vec<float>;
+
+// The first n lanes (0 < n <= 16).
+inline __mmask16 first(int n) { return __mmask16((1u << n) - 1); }
+inline void store_first(float* dst, __m512 v, int count) {
+  if (count == kLanes) return _mm512_storeu_ps(dst, v);
+  _mm512_mask_storeu_ps(dst, first(count), v);
+}
+// n values at p, zeros past them (none read).
+inline __m512 load_first(const float* p, std::int64_t n) {
+  if (n >= kLanes) return _mm512_loadu_ps(p);
+  return n > 0 ? _mm512_maskz_loadu_ps(first(int(n)), p) : _mm512_setzero_ps();
+}
+
+// Four registers of a row of patches m = 4 apart (lanes 0-7 from lo, 8-15 from hi: 32 values
+// each) sorted into columns: lane t of col[j] = value 4t + j.
+inline void columns(__m512 lo0, __m512 lo1, __m512 hi0, __m512 hi1, __m512* col) {
+  const __m512i j01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const __m512i j23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  const __m512 lo01 = _mm512_permutex2var_ps(lo0, j01, lo1), lo23 = _mm512_permutex2var_ps(lo0, j23, lo1);
+  const __m512 hi01 = _mm512_permutex2var_ps(hi0, j01, hi1), hi23 = _mm512_permutex2var_ps(hi0, j23, hi1);
+  col[0] = _mm512_shuffle_f32x4(lo01, hi01, _MM_SHUFFLE(1, 0, 1, 0));
+  col[1] = _mm512_shuffle_f32x4(lo01, hi01, _MM_SHUFFLE(3, 2, 3, 2));
+  col[2] = _mm512_shuffle_f32x4(lo23, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+  col[3] = _mm512_shuffle_f32x4(lo23, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+// Columns 4 and 5 of the patches (j = 0, 1): column j of the next tile, lanes shifted down by
+// one. The last lane of each row of tiles (7 with pair, 15) takes its value from the row.
+inline __m512 next_tile(__m512 col, const float* row, std::int64_t second, int j) {
+  const __m512i last = _mm512_castps_si512(_mm512_set1_ps(row[second + 64 + j]));
+  const __m512 shifted = _mm512_castsi512_ps(_mm512_alignr_epi32(last, _mm512_castps_si512(col), 1));
+  return _mm512_mask_mov_ps(shifted, __mmask16(1u << 7), _mm512_set1_ps(row[32 + j]));
+}
+
+// The input transform of winograd_tiles.inl's input_block: V = B^T (d B), each patch row
+// transformed as it is loaded, then each column.
+void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair,
+                     float* v, std::int64_t xi_stride) noexcept {
+  __m512 rows[kA][kA];  // rows[i][nu]: row i of the patches times B
+  const std::int64_t second = pair ? kM * ld - 32 : 0;  // lanes 8-15: the tile row below, not 32 columns on
+  for (int i = 0; i < kA; ++i) {
+    const float* row = padded + (y0 + i) * ld + x0;
+    __m512 d[kA];
+    columns(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16), _mm512_loadu_ps(row + second + 32),
+            _mm512_loadu_ps(row + second + 48), d);
+    d[4] = next_tile(d[0], row, second, 0);
+    d[5] = next_tile(d[1], row, second, 1);
+    bt<V>(d, rows[i]);
+  }
+  for (int nu = 0; nu < kA; ++nu) {
+    __m512 col[kA], out[kA];
+    for (int i = 0; i < kA; ++i) col[i] = rows[i][nu];
+    bt<V>(col, out);
+    for (int xi = 0; xi < kA; ++xi) store_first(v + (xi * kA + nu) * xi_stride, out[xi], count);
+  }
+}
+
+// The gradient transform of winograd_tiles.inl's gradient_block: Z = A (dy A^T), each patch row
+// loaded whole (values outside the plane masked to zero) and sorted into columns.
+void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
+                        int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
+  // pair: lanes 8-15 load the row 4 below, else the 32 columns on
+  const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, pair ? kLanes / 2 : kLanes), Q - ox);
+  __m512 rows_a[kM][kA];  // rows_a[i][nu]: row i of the patches times A^T
+  for (int i = 0; i < kM; ++i) {
+    const std::int64_t y_lo = oy + i, y_hi = pair ? y_lo + kM : y_lo, skip = pair ? 0 : 32;
+    const std::int64_t n_lo = y_lo < P ? used : 0, n_hi = y_hi < P ? used - skip : 0;
+    const float* lo = n_lo > 0 ? plane + y_lo * Q + ox : plane;
+    const float* hi = n_hi > 0 ? plane + y_hi * Q + ox + skip : plane;
+    __m512 d[kM];
+    columns(load_first(lo, n_lo), load_first(lo + 16, n_lo - 16), load_first(hi, n_hi), load_first(hi + 16, n_hi - 16),
+            d);
+    a<V>(d, rows_a[i]);
+  }
+  for (int nu = 0; nu < kA; ++nu) {
+    __m512 col[kM], out[kA];
+    for (int i = 0; i < kM; ++i) col[i] = rows_a[i][nu];
+    a<V>(col, out);
+    for (int xi = 0; xi < kA; ++xi) store_first(z + (xi * kA + nu) * xi_stride, out[xi], count);
+  }
+}
+
+// The columns c[j] (lane t: value 4t + j) interleaved into 64 consecutive values, out[0..3]:
+// the inverse of columns.
+inline void interleave(const __m512* c, __m512* out) {
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i lo2 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const __m512i hi2 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  const __m512 lo01 = _mm512_permutex2var_ps(c[0], lo, c[1]), hi01 = _mm512_permutex2var_ps(c[0], hi, c[1]);
+  const __m512 lo23 = _mm512_permutex2var_ps(c[2], lo, c[3]), hi23 = _mm512_permutex2var_ps(c[2], hi, c[3]);
+  out[0] = _mm512_permutex2var_ps(lo01, lo2, lo23);  // tiles 0-3
+  out[1] = _mm512_permutex2var_ps(lo01, hi2, lo23);  // tiles 4-7
+  out[2] = _mm512_permutex2var_ps(hi01, lo2, hi23);  // tiles 8-11
+  out[3] = _mm512_permutex2var_ps(hi01, hi2, hi23);  // tiles 12-15
+}
+
+// The output transform of winograd_tiles.inl's output_block: y = A^T M A + bias, each output row
+// of the 16 tiles interleaved in registers into 64 consecutive values.
+void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pair, float bias, float* plane,
+                      std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
+  __m512 cols[kA][kM];  // cols[nu][i]: column nu of A^T M
+  for (int nu = 0; nu < kA; ++nu) {
+    __m512 mm[kA];
+    for (int xi = 0; xi < kA; ++xi) mm[xi] = load_first(m + (xi * kA + nu) * xi_stride, count);
+    at<V>(mm, cols[nu]);
+  }
+  // pair: tiles 8-15 (out[2], out[3]) go 4 rows down instead of 32 columns on
+  const int per_row = pair ? kLanes / 2 : kLanes, halves = pair && count > per_row ? 2 : 1;
+  const std::int64_t width = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
+  const __m512 b = _mm512_set1_ps(bias);
+  for (std::int64_t i = 0; i < kM; ++i) {
+    __m512 r[kA], c[kM], out[4];
+    for (int nu = 0; nu < kA; ++nu) r[nu] = cols[nu][i];
+    at<V>(r, c);  // c[j]: lane t is output (i, 4t + j)
+    for (int j = 0; j < kM; ++j) c[j] = _mm512_add_ps(c[j], b);
+    interleave(c, out);
+    for (int h = 0; h < halves; ++h) {
+      const std::int64_t y = oy + h * kM + i;
+      if (y >= P) continue;
+      float* dst = plane + y * Q + ox;
+      const __m512* src = out + h * 2;
+      for (std::int64_t col = 0; col < width; col += kLanes) {
+        if (col + kLanes <= width) {
+          _mm512_storeu_ps(dst + col, src[col / kLanes]);
+        } else {
+          _mm512_mask_storeu_ps(dst + col, first(int(width - col)), src[col / kLanes]);
+        }
+      }
+    }
+  }
+}
+#endif
 
 template <typename F>
 WinogradKernels<float> with_avx2_weights(const char* name, const WinogradKernels<float>& avx2) {
@@ -26,7 +168,15 @@ WinogradKernels<float> with_avx2_weights(const char* name, const WinogradKernels
 
 WinogradFamily<float> swinograd() {
   const WinogradFamily<float> avx2 = kernels::avx2::swinograd();
-  return {with_avx2_weights<F2>("f2x2-avx512", avx2.f2), avx2.f4, with_avx2_weights<F6>("f6x6-avx512", avx2.f6)};
+  WinogradFamily<float> family{with_avx2_weights<F2>("f2x2-avx512", avx2.f2), avx2.f4,
+                               with_avx2_weights<F6>("f6x6-avx512", avx2.f6), {}};
+#if !defined(FASTCONV_EMULATE_AVX512)
+  family.f4_wide = with_avx2_weights<F4>("f4x4-avx512", avx2.f4);
+  family.f4_wide.input = input_block_f32;
+  family.f4_wide.output = output_block_f32;
+  family.f4_wide.gradient = gradient_block_f32;
+#endif
+  return family;
 }
 WinogradFamily<double> dwinograd() {
   return {winograd_kernels<F2, double>("f2x2-avx512"), winograd_kernels<F4, double>("f4x4-avx512"),
