@@ -313,15 +313,16 @@ class WinogradConv final : public ConvImpl {
   // Every direction runs a block of whole tile rows at a time, input transform to output
   // transform, so that V and M stay in cache instead of streaming through memory three times.
   // Measured on ResNet and VGG layers: a block needs enough GEMM work to pay for its setup
-  // (2^24 multiply-adds; more only adds cache misses, as the output transform rereads M: ResNet-18
-  // layer1 at batch 16 ran 8% faster on 2 threads than with 2^25, as fast on one), and tiles that
-  // fill the microkernel's panels, as a partial last panel computes its padding.
+  // (2^22 multiply-adds; more only adds cache misses, as the output transform rereads M. On a
+  // Xeon with 2 MB of L2, ResNet-18 layer1's blocks of 2^24 (126 tiles, 2.4 MB of V and M) ran
+  // 1.4x slower than blocks of one panel, on one thread), and tiles that fill the microkernel's
+  // panels, as a partial last panel computes its padding.
   static std::int64_t block_rows(const Geometry& g) {
     if (fused(g)) return g.N * g.th;
     const double per_tile = double(kXi) * double(g.Cg) * double(g.K);
     // at least one whole panel: AVX-512's are 32 tiles wide, and 16-tile blocks of ResNet-18's
     // layer3 computed as much padding as tiles (1.8x slower)
-    const std::int64_t want = std::max({std::int64_t(16), nr(), std::int64_t(double(1 << 24) / per_tile)});
+    const std::int64_t want = std::max({std::int64_t(16), nr(), std::int64_t(double(1 << 22) / per_tile)});
     const std::int64_t total = g.N * g.th, rows = std::min(ceil_div(want, g.tw), total);
     auto waste = [&](std::int64_t r) { return double(round_up(r * g.tw, nr()) - r * g.tw) / double(r * g.tw); };
     std::int64_t best = rows;  // the least padding within a third either way, and at most 4 MB of V and M
