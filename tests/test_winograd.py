@@ -139,14 +139,16 @@ def test_winograd_weight_transforms_fused_with_few_tiles(rng, dtype, algorithm):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_winograd_threads_running_whole_blocks(rng, threads):
+@pytest.mark.parametrize("x_shape,k", [((16, 128, 14, 14), 96), ((1, 64, 56, 56), 64)])
+def test_winograd_threads_running_whole_blocks(rng, threads, x_shape, k):
     """With several tile blocks per thread, each thread runs whole blocks (transforms and GEMM) in
     its own workspace: forward and input gradient against the reference, with and without
-    prepared weights."""
-    x = rng.standard_normal((16, 128, 14, 14)).astype(np.float32)
-    w = rng.standard_normal((96, 128, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(96).astype(np.float32)
-    dy = rng.standard_normal((16, 96, 14, 14)).astype(np.float32)
+    prepared weights. The second layer's 7 blocks run so on 2 threads only because its
+    transformed weights are small, and shared on 3."""
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((k, x_shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32)
+    dy = rng.standard_normal((x_shape[0], k) + x_shape[2:]).astype(np.float32)
     pads = ((1, 1), (1, 1))
     with fastconv.thread_limit(threads):
         plan = fastconv.plan_conv2d(x.shape, w.shape, padding=1, algorithm="winograd")

@@ -700,10 +700,14 @@ class WinogradConv final : public ConvImpl {
   }
 
   // With blocks enough for every thread several times, each thread runs whole blocks on its own
-  // (transforms and GEMM), so that no barrier separates the steps: on this machine's shared
-  // vCPUs a barrier waits for whichever vCPU the host has paused.
+  // (transforms and GEMM), so that no barrier separates the steps: on shared vCPUs a barrier
+  // waits for whichever vCPU the host has paused. Three times suffice where the transformed
+  // weights (U) are small enough to stay in each thread's L2: ResNet-18 layer1's 7 blocks ran
+  // 1.15x faster on 2 threads so, but VGG-16 conv3_2's 7, each thread streaming 9 MB of U, 1.2x
+  // slower.
   bool own_blocks(const Geometry& g) const noexcept {
-    return threads_ > 1 && ceil_div(g.N * g.th, block_rows(g)) >= 4 * threads_;
+    const bool small_u = std::int64_t(kXi * sizeof(T)) * g.K * g.Cg <= (std::int64_t(1) << 20);
+    return threads_ > 1 && ceil_div(g.N * g.th, block_rows(g)) >= (small_u ? 3 : 4) * threads_;
   }
   // The GEMM run by one thread, its transformed weights coming ready: no packed-A area, one
   // thread's scratch.
