@@ -216,15 +216,17 @@ struct WinogradKernels {
 };
 
 // Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3). Where an ISA has them (lanes 0
-// elsewhere), F(4x4) transforms over a wider block of tiles too, for planes whose rows fill it:
-// narrower planes keep f4, whose narrow blocks (or pairs of rows) leave fewer lanes idle.
+// elsewhere), the same over wider blocks of tiles too, for planes whose rows fill them: narrower
+// planes keep the main kernels, whose narrow blocks (or pairs of rows) leave fewer lanes idle.
 template <typename T>
 struct WinogradFamily {
-  WinogradKernels<T> f2, f4, f6, f4_wide;
+  WinogradKernels<T> f2, f4, f6;
+  WinogradKernels<T> f2_wide, f4_wide, f6_wide;
   // The kernels for output tiles of m x m, on planes tiles_wide tiles wide.
   const WinogradKernels<T>& tile(int m, std::int64_t tiles_wide) const noexcept {
-    if (m == 4 && f4_wide.lanes && (tiles_wide > f4.lanes || 2 * tiles_wide == f4_wide.lanes)) return f4_wide;
-    return m == 2 ? f2 : m == 6 ? f6 : f4;
+    const WinogradKernels<T>& main = m == 2 ? f2 : m == 6 ? f6 : f4;
+    const WinogradKernels<T>& wide = m == 2 ? f2_wide : m == 6 ? f6_wide : f4_wide;
+    return wide.lanes && (tiles_wide > main.lanes || 2 * tiles_wide == wide.lanes) ? wide : main;
   }
 };
 

@@ -1,10 +1,11 @@
 // Winograd transforms for AVX-512 CPUs: the loops of winograd_tiles.inl over blocks of 16 tiles,
 // built with the AVX-512 flags and 512-bit vectors preferred, so that a row of lanes is one zmm
-// register of floats (two of doubles). Float weights keep AVX2's kernels, which transpose 8
-// filters in registers (the driver hands weights over 8 filters at a time, whatever the tile
-// lanes). F(4x4)'s float input, output and gradient transforms are written out: they load patch
-// rows whole and sort them into columns in registers, where the loops gather element by element
-// (1.1-1.7x slower than AVX2's 8-lane kernels), and they serve planes wide enough to fill 16 lanes.
+// register of floats (two of doubles). For float these serve planes wide enough to fill 16
+// lanes; narrower ones keep AVX2's 8-lane kernels, whose pairs of rows fill them, and so do the
+// weights, whose kernels transpose 8 filters in registers (the driver hands weights over 8
+// filters at a time, whatever the tile lanes). F(4x4)'s float input, output and gradient
+// transforms are written out: they load patch rows whole and sort them into columns in registers,
+// where the loops gather element by element (1.1-1.7x slower than AVX2's 8-lane kernels).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -166,12 +167,14 @@ WinogradKernels<float> with_avx2_weights(const char* name, const WinogradKernels
 
 }  // namespace
 
+// AVX2's 8-lane kernels, and these over 16 lanes for planes wide enough.
 WinogradFamily<float> swinograd() {
   const WinogradFamily<float> avx2 = kernels::avx2::swinograd();
-  WinogradFamily<float> family{with_avx2_weights<F2>("f2x2-avx512", avx2.f2), avx2.f4,
-                               with_avx2_weights<F6>("f6x6-avx512", avx2.f6), {}};
-#if !defined(FASTCONV_EMULATE_AVX512)
+  WinogradFamily<float> family = avx2;
+  family.f2_wide = with_avx2_weights<F2>("f2x2-avx512", avx2.f2);
   family.f4_wide = with_avx2_weights<F4>("f4x4-avx512", avx2.f4);
+  family.f6_wide = with_avx2_weights<F6>("f6x6-avx512", avx2.f6);
+#if !defined(FASTCONV_EMULATE_AVX512)
   family.f4_wide.input = input_block_f32;
   family.f4_wide.output = output_block_f32;
   family.f4_wide.gradient = gradient_block_f32;
