@@ -43,7 +43,7 @@ def test_winograd_sweep(rng, dtype, algorithm):
 
 
 def test_winograd_large_layer_accuracy(rng):
-    """Several blocks of tiles per row (the transforms take 8 tiles at a time) and many channels."""
+    """Several blocks of tiles per row (the transforms take 8 or 16 tiles at a time) and many channels."""
     x = rng.standard_normal((2, 64, 20, 45)).astype(np.float32)
     w = rng.standard_normal((48, 64, 3, 3)).astype(np.float32)
     y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
