@@ -144,11 +144,7 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
       const __m256* src = out + h * 2;
       std::int64_t col = 0;
       for (int q = 0; col + 8 <= width; ++q, col += 8) _mm256_storeu_ps(dst + col, src[q]);
-      if (col < width) {
-        float part[8];
-        _mm256_storeu_ps(part, src[col / 8]);
-        std::copy(part, part + (width - col), dst + col);
-      }
+      if (col < width) store_first(dst + col, src[col / 8], int(width - col));
     }
   }
 }
