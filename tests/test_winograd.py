@@ -139,12 +139,13 @@ def test_winograd_weight_transforms_fused_with_few_tiles(rng, dtype, algorithm):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-@pytest.mark.parametrize("x_shape,k", [((16, 128, 14, 14), 96), ((1, 64, 56, 56), 64)])
+@pytest.mark.parametrize("x_shape,k", [((16, 128, 14, 14), 96), ((1, 64, 56, 56), 64), ((12, 176, 14, 14), 176)])
 def test_winograd_threads_running_whole_blocks(rng, threads, x_shape, k):
     """With several tile blocks per thread, each thread runs whole blocks (transforms and GEMM) in
     its own workspace: forward and input gradient against the reference, with and without
     prepared weights. The second layer's 7 blocks run so on 2 threads only because its
-    transformed weights are small, and shared on 3."""
+    transformed weights are small, and shared on 3. The third's pass 4 MB: its threads share
+    blocks of two panels a thread instead."""
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal((k, x_shape[1], 3, 3)).astype(np.float32)
     b = rng.standard_normal(k).astype(np.float32)

@@ -41,10 +41,12 @@ struct Geometry {
   std::int64_t xi;              // transform-domain points, (m + 2)^2 for output tiles of m x m
   std::int64_t th, tw, tiles;  // tiles per image: th x tw; tiles in all images
   std::int64_t step;           // between an input row's values: C if channels-last, else 1
-  Geometry(const ConvDesc& d, int m)
+  int threads;                 // the plan's, which its tile blocks are sized for
+  Geometry(const ConvDesc& d, int m, int plan_threads)
       : N(d.n), C(d.c), H(d.h), W(d.w), K(d.k), G(d.groups), Cg(d.c / d.groups), Kg(d.k / d.groups), P(d.p()),
         Q(d.q()), pt(d.pad_top), pl(d.pad_left), xi((m + 2) * (m + 2)), th(ceil_div(P, m)), tw(ceil_div(Q, m)),
-        tiles(N * th * tw), step(d.input_layout == Layout::NHWC ? d.c : 1) {}
+        tiles(N * th * tw), step(d.input_layout == Layout::NHWC ? d.c : 1),
+        threads(plan_threads) {}
 };
 
 // Where the transformed tiles of a block lie: tile t of channel c at offset(c, t), and point xi a
@@ -158,7 +160,7 @@ class WinogradConv final : public ConvImpl {
 
  public:
   WinogradConv(const ConvDesc& desc, int threads)
-      : g_(desc, M), threads_(threads), bwd_(make_backward_desc(desc)) {
+      : g_(desc, M, threads), threads_(threads), bwd_(make_backward_desc(desc)) {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     kernel_name_ = uk.name;
     layout_ = direct::make_layout(tuple_gemm(g_, nullptr, nullptr, block_tiles(g_)), tuple_rows(g_), uk.nr, sizeof(T),
@@ -170,7 +172,7 @@ class WinogradConv final : public ConvImpl {
                               tiles, false};
     wgrad_layout_ = direct::make_layout(wgrad, tuple_rows(g_), uk.nr, sizeof(T), threads);
     if (bwd_ok_) {
-      gb_ = std::make_unique<Geometry>(bwd_, M);
+      gb_ = std::make_unique<Geometry>(bwd_, M, threads);
       bwd_layout_ = direct::make_layout(tuple_gemm(*gb_, nullptr, nullptr, block_tiles(*gb_)), tuple_rows(*gb_), uk.nr,
                                         sizeof(T), threads);
       if (fused(*gb_)) bwd_layout_.a_prepacked = 0;
@@ -320,9 +322,13 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t block_rows(const Geometry& g) {
     if (fused(g)) return g.N * g.th;
     const double per_tile = double(kXi) * double(g.Cg) * double(g.K);
-    // at least one whole panel: AVX-512's are 32 tiles wide, and 16-tile blocks of ResNet-18's
-    // layer3 computed as much padding as tiles (1.8x slower)
-    const std::int64_t want = std::max({std::int64_t(16), nr(), std::int64_t(double(1 << 22) / per_tile)});
+    // At least one whole panel: AVX-512's are 32 tiles wide, and 16-tile blocks of ResNet-18's
+    // layer3 computed as much padding as tiles (1.8x slower). On several threads, two a thread
+    // where U passes 4 MB: the threads then share each block, each reading its points' part of
+    // U once a block, where whole blocks of one panel had each thread stream all of U from the
+    // last-level cache per panel (ResNet-18 layer3 on 2 threads: 1.15x slower forward).
+    const std::int64_t panels = g.threads > 1 && u_bytes(g) > (std::int64_t(4) << 20) ? 2 * g.threads : 1;
+    const std::int64_t want = std::max({std::int64_t(16), panels * nr(), std::int64_t(double(1 << 22) / per_tile)});
     const std::int64_t total = g.N * g.th, rows = std::min(ceil_div(want, g.tw), total);
     auto waste = [&](std::int64_t r) { return double(round_up(r * g.tw, nr()) - r * g.tw) / double(r * g.tw); };
     std::int64_t best = rows;  // the least padding within a third either way, and at most 4 MB of V and M
@@ -333,6 +339,8 @@ class WinogradConv final : public ConvImpl {
     return best;
   }
   static std::int64_t block_tiles(const Geometry& g) { return block_rows(g) * g.tw; }
+  // The transformed weights' bytes.
+  static std::int64_t u_bytes(const Geometry& g) { return std::int64_t(kXi * sizeof(T)) * g.K * g.Cg; }
 
   // The weight gradient instead adds each block's products into the weight-sized sums S, which
   // costs a pass over S per block: its blocks hold about 4 MB of V and Z, and at least enough
@@ -706,7 +714,7 @@ class WinogradConv final : public ConvImpl {
   // 1.15x faster on 2 threads so, but VGG-16 conv3_2's 7, each thread streaming 9 MB of U, 1.2x
   // slower.
   bool own_blocks(const Geometry& g) const noexcept {
-    const bool small_u = std::int64_t(kXi * sizeof(T)) * g.K * g.Cg <= (std::int64_t(1) << 20);
+    const bool small_u = u_bytes(g) <= (std::int64_t(1) << 20);
     return threads_ > 1 && ceil_div(g.N * g.th, block_rows(g)) >= (small_u ? 3 : 4) * threads_;
   }
   // The GEMM run by one thread, its transformed weights coming ready: no packed-A area, one
