@@ -35,7 +35,8 @@ using direct::round_up;
 constexpr int kLanes = kWeightLanes;  // filters per weight kernel call
 
 // The transforms are per-ISA kernels (kernels/winograd_tiles.inl), each over the kernels' lanes
-// of tiles (8, or 16 for AVX-512) or over kLanes filters side by side.
+// of tiles (8, or 16 for AVX-512 on planes wide enough: WinogradFamily::tile chooses by the
+// plane's width) or over kLanes filters side by side.
 struct Geometry {
   std::int64_t N, C, H, W, K, G, Cg, Kg, P, Q, pt, pl;
   std::int64_t xi;              // transform-domain points, (m + 2)^2 for output tiles of m x m

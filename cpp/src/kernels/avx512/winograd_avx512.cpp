@@ -20,7 +20,7 @@ constexpr int kLanes = 16;
 
 namespace {
 
-#if !defined(FASTCONV_EMULATE_AVX512)  // the emulated build keeps AVX2's F(4x4) kernels alone
+#if !defined(FASTCONV_EMULATE_AVX512)  // the emulated build takes the loops as its wide F(4x4) set
 constexpr int kA = F4::kA, kM = F4::kM;
 using V = Vec<float>;
 
