@@ -305,13 +305,8 @@ void run_gemm(const Problem& prob, const GemmLayout& L, T* ws, const T* ready_a 
     }
   }
 
-  // Runs of consecutive tiles per thread: handed out one by one, neighbouring tiles went to
-  // alternate threads (ResNet-50's 1x1 forward at batch 16 took 1.1x as long on 2 threads). Not
-  // all at once (static): entries differ in work, as the stride-2 input gradient's phases do
-  // (ResNet-18 layer4.down's took 1.2x as long). Each tile's sums are the same either way.
   const std::int64_t tiles = batches * L.ntiles * L.mtiles * L.ksplit;
-  const std::int64_t chunk = std::max<std::int64_t>(1, tiles / (4 * L.threads));
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tiles > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(L.threads) if (L.threads > 1 && !forked_child() && tiles > 1)
   for (std::int64_t t = 0; t < tiles; ++t) {
     const std::int64_t split = t % L.ksplit, mt = t / L.ksplit % L.mtiles;
     const std::int64_t jt = t / (L.ksplit * L.mtiles) % L.ntiles, b = t / (L.ksplit * L.mtiles * L.ntiles);
