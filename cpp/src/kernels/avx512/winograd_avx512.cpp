@@ -145,13 +145,8 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
       if (y >= P) continue;
       float* dst = plane + y * Q + ox;
       const __m512* src = out + h * 2;
-      for (std::int64_t col = 0; col < width; col += kLanes) {
-        if (col + kLanes <= width) {
-          _mm512_storeu_ps(dst + col, src[col / kLanes]);
-        } else {
-          _mm512_mask_storeu_ps(dst + col, first(int(width - col)), src[col / kLanes]);
-        }
-      }
+      for (std::int64_t col = 0; col < width; col += kLanes)
+        store_first(dst + col, src[col / kLanes], int(std::min<std::int64_t>(kLanes, width - col)));
     }
   }
 }
