@@ -185,7 +185,7 @@ struct RowDotKernel {
 };
 
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).
-constexpr int kWeightLanes = 8;
+constexpr int kWeightLanes = 8, kWeightLanesWide = 16;
 
 // Winograd F(m x m, 3x3) transforms of a block of up to `lanes` tiles (m = tile): horizontally
 // adjacent, or with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2)
@@ -213,6 +213,10 @@ struct WinogradKernels {
   void (*weights_t)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;
   int tile = 0, lanes = 0;
   const char* name = "";
+  // The weight transform over kWeightLanesWide filters (count <= that), where an ISA has it
+  // (nullptr elsewhere): the fused GEMM's, whose filters come in long runs.
+  void (*weights_wide)(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept =
+      nullptr;
 };
 
 // Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3). Where an ISA has them (lanes 0

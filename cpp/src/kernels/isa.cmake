@@ -31,8 +31,11 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$" AND NOT MSVC)
     set(_avx512_sources ${_fastconv_kernels}/avx512/gemm_avx512.cpp ${_fastconv_kernels}/avx512/peak_avx512.cpp
                         ${_fastconv_kernels}/avx512/row_dot_avx512.cpp)
     set(_avx512_loops ${_fastconv_kernels}/avx512/winograd_avx512.cpp)  # vectorised by the compiler
-    target_sources(fastconv_objects PRIVATE ${_avx512_sources} ${_avx512_loops})
+    set(_avx512_weights ${_fastconv_kernels}/avx512/winograd_weights_avx512.cpp)
+    target_sources(fastconv_objects PRIVATE ${_avx512_sources} ${_avx512_loops} ${_avx512_weights})
     set_source_files_properties(${_avx512_sources} PROPERTIES COMPILE_OPTIONS "${_avx512_flags}")
+    # as AVX2's transforms: the wide weight kernel rounds as AVX2's 8-filter one (same bits)
+    set_source_files_properties(${_avx512_weights} PROPERTIES COMPILE_OPTIONS "${_avx512_flags};-ffp-contract=off")
     # compilers default to 256-bit vectors for AVX-512 targets; these loops are written for 512
     check_cxx_compiler_flag("-mprefer-vector-width=512" FASTCONV_COMPILER_VECTOR_WIDTH)
     if(FASTCONV_COMPILER_VECTOR_WIDTH AND NOT FASTCONV_EMULATE_AVX512)

@@ -38,6 +38,7 @@ GemmMicrokernel<float> sgemm8();
 GemmMicrokernel<double> dgemm8();
 WinogradFamily<float> swinograd();
 WinogradFamily<double> dwinograd();
+void add_wide_weights(WinogradFamily<float>& family);  // winograd_weights_avx512.cpp
 PeakKernel peak();
 }  // namespace avx512
 

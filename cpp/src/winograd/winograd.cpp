@@ -435,6 +435,9 @@ class WinogradConv final : public ConvImpl {
     const bool tall = rows > mr;  // then count <= nr / 2: one panel, half of it or less
     const std::int64_t stride = rotate ? g.Kg * 9 : 9;  // between consecutive channels' filters
     const TileLayout vl = v_layout(g), ml = m_layout(g);
+    // a row of consecutive channels a call: as many as the ISA's widest weight kernel takes
+    const auto weights = wk.weights_wide ? wk.weights_wide : wk.weights;
+    const std::int64_t lanes = wk.weights_wide ? kWeightLanesWide : kLanes;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && tasks > 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t grp = task / panels, panel0 = task % panels * rows, height = std::min(rows, kgp - panel0);
@@ -446,18 +449,18 @@ class WinogradConv final : public ConvImpl {
         for (std::int64_t i = filters; i < height; ++i)
           for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
         auto transform = [&](std::int64_t i, std::int64_t c) {
-          wk.weights(filter(g, w, rotate, grp, panel0 + i, c), stride, int(std::min<std::int64_t>(kLanes, c0 + kc - c)),
-                     rotate, a + i * L.kc + c - c0, point);
+          weights(filter(g, w, rotate, grp, panel0 + i, c), stride, int(std::min<std::int64_t>(lanes, c0 + kc - c)),
+                  rotate, a + i * L.kc + c - c0, point);
         };
         // Along the weights as they lie: the rotated ones hold a channel's filters together, and
         // a row of channels would touch a page per channel (ResNet-18 layer4: 18 kB apart).
         if (rotate) {
-          for (std::int64_t c = c0; c < c0 + kc; c += kLanes)
+          for (std::int64_t c = c0; c < c0 + kc; c += lanes)
             for (std::int64_t i = 0; i < filters; ++i) transform(i, c);
         } else {
           for (std::int64_t i = 0; i < filters; ++i)
-            for (std::int64_t c = c0; c < c0 + kc; c += kLanes) {
-              prefetch_ahead(g, w, grp, panel0, filters, i, c, c0, L.kc);
+            for (std::int64_t c = c0; c < c0 + kc; c += lanes) {
+              prefetch_ahead(g, w, grp, panel0, filters, i, c, c0, L.kc, lanes);
               transform(i, c);
             }
         }
@@ -482,14 +485,15 @@ class WinogradConv final : public ConvImpl {
   // Inlined early (see prefetch_range).
   [[gnu::always_inline]] static void prefetch_ahead(const Geometry& g, const T* w, std::int64_t grp,
                                                     std::int64_t panel0, std::int64_t filters, std::int64_t i,
-                                                    std::int64_t c, std::int64_t c0, std::int64_t kc) noexcept {
+                                                    std::int64_t c, std::int64_t c0, std::int64_t kc,
+                                                    std::int64_t lanes) noexcept {
     std::int64_t kin = panel0 + i + 2, ch = c;
     if (i + 2 >= filters) {  // past the block's last filter: the next block's first, or the next task's
       if (c0 + kc < g.Cg) kin -= filters, ch += kc;
       else ch -= c0;
     }
     if (kin >= g.Kg || ch >= g.Cg) return;
-    prefetch_range<1>(filter(g, w, false, grp, kin, ch), kLanes * 9 * sizeof(T));
+    prefetch_range<1>(filter(g, w, false, grp, kin, ch), lanes * 9 * sizeof(T));
   }
 
   // The weight gradient where tiles are few: one block, and the inverse weight transform fused

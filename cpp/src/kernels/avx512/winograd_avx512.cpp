@@ -1,9 +1,10 @@
 // Winograd transforms for AVX-512 CPUs: the loops of winograd_tiles.inl over blocks of 16 tiles,
 // built with the AVX-512 flags and 512-bit vectors preferred, so that a row of lanes is one zmm
 // register of floats (two of doubles). For float these serve planes wide enough to fill 16
-// lanes; narrower ones keep AVX2's 8-lane kernels, whose pairs of rows fill them, and so do the
-// weights, whose kernels transpose 8 filters in registers (the driver hands weights over 8
-// filters at a time, whatever the tile lanes). F(4x4)'s float input, output and gradient
+// lanes; narrower ones keep AVX2's 8-lane kernels, whose pairs of rows fill them. The weights
+// keep AVX2's kernels too, which transpose 8 filters in registers (the driver hands weights over
+// 8 filters at a time, whatever the tile lanes), but for the fused GEMM's 16-filter kernel
+// (winograd_weights_avx512.cpp). F(4x4)'s float input, output and gradient
 // transforms are written out: they load patch rows whole and sort them into columns in registers,
 // where the loops gather element by element (1.1-1.7x slower than AVX2's 8-lane kernels).
 #include <immintrin.h>
@@ -174,6 +175,7 @@ WinogradFamily<float> swinograd() {
   family.f4_wide.output = output_block_f32;
   family.f4_wide.gradient = gradient_block_f32;
 #endif
+  add_wide_weights(family);
   return family;
 }
 WinogradFamily<double> dwinograd() {
