@@ -61,9 +61,11 @@ inline void gemm_6x2v(std::int64_t kc, const T* a, std::int64_t lda, const T* b,
 // a[i * lda + p], or gathered, at a[i * lda + off[p]], or packed (kPacked: two kMR-row panels,
 // the second at a + kMR * kc). Register-named accumulators and rows reached from four bases, as
 // in gemm_6x2v.
-template <typename T, bool kGathered, bool kPacked = false>
-inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std::int64_t* off, const T* b, T* c,
+// kLda, where not 0, is lda known at compile time (kTallRowStride).
+template <typename T, bool kGathered, bool kPacked = false, std::int64_t kLda = 0>
+inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda_, const std::int64_t* off, const T* b, T* c,
                        std::int64_t ldc, bool accumulate) noexcept {
+  const std::int64_t lda = kLda ? kLda : lda_;
   using V = Vec<T>;
   constexpr int kNR = 2 * V::width;
   auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero(), c4 = V::zero(), c5 = V::zero();
@@ -87,6 +89,8 @@ inline void tall_12x1v(std::int64_t kc, const T* a, std::int64_t lda, const std:
 template <typename T>
 void gemm_rows_tall(std::int64_t kc, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
                     bool accumulate) noexcept {
+  if (lda == kTallRowStride)
+    return tall_12x1v<T, false, false, kTallRowStride>(kc, a, lda, nullptr, b, c, ldc, accumulate);
   tall_12x1v<T, false>(kc, a, lda, nullptr, b, c, ldc, accumulate);
 }
 

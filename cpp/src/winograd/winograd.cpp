@@ -289,8 +289,10 @@ class WinogradConv final : public ConvImpl {
   // Where the weight transform runs inside the GEMM, each point's panel in a thread's scratch:
   // an odd number of cache lines apart.
   static std::int64_t fused_point(const Geometry& g, const GemmLayout& L) {
-    return direct::odd_lines(fused_rows(g, L) * L.kc, line());
+    return direct::odd_lines(fused_rows(g, L) * fused_ld(L), line());
   }
+  // Its rows' stride: the one at which the tall microkernel reads them fastest, where it holds kc.
+  static std::int64_t fused_ld(const GemmLayout& L) { return std::max(L.kc, kTallRowStride); }
   // Filters a fused task takes: two micro-tiles where all tiles fill at most half a panel, for
   // the microkernel's tall entry (AVX-512's panels are 32 tiles wide, and ResNet-18's layer4 at
   // batch 1 has 16 tiles: one micro-tile each computed as much padding as tiles).
@@ -431,7 +433,7 @@ class WinogradConv final : public ConvImpl {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const WinogradKernels<T>& wk = kernels(g);
     const std::int64_t mr = L.mr, nr = L.nr, kgp = m_rows(g), rows = fused_rows(g, L), panels = ceil_div(kgp, rows);
-    const std::int64_t tasks = g.G * panels, point = fused_point(g, L), jn = ceil_div(count, nr);
+    const std::int64_t tasks = g.G * panels, point = fused_point(g, L), ld = fused_ld(L), jn = ceil_div(count, nr);
     const bool tall = rows > mr;  // then count <= nr / 2: one panel, half of it or less
     const std::int64_t stride = rotate ? g.Kg * 9 : 9;  // between consecutive channels' filters
     const TileLayout vl = v_layout(g), ml = m_layout(g);
@@ -447,10 +449,10 @@ class WinogradConv final : public ConvImpl {
         // row i: filter panel0 + i, channels c0 .., zero past the last filter
         const std::int64_t filters = std::min(height, g.Kg - panel0);
         for (std::int64_t i = filters; i < height; ++i)
-          for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * L.kc, kc, T(0));
+          for (int xi = 0; xi < kXi; ++xi) std::fill_n(a + xi * point + i * ld, kc, T(0));
         auto transform = [&](std::int64_t i, std::int64_t c) {
           weights(filter(g, w, rotate, grp, panel0 + i, c), stride, int(std::min<std::int64_t>(lanes, c0 + kc - c)),
-                  rotate, a + i * L.kc + c - c0, point);
+                  rotate, a + i * ld + c - c0, point);
         };
         // Along the weights as they lie: the rotated ones hold a channel's filters together, and
         // a row of channels would touch a page per channel (ResNet-18 layer4: 18 kB apart).
@@ -469,10 +471,10 @@ class WinogradConv final : public ConvImpl {
             const T* b = v + xi * vl.point + vl.offset(grp * g.Cg + c0, j * nr);
             T* c = m + xi * ml.point + ml.offset(grp * kgp + panel0, j * nr);
             if (tall && height == rows) {
-              uk.run_rows_tall(kc, a + xi * point, L.kc, b, c, ml.row, c0 > 0);
+              uk.run_rows_tall(kc, a + xi * point, ld, b, c, ml.row, c0 > 0);
             } else {
               for (std::int64_t i = 0; i < height; i += mr)
-                uk.run_rows(kc, a + xi * point + i * L.kc, L.kc, b, c + i * ml.row, ml.row, c0 > 0);
+                uk.run_rows(kc, a + xi * point + i * ld, ld, b, c + i * ml.row, ml.row, c0 > 0);
             }
           }
       }
