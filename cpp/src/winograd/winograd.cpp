@@ -21,7 +21,6 @@
 #include "direct/gemm_driver.hpp"
 #include "impl.hpp"
 #include "padded.hpp"
-#include "prefetch.hpp"
 #include "threads.hpp"
 
 namespace fastconv {
@@ -461,10 +460,7 @@ class WinogradConv final : public ConvImpl {
             for (std::int64_t i = 0; i < filters; ++i) transform(i, c);
         } else {
           for (std::int64_t i = 0; i < filters; ++i)
-            for (std::int64_t c = c0; c < c0 + kc; c += lanes) {
-              prefetch_ahead(g, w, grp, panel0, filters, i, c, c0, L.kc, lanes);
-              transform(i, c);
-            }
+            for (std::int64_t c = c0; c < c0 + kc; c += lanes) transform(i, c);
         }
         for (int xi = 0; xi < kXi; ++xi)
           for (std::int64_t j = 0; j < jn; ++j) {
@@ -480,24 +476,6 @@ class WinogradConv final : public ConvImpl {
       }
     }
   }
-  // The forward's weights stream from memory once per call (layer4 of ResNet-18: 9.4 MB), in
-  // runs of kc channels a filter row apart, each of which the hardware prefetcher would start
-  // cold: fetch the same channels two filters ahead (in the next block, or the next task, past
-  // the last), about 2 us before they are needed: the transform waited on memory half its time.
-  // Inlined early (see prefetch_range).
-  [[gnu::always_inline]] static void prefetch_ahead(const Geometry& g, const T* w, std::int64_t grp,
-                                                    std::int64_t panel0, std::int64_t filters, std::int64_t i,
-                                                    std::int64_t c, std::int64_t c0, std::int64_t kc,
-                                                    std::int64_t lanes) noexcept {
-    std::int64_t kin = panel0 + i + 2, ch = c;
-    if (i + 2 >= filters) {  // past the block's last filter: the next block's first, or the next task's
-      if (c0 + kc < g.Cg) kin -= filters, ch += kc;
-      else ch -= c0;
-    }
-    if (kin >= g.Kg || ch >= g.Cg) return;
-    prefetch_range<1>(filter(g, w, false, grp, kin, ch), lanes * 9 * sizeof(T));
-  }
-
   // The weight gradient where tiles are few: one block, and the inverse weight transform fused
   // into the GEMM, whose sums over the tiles are short. A task takes a micro-tile of filters x
   // channels, sums its products over all tiles at every point (one microkernel call each: the
