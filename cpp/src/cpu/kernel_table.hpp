@@ -219,10 +219,12 @@ struct WinogradKernels {
   void (*weights_t)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;
   int tile = 0, lanes = 0;
   const char* name = "";
-  // The weight transform over kWeightLanesWide filters (count <= that), where an ISA has it
-  // (nullptr elsewhere): the fused GEMM's, whose filters come in long runs.
+  // weights and weights_t over kWeightLanesWide filters (count <= that), where an ISA has them
+  // (nullptr elsewhere): for the fused GEMM, whose filters come in long runs, and the weight
+  // gradient's inverse.
   void (*weights_wide)(const T* w, std::int64_t stride, int count, bool reversed, T* u, std::int64_t point) noexcept =
       nullptr;
+  void (*weights_t_wide)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;
 };
 
 // Every tile size: F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3). Where an ISA has them (lanes 0

@@ -267,11 +267,12 @@ class WinogradConv final : public ConvImpl {
     }
     // dW[k][c] = G^T S[k][c] G, for kLanes consecutive (k, c) pairs side by side: each point's
     // sums are consecutive there
-    const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, kLanes);
+    const auto inverse = inverse_weights(g);
+    const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, inverse.lanes);
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
-      const std::int64_t kc0 = blk * kLanes;
-      kernels(g).weights_t(sum + kc0, pairs, int(std::min<std::int64_t>(kLanes, pairs - kc0)), dw + kc0 * 9);
+      const std::int64_t kc0 = blk * inverse.lanes;
+      inverse.run(sum + kc0, pairs, int(std::min<std::int64_t>(inverse.lanes, pairs - kc0)), dw + kc0 * 9);
     }
     if (db) bias_gradient(g.N, g.K, g.P * g.Q, dy, static_cast<T*>(db), threads_);
   }
@@ -485,7 +486,7 @@ class WinogradConv final : public ConvImpl {
   void fused_weight_gradient(const Geometry& g, const T* z, const TileLayout& zl, const T* v, const TileLayout& vl,
                              T* dw, T* work) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const WinogradKernels<T>& wk = kernels(g);
+    const auto inverse = inverse_weights(g);
     const std::int64_t mr = uk.mr, nr = uk.nr, stride = g.tiles, kp = ceil_div(g.Kg, mr), cp = ceil_div(g.Cg, nr);
     T* packed = work + mr * stride;  // [xi][group][channel panel]: tiles x nr
     T* scratch = packed + kXi * g.G * cp * stride * nr;
@@ -506,9 +507,9 @@ class WinogradConv final : public ConvImpl {
                     packed + ((xi * g.G + grp) * cp + c0 / nr) * stride * nr, sums + xi * mr * nr, nr, false);
       const std::int64_t cols = std::min(nr, g.Cg - c0);
       for (std::int64_t i = 0; i < std::min(mr, g.Kg - k0); ++i)
-        for (std::int64_t j = 0; j < cols; j += kLanes)  // kLanes pairs side by side (fewer in narrow panels)
-          wk.weights_t(sums + i * nr + j, mr * nr, int(std::min({std::int64_t(kLanes), nr - j, cols - j})),
-                       dw + ((grp * g.Kg + k0 + i) * g.Cg + c0 + j) * 9);  // G^T S G
+        for (std::int64_t j = 0; j < cols; j += inverse.lanes)  // pairs side by side (fewer in narrow panels)
+          inverse.run(sums + i * nr + j, mr * nr, int(std::min({inverse.lanes, nr - j, cols - j})),
+                      dw + ((grp * g.Kg + k0 + i) * g.Cg + c0 + j) * 9);  // G^T S G
     }
   }
   // Its workspace past V and Z: Z's slack (the last micro-tile of filters reads mr rows past
@@ -516,6 +517,16 @@ class WinogradConv final : public ConvImpl {
   static std::int64_t fused_wgrad_elements(const Geometry& g, int threads) {
     const std::int64_t mr = gemm_microkernel<T>().mr, n = nr();
     return mr * g.tiles + kXi * g.G * ceil_div(g.Cg, n) * g.tiles * n + threads * kXi * mr * n;
+  }
+
+  // The weight gradient's inverse transform, over as many pairs as the ISA's widest kernel takes.
+  struct Inverse {
+    void (*run)(const T* s, std::int64_t point, int count, T* dw) noexcept;
+    std::int64_t lanes;
+  };
+  static Inverse inverse_weights(const Geometry& g) {
+    const WinogradKernels<T>& wk = kernels(g);
+    return wk.weights_t_wide ? Inverse{wk.weights_t_wide, kWeightLanesWide} : Inverse{wk.weights_t, kLanes};
   }
 
   // Fused where all tiles fill at most four of the microkernel's panels; they then make one block.

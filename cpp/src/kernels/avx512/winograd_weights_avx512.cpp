@@ -1,4 +1,5 @@
-// The Winograd weight transform over 16 filters side by side, for AVX-512 CPUs: AVX2's kernel
+// The Winograd weight transform and its inverse (the weight gradient's) over 16 filters side by
+// side, for AVX-512 CPUs: AVX2's kernel
 // (8 filters, an 8x8 register transpose) took 30% of ResNet-18 layer4's forward at batch 1,
 // whose 9.4 MB of weights the fused GEMM transforms on every call. Here each register holds
 // two filters' taps 0-7 (filter t and t + 8), so that one transpose sorts 16 filters. No
@@ -66,6 +67,24 @@ void weight_block(const float* w, std::int64_t stride, int count, float* u, std:
   weight_points<F, float>(f, [&](int xi, __m512 value) { _mm512_mask_storeu_ps(u + xi * point, lanes, value); });
 }
 
+// The weight gradient's inverse: dW of pairs t < count (9 taps each, consecutive) from their
+// sums at s + xi * point + t, the taps sorted back into rows by the same transpose.
+template <typename F>
+void weight_sums16(const float* s, std::int64_t point, int count, float* dw) noexcept {
+  const __mmask16 lanes = first(count);
+  alignas(64) float in[F::kA * F::kA][kLanes], out[9][kLanes];
+  for (int xi = 0; xi < F::kA * F::kA; ++xi) _mm512_store_ps(in[xi], _mm512_maskz_loadu_ps(lanes, s + xi * point));
+  weight_sums<F, float>(in[0], out[0]);
+  __m512 r[8];
+  for (int tap = 0; tap < 8; ++tap) r[tap] = _mm512_load_ps(out[tap]);
+  transpose8x2(r);  // r[t]: taps 0-7 of pair t (low half) and of pair t + 8 (high half)
+  for (int t = 0; t < 8; ++t) {
+    if (t < count) _mm256_storeu_ps(dw + t * 9, _mm512_castps512_ps256(r[t]));
+    if (t + 8 < count) _mm256_storeu_ps(dw + (t + 8) * 9, _mm512_extractf32x8_ps(r[t], 1));
+  }
+  for (int t = 0; t < count; ++t) dw[t * 9 + 8] = out[8][t];
+}
+
 template <typename F>
 void weights16(const float* w, std::int64_t stride, int count, bool reversed, float* u, std::int64_t point) noexcept {
   return reversed ? weight_block<F, true>(w, stride, count, u, point) : weight_block<F, false>(w, stride, count, u, point);
@@ -76,9 +95,12 @@ void weights16(const float* w, std::int64_t stride, int count, bool reversed, fl
 
 void add_wide_weights(WinogradFamily<float>& family) {
 #if !defined(FASTCONV_EMULATE_AVX512)
-  for (WinogradKernels<float>* k : {&family.f2, &family.f2_wide}) k->weights_wide = weights16<F2>;
-  for (WinogradKernels<float>* k : {&family.f4, &family.f4_wide}) k->weights_wide = weights16<F4>;
-  for (WinogradKernels<float>* k : {&family.f6, &family.f6_wide}) k->weights_wide = weights16<F6>;
+  for (WinogradKernels<float>* k : {&family.f2, &family.f2_wide})
+    k->weights_wide = weights16<F2>, k->weights_t_wide = weight_sums16<F2>;
+  for (WinogradKernels<float>* k : {&family.f4, &family.f4_wide})
+    k->weights_wide = weights16<F4>, k->weights_t_wide = weight_sums16<F4>;
+  for (WinogradKernels<float>* k : {&family.f6, &family.f6_wide})
+    k->weights_wide = weights16<F6>, k->weights_t_wide = weight_sums16<F6>;
 #else
   (void)family;
 #endif
