@@ -80,13 +80,15 @@ def test_winograd_several_tile_blocks(rng, groups, algorithm):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_winograd_rows_of_every_width_against_the_lanes(rng, dtype, algorithm):
     """Rows of 1-33 tiles: blocks of every length up to the transforms' lanes (8 tiles, 16 on
-    AVX-512), whole and ragged, and planes half a block wide that run two rows a block (4 or 8
-    tiles), in every direction. Rows of whole tiles put input values, not padding, in the last
-    tile's patch columns past the block, which a block's loads take from the row below or beyond."""
+    AVX-512), whole and ragged, and planes half or a quarter of a block wide that run two or
+    four rows a block (4 or 8 tiles), with rows left over, in every direction. Rows of whole
+    tiles put input values, not padding, in the last tile's patch columns past the block, which
+    a block's loads take from the row below or beyond."""
     m = int(TILES[algorithm][1])
     tol = WINOGRAD_TOLS[algorithm][dtype]
-    for tiles, ragged in itertools.product((1, 3, 4, 7, 8, 9, 15, 16, 17, 33), (False, True)):
-        size = (2 * m + 1, tiles * m - (int(rng.integers(1, m)) if ragged else 0))
+    for tiles, ragged, rows in itertools.product((1, 3, 4, 7, 8, 9, 15, 16, 17, 33), (False, True), (3, 6)):
+        cut = (lambda: int(rng.integers(1, m))) if ragged else (lambda: 0)
+        size = (rows * m - cut(), tiles * m - cut())
         x = rng.standard_normal((2, 3, *size)).astype(dtype)
         w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
         b = rng.standard_normal(5).astype(dtype)

@@ -193,23 +193,24 @@ struct RowDotKernel {
 // Filters per Winograd weight kernel call, for every ISA (AVX2's register transpose takes 8).
 constexpr int kWeightLanes = 8, kWeightLanesWide = 16;
 
-// Winograd F(m x m, 3x3) transforms of a block of up to `lanes` tiles (m = tile): horizontally
-// adjacent, or with `pair`, two rows of lanes/2 (tile t at row t / (lanes/2), column t % (lanes/2)
-// of the block), for planes only lanes/2 tiles wide, which would leave half the lanes idle.
+// Winograd F(m x m, 3x3) transforms of a block of up to `lanes` tiles (m = tile) in `rows` tile
+// rows of lanes/rows (tile t at row t / (lanes/rows), column t % (lanes/rows) of the block): one
+// row of horizontally adjacent tiles, or for planes only lanes/2 or lanes/4 tiles wide, which
+// would leave lanes idle, 2 or (where max_rows allows) 4.
 template <typename T>
 struct WinogradKernels {
   // V[xi][t] at v + xi * xi_stride, t < count, from the (m + 2) square patches of a padded plane
   // (row stride ld) at (y0, x0) plus tile t's place, m apart; all inside the plane, unchecked.
-  void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair, T* v,
+  void (*input)(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, int rows, T* v,
                 std::int64_t xi_stride) noexcept = nullptr;
   // m x m output tiles at (oy, ox) plus tile t's place of plane (P x Q) from M[xi][t] at
   // m + xi * xi_stride, plus bias.
-  void (*output)(const T* m, std::int64_t xi_stride, int count, bool pair, T bias, T* plane, std::int64_t P,
+  void (*output)(const T* m, std::int64_t xi_stride, int count, int rows, T bias, T* plane, std::int64_t P,
                  std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept = nullptr;
   // Z[xi][t] at z + xi * xi_stride from the m x m patches of a gradient plane (P x Q) at (oy, ox)
   // plus tile t's place.
   void (*gradient)(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
-                   bool pair, T* z, std::int64_t xi_stride) noexcept = nullptr;
+                   int rows, T* z, std::int64_t xi_stride) noexcept = nullptr;
   // Weights, count <= kWeightLanes 3x3 filters side by side, filter t at w + t * stride (rotated
   // by 180 degrees with `reversed`): u[xi * point + t] = (G f_t G^T)[xi]. And the weight
   // gradient's inverse, count <= kWeightLanes filters side by side: dw[9t + 3r + s] =
@@ -219,6 +220,7 @@ struct WinogradKernels {
   void (*weights_t)(const T* s, std::int64_t point, int count, T* dw) noexcept = nullptr;
   int tile = 0, lanes = 0;
   const char* name = "";
+  int max_rows = 2;  // the most tile rows a block takes
   // weights and weights_t over kWeightLanesWide filters (count <= that), where an ISA has them
   // (nullptr elsewhere): for the fused GEMM, whose filters come in long runs, and the weight
   // gradient's inverse.
@@ -238,7 +240,8 @@ struct WinogradFamily {
   const WinogradKernels<T>& tile(int m, std::int64_t tiles_wide) const noexcept {
     const WinogradKernels<T>& main = m == 2 ? f2 : m == 6 ? f6 : f4;
     const WinogradKernels<T>& wide = m == 2 ? f2_wide : m == 6 ? f6_wide : f4_wide;
-    return wide.lanes && (tiles_wide > main.lanes || 2 * tiles_wide == wide.lanes) ? wide : main;
+    const bool rows_fill = 2 * tiles_wide == wide.lanes || (wide.max_rows >= 4 && 4 * tiles_wide == wide.lanes);
+    return wide.lanes && (tiles_wide > main.lanes || rows_fill) ? wide : main;
   }
 };
 

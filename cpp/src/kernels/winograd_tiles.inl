@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3) transforms, written once and compiled once per ISA
 // (kernels/<isa>/winograd_<isa>.cpp include this file inside their own namespace). Each call
-// transforms a block of up to kLanes tiles, in a row or (pair) two rows of kLanes / 2, or up to
+// transforms a block of up to kLanes tiles, in a row or in `rows` rows of kLanes / rows, or up to
 // kLanes filters: the lanes of every loop are tiles or filters, so the arithmetic vectorises at
 // the ISA's width and reads and writes are contiguous. The including file provides <algorithm>
 // and the kernel table types before its namespace, and kLanes (8, or 16 for AVX-512) inside it.
@@ -17,8 +17,8 @@ namespace {
 #endif
 
 // Tile t's place in a block, in tiles: (row, column).
-inline int lane_row(bool pair, int t) { return pair ? t / (kLanes / 2) : 0; }
-inline int lane_col(bool pair, int t) { return pair ? t % (kLanes / 2) : t; }
+inline int lane_row(int rows, int t) { return t / (kLanes / rows); }
+inline int lane_col(int rows, int t) { return t % (kLanes / rows); }
 
 // F(4x4, 3x3): 6x6 input tiles, interpolation points 0, 1, -1, 2, -2 and infinity. Each 1-D pass
 // maps lane vectors `stride` apart to lane vectors `ostride` apart.
@@ -242,13 +242,13 @@ struct F6 {
 // plus tile t's place, zero outside the plane. Writes Z[xi][tile0 + t] at z + xi * xi_stride + t.
 template <typename F, typename T>
 void gradient_block(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox, int count,
-                    bool pair, T* z, std::int64_t xi_stride) noexcept {
+                    int rows, T* z, std::int64_t xi_stride) noexcept {
   constexpr int kM = F::kM, kA = F::kA;
   T d[kM][kM][kLanes], tmp[kA][kM][kLanes], out[kA][kA][kLanes];
   for (int i = 0; i < kM; ++i)
     for (int j = 0; j < kM; ++j)
       for (int t = 0; t < kLanes; ++t) {
-        const std::int64_t yy = oy + kM * lane_row(pair, t) + i, xx = ox + kM * lane_col(pair, t) + j;
+        const std::int64_t yy = oy + kM * lane_row(rows, t) + i, xx = ox + kM * lane_col(rows, t) + j;
         d[i][j][t] = t < count && yy < P && xx < Q ? plane[yy * Q + xx] : T(0);
       }
   for (int j = 0; j < kM; ++j) F::a(&d[0][j][0], kM * kLanes, &tmp[0][j][0], kM * kLanes);  // A dy: kA x kM
@@ -260,12 +260,12 @@ void gradient_block(const T* plane, std::int64_t P, std::int64_t Q, std::int64_t
 // Tiles t < count: the patches (m + 2 square) at (y0, x0) plus tile t's place of a padded plane,
 // all inside it. Writes V[xi][tile0 + t] at v + xi * xi_stride + t.
 template <typename F, typename T>
-void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair, T* v,
+void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, int rows, T* v,
                  std::int64_t xi_stride) noexcept {
   constexpr int kM = F::kM, kA = F::kA;
   T d[kA][kA][kLanes], tmp[kA][kA][kLanes], out[kA][kA][kLanes];
   std::int64_t at[kLanes];  // each patch's origin
-  for (int t = 0; t < kLanes; ++t) at[t] = (y0 + kM * lane_row(pair, t)) * ld + x0 + kM * lane_col(pair, t);
+  for (int t = 0; t < kLanes; ++t) at[t] = (y0 + kM * lane_row(rows, t)) * ld + x0 + kM * lane_col(rows, t);
   for (int i = 0; i < kA; ++i)
     for (int j = 0; j < kA; ++j)
       for (int t = 0; t < kLanes; ++t) d[i][j][t] = padded[at[t] + i * ld + j];
@@ -278,7 +278,7 @@ void input_block(const T* padded, std::int64_t ld, std::int64_t y0, std::int64_t
 // Tiles t < count of one output plane from M[xi][tile0 + t] at m + xi * xi_stride: the y tile at
 // (oy, ox) plus tile t's place = A^T M A + bias, clipped to the P x Q plane.
 template <typename F, typename T>
-void output_block(const T* m, std::int64_t xi_stride, int count, bool pair, T bias, T* plane, std::int64_t P,
+void output_block(const T* m, std::int64_t xi_stride, int count, int block_rows, T bias, T* plane, std::int64_t P,
                   std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
   constexpr int kM = F::kM, kA = F::kA;
   T mm[kA][kA][kLanes], tmp[kM][kA][kLanes], out[kM][kM][kLanes];
@@ -290,7 +290,7 @@ void output_block(const T* m, std::int64_t xi_stride, int count, bool pair, T bi
   for (int j = 0; j < kA; ++j) F::at(&mm[0][j][0], kA * kLanes, &tmp[0][j][0], kA * kLanes);  // A^T M
   for (int i = 0; i < kM; ++i) F::at(&tmp[i][0][0], kLanes, &out[i][0][0], kLanes);           // (A^T M) A
   for (int t = 0; t < count; ++t) {
-    const std::int64_t y = oy + kM * lane_row(pair, t), x = ox + kM * lane_col(pair, t);
+    const std::int64_t y = oy + kM * lane_row(block_rows, t), x = ox + kM * lane_col(block_rows, t);
     const std::int64_t rows = std::min<std::int64_t>(kM, P - y), cols = std::min<std::int64_t>(kM, Q - x);
     for (std::int64_t i = 0; i < rows; ++i)
       for (std::int64_t j = 0; j < cols; ++j) plane[(y + i) * Q + x + j] = out[i][j][t] + bias;

@@ -567,22 +567,24 @@ class WinogradConv final : public ConvImpl {
     }
   }
 
-  // Calls fn(ty, tx, count, pair, tile) for the lane blocks of tiles in rows [ty0, ty1) of an
-  // image; tile counts from the first tile of global row r0. Planes half a block wide take two
-  // tile rows a block (pair), whose tiles are consecutive, where pairable(tile) allows.
+  // Calls fn(ty, tx, count, rows, tile) for the lane blocks of tiles in rows [ty0, ty1) of an
+  // image; tile counts from the first tile of global row r0. Planes half or a quarter of a block
+  // wide take 2 or 4 tile rows a block (rows), whose tiles are consecutive, where the kernels
+  // take that many and pairable(tile) allows; the rows left over, one a block.
   template <typename Pairable, typename Fn>
   static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
                               Pairable&& pairable, Fn&& fn) noexcept {
-    const int lanes = kernels(g).lanes;
+    const WinogradKernels<T>& wk = kernels(g);
+    const int lanes = wk.lanes, rows = 2 * g.tw == lanes ? 2 : 4 * g.tw == lanes && wk.max_rows >= 4 ? 4 : 1;
     for (std::int64_t ty = ty0; ty < ty1;) {
       const std::int64_t tile = (img * g.th + ty - r0) * g.tw;
-      if (2 * g.tw == lanes && ty + 1 < ty1 && pairable(tile)) {
-        fn(ty, 0, lanes, true, tile);
-        ty += 2;
+      if (rows > 1 && ty + rows <= ty1 && pairable(tile)) {
+        fn(ty, 0, lanes, rows, tile);
+        ty += rows;
         continue;
       }
       for (std::int64_t tx = 0; tx < g.tw; tx += lanes)
-        fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), false, tile + tx);
+        fn(ty, tx, int(std::min<std::int64_t>(lanes, g.tw - tx)), 1, tile + tx);
       ++ty;
     }
   }
@@ -604,10 +606,10 @@ class WinogradConv final : public ConvImpl {
       pad.fill(channel_start(x, img, c, g.C, g.H * g.W, g.step), ty0 * kTile, (ty1 - ty0) * kTile, buf, g.step);
       auto within_panel = [&](std::int64_t tile) { return vl.width - tile % vl.width >= wk.lanes; };
       for_lane_blocks(g, img, ty0, ty1, r0, within_panel,
-                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
-        while (count > 0) {  // split where the lanes cross into the next panel (a pair never does)
+                      [&](std::int64_t ty, std::int64_t tx, int count, int rows, std::int64_t tile) {
+        while (count > 0) {  // split where the lanes cross into the next panel (blocks of rows never do)
           const int part = int(std::min<std::int64_t>(count, vl.width - tile % vl.width));
-          wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, part, pair, v + vl.offset(c, tile), vl.point);
+          wk.input(buf, ld, (ty - ty0) * kTile, tx * kTile, part, rows, v + vl.offset(c, tile), vl.point);
           tx += part, tile += part, count -= part;
         }
       });
@@ -618,13 +620,13 @@ class WinogradConv final : public ConvImpl {
   void transform_output(const Geometry& g, const T* m, std::int64_t r0, std::int64_t r1, const T* bias, T* y,
                         int threads) const noexcept {
     const TileLayout ml = m_layout(g);
-    const std::int64_t rows = m_rows(g);
+    const std::int64_t group_rows = m_rows(g);
     const WinogradKernels<T>& wk = kernels(g);
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, threads, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
-                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
-        wk.output(m + ml.offset(k / g.Kg * rows + k % g.Kg, tile), ml.point, count, pair, bias ? bias[k] : T(0),
+                      [&](std::int64_t ty, std::int64_t tx, int count, int rows, std::int64_t tile) {
+        wk.output(m + ml.offset(k / g.Kg * group_rows + k % g.Kg, tile), ml.point, count, rows, bias ? bias[k] : T(0),
                   y + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile);
       });
     });
@@ -637,8 +639,8 @@ class WinogradConv final : public ConvImpl {
     auto none = [] { return 0; };
     for_planes(g, g.K, r0, r1, threads_, none, [&](int, std::int64_t img, std::int64_t k, std::int64_t ty0, std::int64_t ty1) {
       for_lane_blocks(g, img, ty0, ty1, r0, always,
-                      [&](std::int64_t ty, std::int64_t tx, int count, bool pair, std::int64_t tile) {
-        wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, pair,
+                      [&](std::int64_t ty, std::int64_t tx, int count, int rows, std::int64_t tile) {
+        wk.gradient(dy + (img * g.K + k) * g.P * g.Q, g.P, g.Q, ty * kTile, tx * kTile, count, rows,
                     z + zl.offset(k, tile), zl.point);
       });
     });

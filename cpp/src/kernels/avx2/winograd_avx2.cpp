@@ -54,8 +54,9 @@ inline void columns(const float* row, std::int64_t second, int wanted, __m256* c
 
 // The input transform of winograd_tiles.inl's input_block, for float: V = B^T (d B), each patch row
 // transformed as it is loaded, then each column.
-void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair,
-                     float* v, std::int64_t xi_stride) noexcept {
+void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count,
+                     int block_rows, float* v, std::int64_t xi_stride) noexcept {
+  const bool pair = block_rows == 2;
   __m256 rows[kA][kA];  // rows[i][nu]: row i of the patches times B
   const std::int64_t second = pair ? kM * ld - 16 : 0;  // lanes 4-7: the tile row below, not 16 columns on
   for (int i = 0; i < kA; ++i) {
@@ -77,7 +78,8 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
 // patch row loaded whole and transposed in registers like the input's. Blocks that would read
 // outside the plane, or values outside it that their tiles use, go through a zeroed copy.
 void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
-                        int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
+                        int count, int block_rows, float* z, std::int64_t xi_stride) noexcept {
+  const bool pair = block_rows == 2;
   constexpr int kSpan = kLanes * kM;  // columns a block's loads cover, in one row or two of half
   const int per_row = pair ? kLanes / 2 : kLanes, rows = pair ? 2 * kM : kM;  // pair: lanes 4-7 load below
   const std::int64_t span = pair ? kSpan / 2 : kSpan;
@@ -107,8 +109,9 @@ void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std:
 
 // The output transform of winograd_tiles.inl's output_block, for float: y = A^T M A + bias, each
 // output row of the 8 tiles interleaved in registers into 32 consecutive values.
-void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pair, float bias, float* plane,
+void output_block_f32(const float* m, std::int64_t xi_stride, int count, int block_rows, float bias, float* plane,
                       std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
+  const bool pair = block_rows == 2;
   __m256 cols[kA][kM];  // cols[nu][i]: column nu of A^T M
   const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   for (int nu = 0; nu < kA; ++nu) {

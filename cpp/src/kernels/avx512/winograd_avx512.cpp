@@ -6,7 +6,10 @@
 // 8 filters at a time, whatever the tile lanes), but for the fused GEMM's 16-filter kernel
 // (winograd_weights_avx512.cpp). F(4x4)'s float input, output and gradient
 // transforms are written out: they load patch rows whole and sort them into columns in registers,
-// where the loops gather element by element (1.1-1.7x slower than AVX2's 8-lane kernels).
+// where the loops gather element by element (1.1-1.7x slower than AVX2's 8-lane kernels). They
+// also take planes 4 tiles wide (14 to 16 pixels) four tile rows a block, a register per row,
+// where AVX2's kernels took two (ResNet-18 layer3's weight gradient 1.12x faster on 2 threads,
+// the dilated layer's 1.10-1.15x).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -51,26 +54,39 @@ inline void columns(__m512 lo0, __m512 lo1, __m512 hi0, __m512 hi1, __m512* col)
 }
 
 // Columns 4 and 5 of the patches (j = 0, 1): column j of the next tile, lanes shifted down by
-// one. The last lane of each row of tiles (7 with pair, 15) takes its value from the row.
+// one. The last lane of each row of tiles (7 with two rows, 15) takes its value from the row.
 inline __m512 next_tile(__m512 col, const float* row, std::int64_t second, int j) {
   const __m512i last = _mm512_castps_si512(_mm512_set1_ps(row[second + 64 + j]));
   const __m512 shifted = _mm512_castsi512_ps(_mm512_alignr_epi32(last, _mm512_castps_si512(col), 1));
   return _mm512_mask_mov_ps(shifted, __mmask16(1u << 7), _mm512_set1_ps(row[32 + j]));
 }
 
+// A block's lanes in tile rows of 16 / block_rows tiles (4 a register): register r of a row of
+// patches holds tile row r / regs, its columns from 16 (r % regs) on, regs = 4 / block_rows.
+inline std::int64_t register_row(int block_rows, int r) { return r / (4 / block_rows); }
+inline std::int64_t register_column(int block_rows, int r) { return r % (4 / block_rows) * kLanes; }
+
 // The input transform of winograd_tiles.inl's input_block: V = B^T (d B), each patch row
 // transformed as it is loaded, then each column.
-void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count, bool pair,
-                     float* v, std::int64_t xi_stride) noexcept {
+void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std::int64_t x0, int count,
+                     int block_rows, float* v, std::int64_t xi_stride) noexcept {
   __m512 rows[kA][kA];  // rows[i][nu]: row i of the patches times B
-  const std::int64_t second = pair ? kM * ld - 32 : 0;  // lanes 8-15: the tile row below, not 32 columns on
   for (int i = 0; i < kA; ++i) {
     const float* row = padded + (y0 + i) * ld + x0;
+    auto load = [&](int r, std::int64_t shift) {
+      return _mm512_loadu_ps(row + register_row(block_rows, r) * kM * ld + register_column(block_rows, r) + shift);
+    };
     __m512 d[kA];
-    columns(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16), _mm512_loadu_ps(row + second + 32),
-            _mm512_loadu_ps(row + second + 48), d);
-    d[4] = next_tile(d[0], row, second, 0);
-    d[5] = next_tile(d[1], row, second, 1);
+    columns(load(0, 0), load(1, 0), load(2, 0), load(3, 0), d);
+    if (block_rows == 4) {  // a register per tile row: the next tiles' columns from loads a tile on
+      __m512 next[kM];
+      columns(load(0, kM), load(1, kM), load(2, kM), load(3, kM), next);
+      d[4] = next[0], d[5] = next[1];
+    } else {
+      const std::int64_t second = block_rows == 2 ? kM * ld - 32 : 0;  // lanes 8-15: the tile row below
+      d[4] = next_tile(d[0], row, second, 0);
+      d[5] = next_tile(d[1], row, second, 1);
+    }
     bt<V>(d, rows[i]);
   }
   for (int nu = 0; nu < kA; ++nu) {
@@ -84,18 +100,19 @@ void input_block_f32(const float* padded, std::int64_t ld, std::int64_t y0, std:
 // The gradient transform of winograd_tiles.inl's gradient_block: Z = A (dy A^T), each patch row
 // loaded whole (values outside the plane masked to zero) and sorted into columns.
 void gradient_block_f32(const float* plane, std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox,
-                        int count, bool pair, float* z, std::int64_t xi_stride) noexcept {
-  // pair: lanes 8-15 load the row 4 below, else the 32 columns on
-  const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, pair ? kLanes / 2 : kLanes), Q - ox);
+                        int count, int block_rows, float* z, std::int64_t xi_stride) noexcept {
+  const int per_row = kLanes / block_rows;  // tiles a tile row of the block
+  const std::int64_t used = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);  // columns a row
   __m512 rows_a[kM][kA];  // rows_a[i][nu]: row i of the patches times A^T
   for (int i = 0; i < kM; ++i) {
-    const std::int64_t y_lo = oy + i, y_hi = pair ? y_lo + kM : y_lo, skip = pair ? 0 : 32;
-    const std::int64_t n_lo = y_lo < P ? used : 0, n_hi = y_hi < P ? used - skip : 0;
-    const float* lo = n_lo > 0 ? plane + y_lo * Q + ox : plane;
-    const float* hi = n_hi > 0 ? plane + y_hi * Q + ox + skip : plane;
+    __m512 reg[4];
+    for (int r = 0; r < 4; ++r) {
+      const std::int64_t y = oy + register_row(block_rows, r) * kM + i, col = register_column(block_rows, r);
+      const std::int64_t n = y < P ? used - col : 0;
+      reg[r] = n > 0 ? load_first(plane + y * Q + ox + col, n) : _mm512_setzero_ps();
+    }
     __m512 d[kM];
-    columns(load_first(lo, n_lo), load_first(lo + 16, n_lo - 16), load_first(hi, n_hi), load_first(hi + 16, n_hi - 16),
-            d);
+    columns(reg[0], reg[1], reg[2], reg[3], d);
     a<V>(d, rows_a[i]);
   }
   for (int nu = 0; nu < kA; ++nu) {
@@ -122,8 +139,9 @@ inline void interleave(const __m512* c, __m512* out) {
 }
 
 // The output transform of winograd_tiles.inl's output_block: y = A^T M A + bias, each output row
-// of the 16 tiles interleaved in registers into 64 consecutive values.
-void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pair, float bias, float* plane,
+// of the 16 tiles interleaved in registers into 64 consecutive values, which go to the block's
+// tile rows as register_row says.
+void output_block_f32(const float* m, std::int64_t xi_stride, int count, int block_rows, float bias, float* plane,
                       std::int64_t P, std::int64_t Q, std::int64_t oy, std::int64_t ox) noexcept {
   __m512 cols[kA][kM];  // cols[nu][i]: column nu of A^T M
   for (int nu = 0; nu < kA; ++nu) {
@@ -131,8 +149,7 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
     for (int xi = 0; xi < kA; ++xi) mm[xi] = load_first(m + (xi * kA + nu) * xi_stride, count);
     at<V>(mm, cols[nu]);
   }
-  // pair: tiles 8-15 (out[2], out[3]) go 4 rows down instead of 32 columns on
-  const int per_row = pair ? kLanes / 2 : kLanes, halves = pair && count > per_row ? 2 : 1;
+  const int per_row = kLanes / block_rows, regs = (count + kM - 1) / kM;  // registers with tiles
   const std::int64_t width = std::min<std::int64_t>(kM * std::min(count, per_row), Q - ox);
   const __m512 b = _mm512_set1_ps(bias);
   for (std::int64_t i = 0; i < kM; ++i) {
@@ -141,13 +158,10 @@ void output_block_f32(const float* m, std::int64_t xi_stride, int count, bool pa
     at<V>(r, c);  // c[j]: lane t is output (i, 4t + j)
     for (int j = 0; j < kM; ++j) c[j] = _mm512_add_ps(c[j], b);
     interleave(c, out);
-    for (int h = 0; h < halves; ++h) {
-      const std::int64_t y = oy + h * kM + i;
-      if (y >= P) continue;
-      float* dst = plane + y * Q + ox;
-      const __m512* src = out + h * 2;
-      for (std::int64_t col = 0; col < width; col += kLanes)
-        store_first(dst + col, src[col / kLanes], int(std::min<std::int64_t>(kLanes, width - col)));
+    for (int q = 0; q < regs; ++q) {
+      const std::int64_t y = oy + register_row(block_rows, q) * kM + i, col = register_column(block_rows, q);
+      if (y < P && col < width)
+        store_first(plane + y * Q + ox + col, out[q], int(std::min<std::int64_t>(kLanes, width - col)));
     }
   }
 }
@@ -174,6 +188,7 @@ WinogradFamily<float> swinograd() {
   family.f4_wide.input = input_block_f32;
   family.f4_wide.output = output_block_f32;
   family.f4_wide.gradient = gradient_block_f32;
+  family.f4_wide.max_rows = 4;  // blocks of four tile rows of 4 (14- to 16-pixel planes)
 #endif
   add_wide_weights(family);
   return family;
