@@ -265,8 +265,8 @@ class WinogradConv final : public ConvImpl {
       direct::run_gemm<T>(WeightGemm<T>{g, z, v, sum, zl, vl, (r1 - r0) * g.tw, r0 > 0}, wgrad_layout_,
                           gemm_ws);
     }
-    // dW[k][c] = G^T S[k][c] G, for kLanes consecutive (k, c) pairs side by side: each point's
-    // sums are consecutive there
+    // dW[k][c] = G^T S[k][c] G, for consecutive (k, c) pairs side by side (as many as the
+    // inverse kernel's lanes): each point's sums are consecutive there
     const auto inverse = inverse_weights(g);
     const std::int64_t pairs = g.K * g.Cg, blocks = ceil_div(pairs, inverse.lanes);
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && blocks > 8)
