@@ -132,16 +132,21 @@ def test_workspace_bound_falls_back_to_an_algorithm_that_fits(rng, monkeypatch):
 
 
 def test_workspace_bound_keeps_direct_1x1_weight_gradients(rng, monkeypatch):
-    """Under a bound that its copy of X^T does not fit, the 1x1 weight gradient gives way to the
-    GEMM, and a plan for the direct algorithm is still made."""
-    x = rng.standard_normal((4, 64, 56, 56)).astype(np.float32)
-    dy = rng.standard_normal((4, 256, 56, 56)).astype(np.float32)
-    bound = fastconv.plan_conv2d(x.shape, (256, 64, 1, 1)).workspace_size("backward_weights") - 1
-    monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", str(bound))
-    plan = fastconv.plan_conv2d(x.shape, (256, 64, 1, 1), algorithm="direct")
-    assert plan.workspace_size("backward_weights") <= bound
-    got = fastconv.conv2d_weight(x, (256, 64, 1, 1), dy, algorithm="direct")
-    assert ref.rel_err(got, ref.conv2d_weight(x, (256, 64, 1, 1), dy, (1, 1), ((0, 0), (0, 0)))) <= TOL["float32"]
+    """1x1 weight gradients whose copy of X^T or dY^T (3.2 MB) passes L2 copy it a chunk at a
+    time, dY's planes or X's as the rows: checked against the reference. Under a bound that the
+    whole copy would not fit, a direct plan is still made, and it sums as the unbounded one."""
+    for c, k in ((64, 256), (256, 64)):
+        x = rng.standard_normal((4, c, 56, 56)).astype(np.float32)
+        dy = rng.standard_normal((4, k, 56, 56)).astype(np.float32)
+        want = ref.conv2d_weight(x, (k, c, 1, 1), dy, (1, 1), ((0, 0), (0, 0)))
+        unbounded = fastconv.conv2d_weight(x, (k, c, 1, 1), dy, algorithm="direct")
+        assert ref.rel_err(unbounded, want) <= TOL["float32"], (c, k)
+        with monkeypatch.context() as env:
+            bound = 4 * 64 * 56 * 56 * 4 - 1
+            env.setenv("FASTCONV_MAX_WORKSPACE", str(bound))
+            plan = fastconv.plan_conv2d(x.shape, (k, c, 1, 1), algorithm="direct")
+            assert plan.workspace_size("backward_weights") <= bound
+            np.testing.assert_array_equal(fastconv.conv2d_weight(x, (k, c, 1, 1), dy, algorithm="direct"), unbounded)
 
 
 def test_indexing_past_2_to_the_31_elements():
