@@ -221,6 +221,12 @@ struct WinogradKernels {
   int tile = 0, lanes = 0;
   const char* name = "";
   int max_rows = 2;  // the most tile rows a block takes
+  // Tile rows a block takes on planes tiles_wide tiles wide: 2 or 4 where that many rows fill the
+  // lanes exactly (and max_rows allows), else 1.
+  int block_rows(std::int64_t tiles_wide) const noexcept {
+    if (2 * tiles_wide == lanes) return 2;
+    return max_rows >= 4 && 4 * tiles_wide == lanes ? 4 : 1;
+  }
   // weights and weights_t over kWeightLanesWide filters (count <= that), where an ISA has them
   // (nullptr elsewhere): for the fused GEMM, whose filters come in long runs, and the weight
   // gradient's inverse.
@@ -240,8 +246,7 @@ struct WinogradFamily {
   const WinogradKernels<T>& tile(int m, std::int64_t tiles_wide) const noexcept {
     const WinogradKernels<T>& main = m == 2 ? f2 : m == 6 ? f6 : f4;
     const WinogradKernels<T>& wide = m == 2 ? f2_wide : m == 6 ? f6_wide : f4_wide;
-    const bool rows_fill = 2 * tiles_wide == wide.lanes || (wide.max_rows >= 4 && 4 * tiles_wide == wide.lanes);
-    return wide.lanes && (tiles_wide > main.lanes || rows_fill) ? wide : main;
+    return wide.lanes && (tiles_wide > main.lanes || wide.block_rows(tiles_wide) > 1) ? wide : main;
   }
 };
 

@@ -575,7 +575,7 @@ class WinogradConv final : public ConvImpl {
   static void for_lane_blocks(const Geometry& g, std::int64_t img, std::int64_t ty0, std::int64_t ty1, std::int64_t r0,
                               Pairable&& pairable, Fn&& fn) noexcept {
     const WinogradKernels<T>& wk = kernels(g);
-    const int lanes = wk.lanes, rows = 2 * g.tw == lanes ? 2 : 4 * g.tw == lanes && wk.max_rows >= 4 ? 4 : 1;
+    const int lanes = wk.lanes, rows = wk.block_rows(g.tw);
     for (std::int64_t ty = ty0; ty < ty1;) {
       const std::int64_t tile = (img * g.th + ty - r0) * g.tw;
       if (rows > 1 && ty + rows <= ty1 && pairable(tile)) {
