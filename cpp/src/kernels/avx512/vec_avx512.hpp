@@ -8,6 +8,8 @@
 // registers instead, so that the AVX-512 kernels' logic runs and is tested on AVX2 machines.
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace fastconv::kernels::avx512 {
 
 template <typename T>
@@ -106,6 +108,18 @@ struct Vec<double> {
   static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
   static double sum(type v) { return sum_lanes(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 };
+
+// The first n lanes of a float register (0 < n <= 16), stored, or loaded with zeros past them
+// (none read): the Winograd kernels' last, partly empty blocks.
+inline __mmask16 first(int n) { return __mmask16((1u << n) - 1); }
+inline void store_first(float* dst, __m512 v, int count) {
+  if (count == 16) return _mm512_storeu_ps(dst, v);
+  _mm512_mask_storeu_ps(dst, first(count), v);
+}
+inline __m512 load_first(const float* p, std::int64_t n) {
+  if (n >= 16) return _mm512_loadu_ps(p);
+  return n > 0 ? _mm512_maskz_loadu_ps(first(int(n)), p) : _mm512_setzero_ps();
+}
 
 #else  // two AVX2 registers per AVX-512 one, lanes 0..width/2-1 in lo
 

@@ -28,18 +28,6 @@ namespace {
 constexpr int kA = F4::kA, kM = F4::kM;
 using V = Vec<float>;
 
-// The first n lanes (0 < n <= 16).
-inline __mmask16 first(int n) { return __mmask16((1u << n) - 1); }
-inline void store_first(float* dst, __m512 v, int count) {
-  if (count == kLanes) return _mm512_storeu_ps(dst, v);
-  _mm512_mask_storeu_ps(dst, first(count), v);
-}
-// n values at p, zeros past them (none read).
-inline __m512 load_first(const float* p, std::int64_t n) {
-  if (n >= kLanes) return _mm512_loadu_ps(p);
-  return n > 0 ? _mm512_maskz_loadu_ps(first(int(n)), p) : _mm512_setzero_ps();
-}
-
 // Four registers of a row of patches m = 4 apart (lanes 0-7 from lo, 8-15 from hi: 32 values
 // each) sorted into columns: lane t of col[j] = value 4t + j.
 inline void columns(__m512 lo0, __m512 lo1, __m512 hi0, __m512 hi1, __m512* col) {

@@ -1,7 +1,7 @@
 // The Winograd weight transform and its inverse (the weight gradient's) over 16 filters side by
-// side, for AVX-512 CPUs: AVX2's kernel
-// (8 filters, an 8x8 register transpose) took 30% of ResNet-18 layer4's forward at batch 1,
-// whose 9.4 MB of weights the fused GEMM transforms on every call. Here each register holds
+// side, for AVX-512 CPUs: AVX2's kernel (8 filters, an 8x8 register transpose) took 30% of
+// ResNet-18 layer4's forward at batch 1, whose 9.4 MB of weights the fused GEMM transforms on
+// every call. Here each register holds
 // two filters' taps 0-7 (filter t and t + 8), so that one transpose sorts 16 filters. No
 // prefetches of its own, unlike AVX2's: the fused GEMM fetches the filters it needs next, and
 // these, two calls on, made layer4's input gradient 1.1x slower. Built with multiply-adds off,
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/avx512/vec_avx512.hpp"
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx512 {
@@ -20,8 +21,6 @@ constexpr int kLanes = 16;
 namespace {
 
 #if !defined(FASTCONV_EMULATE_AVX512)
-inline __mmask16 first(int n) { return __mmask16((1u << n) - 1); }
-
 // r[q] lane l = filter l's tap q, from r[t] = taps 0-7 of filter t (lanes 0-7) and of filter
 // t + 8 (lanes 8-15): AVX2's 8x8 transpose in each half, the last step a two-source permute
 // that keeps the halves apart.
@@ -64,16 +63,15 @@ void weight_block(const float* w, std::int64_t stride, int count, float* u, std:
   }
   if (kReversed)
     for (int i = 0; i < 4; ++i) std::swap(f[i], f[8 - i]);
-  weight_points<F, float>(f, [&](int xi, __m512 value) { _mm512_mask_storeu_ps(u + xi * point, lanes, value); });
+  weight_points<F, float>(f, [&](int xi, __m512 value) { store_first(u + xi * point, value, count); });
 }
 
 // The weight gradient's inverse: dW of pairs t < count (9 taps each, consecutive) from their
 // sums at s + xi * point + t, the taps sorted back into rows by the same transpose.
 template <typename F>
 void weight_sums16(const float* s, std::int64_t point, int count, float* dw) noexcept {
-  const __mmask16 lanes = first(count);
   alignas(64) float in[F::kA * F::kA][kLanes], out[9][kLanes];
-  for (int xi = 0; xi < F::kA * F::kA; ++xi) _mm512_store_ps(in[xi], _mm512_maskz_loadu_ps(lanes, s + xi * point));
+  for (int xi = 0; xi < F::kA * F::kA; ++xi) _mm512_store_ps(in[xi], load_first(s + xi * point, count));
   weight_sums<F, float>(in[0], out[0]);
   __m512 r[8];
   for (int tap = 0; tap < 8; ++tap) r[tap] = _mm512_load_ps(out[tap]);
