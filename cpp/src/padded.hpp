@@ -114,6 +114,11 @@ class PaddedSource {
     return g;
   }
 
+  // Whether fill() writes every element of a buffer's rows (stride 1, no spacing, rows of one
+  // channel), which then needs no clear() (ResNeXt-50 layer3's forward spent 3% of its time
+  // clearing 8 MB of planes that the fills wrote again).
+  bool fills_whole_rows() const noexcept { return ins_h_ == 1 && ins_w_ == 1 && sw_ == 1; }
+
   // Zeroes a buffer once, before its first fill: the padding columns, and the gaps between
   // spaced source columns, stay zero through every fill.
   template <typename T>
@@ -218,13 +223,18 @@ class PaddedSource {
     return {i0, i1, a0 + i0};
   }
 
-  // Stride 1: each row's columns [lo, hi) in one copy.
+  // Stride 1: each row's columns [lo, hi) in one copy, and its padding columns zeroed, so that
+  // the buffer needs no clear() (fills_whole_rows).
   template <typename T>
   void fill_rows(const T* src, const SourceRows& rows, T* buf) const noexcept {
-    const std::int64_t lo = lo_[0], len = hi_[0] - lo;
+    const std::int64_t lo = lo_[0], len = hi_[0] - lo, right = g_.ld - lo - len;
     const T* in = src + rows.a * src_w_ + lo - pad_l_;
     T* out = buf + rows.i0 * g_.ld + lo;
-    for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) copy_row(in, len, out);
+    for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) {
+      std::fill(out - lo, out, T(0));
+      copy_row(in, len, out);
+      std::fill(out + len, out + len + right, T(0));
+    }
   }
 
   // Fixed-size moves for short rows (MobileNet's 56-wide layers ran 4% faster); VGG-16

@@ -1643,7 +1643,7 @@ class DirectConv final : public ConvImpl {
     }
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
     for (std::int64_t i = 0; i < count; ++i) {
-      if (clear) padded_->clear(planes + i * plane);
+      if (clear && !padded_->fills_whole_rows()) padded_->clear(planes + i * plane);
       padded_->fill(x + i * hw, 0, g_.P, planes + i * plane);
     }
     return planes;
