@@ -61,7 +61,7 @@ def test_few_filters_path(rng):
         kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=groups)
         rkw = dict(stride=cfg["stride"], pads=cfg["pads"], dilation=cfg["dilation"], groups=groups)
         plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
-        used += "+indirect" in plan.implementation_of("forward")
+        used += any(tag in plan.implementation_of("forward") for tag in ("+indirect", "+runs"))
         assert "+indirect" not in plan.implementation_of("backward_weights"), plan
         errs = (ref.rel_err(fastconv.conv2d(x, w, b, algorithm="direct", **kw), ref.conv2d(x, w, b, **rkw)),
                 ref.rel_err(fastconv.conv2d_weight(x, w.shape, dy, algorithm="direct", **kw),
@@ -69,6 +69,38 @@ def test_few_filters_path(rng):
         assert max(errs) <= TOL[cfg["dtype"]], (errs, cfg)
     print(f"{used} of 80 plans took the few-filters path")
     assert used >= 10  # how many depends on the microkernel's width: 25 with AVX2, 13 generic
+
+
+def test_forward_in_runs_of_pixels(rng):
+    """Output rows of 3 to 28 pixels against 8 to 64 filters a group: the turned-around forward
+    (and the stride-1 input gradient, which runs it on rotated weights) reads each run of a row's
+    consecutive pixels from one base address ('+runsNxH': runs of N pixels, H a micro-tile),
+    runs from several rows and images in one micro-tile, the last one filled up with repeats of
+    its last run. Every stride, dilation and padding, both dtypes, all directions against the
+    reference."""
+    used = {}
+    for _ in range(60):
+        while True:
+            cfg = sweep.random_config(rng, channels=(4, 12))
+            (pt, pb), (pl, pr) = cfg["pads"]
+            (sh, sw), (dh, dw) = cfg["stride"], cfg["dilation"]
+            r, s = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+            p, q = int(rng.integers(1, 7)), int(rng.choice([3, 4, 5, 7, 8, 9, 12, 13, 14, 16, 21, 24, 28]))
+            cfg.update(k=cfg["groups"] * int(rng.choice([8, 12, 16, 24, 32, 48, 64])), r=r, s=s,
+                       h=(p - 1) * sh + dh * (r - 1) + 1 - pt - pb, w=(q - 1) * sw + dw * (s - 1) + 1 - pl - pr)
+            if cfg["h"] >= 1 and cfg["w"] >= 1:
+                break
+        x, w, b, dy = arrays = sweep.make_arrays(cfg, rng)
+        assert dy.shape[2:] == (p, q)
+        kw = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dilation"], groups=cfg["groups"])
+        name = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw).implementation_of("forward")
+        if "+runs" in name:
+            used[name.split("+runs")[1]] = used.get(name.split("+runs")[1], 0) + 1
+        errs = sweep.errors(cfg, arrays, algorithm="direct")
+        assert max(errs.values()) <= TOL[cfg["dtype"]], (cfg, errs, name)
+    print("run kernels used (length x runs: plans):", used)
+    if fastconv.config()["isa"] != "generic":  # the x86 ISAs have run kernels; generic code has none
+        assert sum(used.values()) >= 10 and len(used) >= 4, used
 
 
 def test_filters_filling_half_a_panel(rng):

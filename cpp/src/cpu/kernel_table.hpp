@@ -56,6 +56,17 @@ using PackPanelFn = void (*)(const T* src, std::int64_t ld, std::int64_t rows, s
 // costs a second micro-op (ResNet-18 layer4's fused forward: 1.05x slower).
 constexpr std::int64_t kTallRowStride = 256;
 
+// A gathered-A kernel whose rows come in `runs` runs of `length` consecutive elements: row
+// h * length + i at rows[h * length] + i (pixels along an output row, consecutive in padded
+// planes at any stride). Same signature and bits as GemmIndirectMicrokernelFn, on
+// length * runs rows.
+template <typename T>
+struct GemmRunKernel {
+  GemmIndirectMicrokernelFn<T> run = nullptr;
+  int length = 0, runs = 0;
+};
+constexpr int kMaxRunRows = 28;  // the most rows (length * runs) a run kernel takes
+
 template <typename T>
 struct GemmMicrokernel {
   GemmMicrokernelFn<T> run = nullptr;
@@ -84,6 +95,11 @@ struct GemmMicrokernel {
   // narrow kernel's mr sums alone are fewer than two FMA ports keep busy). Same bits.
   GemmIndirectMicrokernelFn<T> run_indirect_pair = nullptr;
   GemmIndirectMicrokernelFn<T> run_indirect_narrow_pair = nullptr;
+  // The run kernel for output rows of `row` pixels against panels `vectors` registers wide, or
+  // none (run == nullptr) where no runs fill its registers: each run is one base address, where
+  // the gathered entries above form an indexed address per row and multiply-add (ResNeXt-50's
+  // grouped 3x3 layers).
+  GemmRunKernel<T> (*run_kernel)(std::int64_t row, int vectors) noexcept = nullptr;
 };
 
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns

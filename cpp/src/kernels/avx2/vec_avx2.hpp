@@ -5,6 +5,8 @@
 
 namespace fastconv::kernels::avx2 {
 
+constexpr int kVectorRegisters = 16;  // ymm0-15
+
 template <typename T>
 struct Vec;
 

@@ -1,11 +1,16 @@
 // AVX-512 GEMM microkernels: the shared 6 x 2-vector kernels on zmm registers (6x32 for float,
 // 6x16 for double). Built with the AVX-512 flags; called only when the CPU reports F, BW, VL, DQ.
+#include <algorithm>
+#include <array>
+#include <utility>
+
 #include "kernels/avx512/vec_avx512.hpp"
 #include "kernels/kernels.hpp"
 
 namespace fastconv::kernels::avx512 {
 #include "kernels/gemm_6x2v.inl"
 #include "kernels/gemm_8x2v.inl"
+#include "kernels/gemm_runs.inl"
 #include "kernels/pack_panel.inl"
 #include "kernels/pack_panel_avx2.inl"
 
@@ -15,6 +20,7 @@ GemmMicrokernel<float> sgemm() {
                               gemm_indirect_tall<float>, gemm_rows_b<float>, pack_panel_f32, kMR,
                               2 * Vec<float>::width, "gemm-avx512-6x32"};
   k.run_indirect_pair = gemm_12x2v_indirect<float>, k.run_indirect_narrow_pair = gemm_12x1v_indirect<float>;
+  k.run_kernel = run_kernel<float>;
   return k;
 }
 GemmMicrokernel<double> dgemm() {
@@ -23,6 +29,7 @@ GemmMicrokernel<double> dgemm() {
                                gemm_indirect_tall<double>, gemm_rows_b<double>, pack_panel_loops<double>, kMR,
                                2 * Vec<double>::width, "gemm-avx512-6x16"};
   k.run_indirect_pair = gemm_12x2v_indirect<double>, k.run_indirect_narrow_pair = gemm_12x1v_indirect<double>;
+  k.run_kernel = run_kernel<double>;
   return k;
 }
 

@@ -12,6 +12,8 @@
 
 namespace fastconv::kernels::avx512 {
 
+constexpr int kVectorRegisters = 32;  // zmm0-31 (emulated: twice as many ymm, spilled)
+
 template <typename T>
 struct Vec;
 
