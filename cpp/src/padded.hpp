@@ -33,6 +33,27 @@ inline void copy_run(const T* src, std::int64_t len, T* dst) noexcept {
   }
 }
 
+// len zeros at dst, by fixed-size stores as copy_run's: padding rows and columns, each a call
+// to memset otherwise, which cost more than the zeros (ResNeXt-50's 14x14 stage: 7% of its
+// weight gradient).
+template <typename T>
+inline void zero_run(T* dst, std::int64_t len) noexcept {
+  if (len >= 128) {
+    std::fill(dst, dst + len, T(0));
+  } else if (len >= 8) {
+    std::int64_t t = 0;
+    for (; t + 8 <= len; t += 8) std::memset(dst + t, 0, 8 * sizeof(T));
+    if (t < len) std::memset(dst + len - 8, 0, 8 * sizeof(T));
+  } else if (len >= 4) {
+    std::memset(dst, 0, 4 * sizeof(T));
+    std::memset(dst + len - 4, 0, 4 * sizeof(T));
+  } else {
+    if (len > 0) dst[0] = T(0);
+    if (len > 1) dst[1] = T(0);
+    if (len > 2) dst[2] = T(0);
+  }
+}
+
 // Where channel c of image n of an input with C channels of hw pixels starts: its plane (NCHW,
 // step 1), or its first value (channels-last, step C, the distance PaddedSource::fill takes
 // between a row's values).
@@ -218,8 +239,8 @@ class PaddedSource {
   SourceRows clear_outside(std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
     const std::int64_t n = rows(count), a0 = oh0 * g_.sh - pad_t_;  // buffer row i holds source row a0 + i
     const std::int64_t i0 = std::clamp<std::int64_t>(-a0, 0, n), i1 = std::clamp<std::int64_t>(src_h_ - a0, i0, n);
-    std::fill(buf, buf + i0 * g_.ld, T(0));
-    std::fill(buf + i1 * g_.ld, buf + n * g_.ld, T(0));
+    zero_run(buf, i0 * g_.ld);
+    zero_run(buf + i1 * g_.ld, (n - i1) * g_.ld);
     return {i0, i1, a0 + i0};
   }
 
@@ -231,9 +252,9 @@ class PaddedSource {
     const T* in = src + rows.a * src_w_ + lo - pad_l_;
     T* out = buf + rows.i0 * g_.ld + lo;
     for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) {
-      std::fill(out - lo, out, T(0));
+      zero_run(out - lo, lo);
       copy_row(in, len, out);
-      std::fill(out + len, out + len + right, T(0));
+      zero_run(out + len, right);
     }
   }
 
