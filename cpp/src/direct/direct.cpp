@@ -81,13 +81,18 @@ constexpr int kMaxRuns = 256;   // the longest reduction block (kc) the padded p
 constexpr std::size_t kGatherBlockBytes = 16 << 10;
 
 // C += or = the product over count steps, by kernel `run`, in blocks of B short enough to stay
-// in L1. The blocks are part of each sum's order, so all callers share them.
+// in L1. The blocks are part of each sum's order, so all callers share them. With `tiles`,
+// that many micro-tiles of mr rows (rows[t * mr ..], C at c + t * mr * width) take each block
+// in turn, while it is in L1.
 template <typename T>
 void gathered_blocks(GemmIndirectMicrokernelFn<T> run, std::int64_t width, std::int64_t count, const T* const* rows,
-                     const std::int64_t* off, const T* b, T* c, bool accumulate) noexcept {
+                     const std::int64_t* off, const T* b, T* c, bool accumulate, std::int64_t tiles = 1,
+                     std::int64_t mr = 0) noexcept {
   const std::int64_t block = std::int64_t(kGatherBlockBytes / sizeof(T)) / width;
   for (std::int64_t k0 = 0; k0 < count; k0 += block)
-    run(std::min(block, count - k0), rows, off + k0, b + k0 * width, c, width, accumulate || k0 > 0);
+    for (std::int64_t t = 0; t < tiles; ++t)
+      run(std::min(block, count - k0), rows + t * mr, off + k0, b + k0 * width, c + t * mr * width, width,
+          accumulate || k0 > 0);
 }
 
 // C (mr x nr, rows nr apart) = or += sum over p < count of A(i, p) B(p, :), with A gathered at
@@ -1238,8 +1243,7 @@ class DirectConv final : public ConvImpl {
           const std::int64_t width = std::min<std::int64_t>(nr, g_.Kg - pn * nr);
           const T* panel = wt + (grp * panels + pn) * taps * nr;
           if (run_.run)
-            for (std::int64_t t = 0; t < s1 - s0; ++t)
-              gathered_blocks(run_.run, nr, taps, rows + t * mr, offsets_.data(), panel, out + t * mr * nr, false);
+            gathered_blocks(run_.run, nr, taps, rows, offsets_.data(), panel, out, false, s1 - s0, mr);
           else
             gathered_products(uk, nr, s1 - s0, taps, rows, offsets_.data(), panel, out);
           uk.pack(out, nr, npix, width, stage, ld);  // stage[j * ld + q] = out[q * nr + j]
