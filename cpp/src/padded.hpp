@@ -245,12 +245,15 @@ class PaddedSource {
   }
 
   // Stride 1: each row's columns [lo, hi) in one copy, and its padding columns zeroed, so that
-  // the buffer needs no clear() (fills_whole_rows).
+  // the buffer needs no clear() (fills_whole_rows); short rows by the ISA's pad_rows.
   template <typename T>
   void fill_rows(const T* src, const SourceRows& rows, T* buf) const noexcept {
     const std::int64_t lo = lo_[0], len = hi_[0] - lo, right = g_.ld - lo - len;
     const T* in = src + rows.a * src_w_ + lo - pad_l_;
     T* out = buf + rows.i0 * g_.ld + lo;
+    const DepthwiseKernels<T>& k = depthwise_kernels<T>();
+    if (k.pad_rows && g_.ld <= k.pad_row_columns)
+      return k.pad_rows(in, src_w_, rows.i1 - rows.i0, lo, len, out - lo, g_.ld);
     for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) {
       zero_run(out - lo, lo);
       copy_row(in, len, out);

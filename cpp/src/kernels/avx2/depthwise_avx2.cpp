@@ -222,18 +222,39 @@ void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_p
   if (g.S == 5) return block_sums<5>(g, dy, dy_plane, count, acc, work);
   block_sums<0>(g, dy, dy_plane, count, acc, work);
 }
+// out[i * ld + j] = src[i * src_ld + j - lo] for lo <= j < lo + len, zero for the other j < ld
+// <= 2 * width, i < rows: each padded row of a small plane in two masked loads and stores
+// (masked-off lanes are not read, so nothing outside the source row is).
+template <typename T>
+void pad_rows(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t lo, std::int64_t len, T* out,
+              std::int64_t ld) noexcept {
+  using V = Vec<T>;
+  constexpr int W = V::width;
+  const auto in0 = V::between(int(lo), int(lo + len)), in1 = V::between(int(lo) - W, int(lo + len) - W);
+  const auto out0 = V::first(int(ld)), out1 = V::first(int(ld) - W);
+  src -= lo;
+  for (std::int64_t i = 0; i < rows; ++i, src += src_ld, out += ld) {
+    V::store(out, out0, V::load(src, in0));
+    V::store(out + W, out1, V::load(src + W, in1));
+  }
+}
 
 }  // namespace
 
 DepthwiseKernels<float> sdepthwise() {
-  return {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2", 6 * Vec<float>::width,
-          block_f32, block_weights_f32, 8};
+  DepthwiseKernels<float> k = {forward_plane<float>, weights_plane<float>, split_rows_f32, "depthwise-avx2",
+                               6 * Vec<float>::width, block_f32, block_weights_f32, 8};
+  k.pad_rows = pad_rows<float>, k.pad_row_columns = 2 * Vec<float>::width;
+  return k;
 }
 
 // No double blocks: the baseline build's block loops, built for AVX2, ran slower than these planes
 // (batch 1, 384 x 14x14: forward 114-118 -> 157-164 us, weight gradient 100-102 -> 211-214 us).
 DepthwiseKernels<double> ddepthwise() {
-  return {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2", 6 * Vec<double>::width};
+  DepthwiseKernels<double> k = {forward_plane<double>, weights_plane<double>, split_rows_f64, "depthwise-avx2",
+                                6 * Vec<double>::width};
+  k.pad_rows = pad_rows<double>, k.pad_row_columns = 2 * Vec<double>::width;
+  return k;
 }
 
 }  // namespace fastconv::kernels::avx2
