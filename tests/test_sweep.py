@@ -77,12 +77,14 @@ def test_turned_around_paths_in_runs(rng):
     consecutive pixels from one base address ('+runsNxH': runs of N pixels, H a micro-tile),
     runs from several rows and images in one micro-tile, the last one filled up with repeats of
     its last run; the turned-around weight gradient so reads runs of a kernel row's taps (at unit
-    column stride and dilation). Every stride, dilation and padding, both dtypes, all directions
-    against the reference."""
-    used = {"forward": {}, "backward_weights": {}}
+    column stride and dilation), and the turned-around input gradient runs of each stride
+    phase's pixels. Every stride, dilation and padding, both dtypes, all directions against the
+    reference."""
+    used = {"forward": {}, "backward_data": {}, "backward_weights": {}}
     for _ in range(60):
         while True:
-            cfg = sweep.random_config(rng, channels=(4, 12))
+            cfg = sweep.random_config(rng)
+            cfg["c"] = cfg["groups"] * int(rng.choice([4, 5, 7, 8, 11, 16, 24, 32]))
             (pt, pb), (pl, pr) = cfg["pads"]
             (sh, sw), (dh, dw) = cfg["stride"], cfg["dilation"]
             r, s = int(rng.integers(2, 5)), int(rng.integers(2, 5))
