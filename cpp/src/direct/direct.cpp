@@ -841,7 +841,7 @@ class DirectConv final : public ConvImpl {
     // 3-channel 3x3 layers with 16 and 32 filters 27-60%; 1 channel and 128 filters, as fast).
     const bool turns_weights = padded_ && table_fits && uk.mr <= kMaxIndirectRows && uk.nr <= kMaxPanel;
     const bool turns = turns_weights && g_.Cg * g_.R * g_.S >= 2 * g_.Kg;
-    if (turns_weights) offsets_ = tap_offsets();
+    if (turns_weights) offsets_ = tap_offsets(*padded_);
     // The forward pass from half a panel of filters up to four panels (measured: the 7x7 stem and
     // 3x3 layers of 64 filters gain, of 128 and 512 lose, LeNet's 6 filters lose): with fewer,
     // the idle columns cost more than packing; with more, each packed im2col value feeds enough
@@ -884,6 +884,7 @@ class DirectConv final : public ConvImpl {
     const std::int64_t per_pixel = g_.G * ceil_div(g_.Kg, uk.nr) * uk.nr;
     const double dyt = double(g_.N) * double(per_pixel) * double(pq);
     if (turns_weights && padded_weight_elements_ > 0 && pq <= kIndirectPixels) {
+      plan_weight_source();
       wrun_ = tap_runs(uk);
       for (bool chunked : {dyt > double(kTurnedBytes / sizeof(T)), true}) {
         chunk_weights(per_pixel, per_run, chunked);
@@ -891,12 +892,18 @@ class DirectConv final : public ConvImpl {
         if (workspace_size(Direction::BackwardWeights) <= workspace_bound) break;
         dyt_elements_ = 0;
       }
+      if (dyt_elements_ == 0 && wpadded_) {  // the GEMM reads the forward's planes
+        wpadded_.reset(), woffsets_.clear(), wrun_ = {};
+        padded_weight_elements_ = g_.N * per_image;
+      }
     }
     if (dyt_elements_ == 0 && workspace_size(Direction::BackwardWeights) > workspace_bound) padded_weight_elements_ = 0;
     if (dyt_elements_ > 0) {
-      const DepthwisePlane& pg = padded_->geometry();
-      for (std::int64_t pix = 0; pix < pq; ++pix) pixel_offsets_.push_back(pix / g_.Q * pg.sh * pg.ld + pix % g_.Q);
-      plane_elems_ = padded_->buffer_elems();
+      const PaddedSource& src = wpadded_ ? *wpadded_ : *padded_;
+      const std::int64_t step = wpadded_ ? g_.sw : 1;  // between a row's pixels (unsplit columns)
+      for (std::int64_t pix = 0; pix < pq; ++pix)
+        pixel_offsets_.push_back(pix / g_.Q * src.geometry().sh * src.geometry().ld + pix % g_.Q * step);
+      plane_elems_ = src.buffer_elems();
     }
     // 1x1, stride 1, unpadded, NCHW: the input planes are the rows of X_col as they lie, so any
     // number of filters gains (measured on ResNet-50's 1x1 layers: no pack of X^T at all).
@@ -1047,7 +1054,8 @@ class DirectConv final : public ConvImpl {
     const std::int64_t before =
         rows_weights_ ? dot_workspace() : dyt_elements_ > 0 ? dyt_elements_ : bwd_weights_.workspace_elements();
     const T* planes =
-        padded_weight_elements_ ? pad_planes(static_cast<const T*>(x), g_.N * g_.C, work + before, true) : nullptr;
+        padded_weight_elements_ ? pad_planes(static_cast<const T*>(x), g_.N * g_.C, work + before, true, wpadded_.get())
+                                : nullptr;
     if (rows_weights_) {
       weights_rows(planes, static_cast<const T*>(dy), work, reinterpret_cast<double*>(work + dot_elements()),
                    static_cast<T*>(dw));
@@ -1078,7 +1086,7 @@ class DirectConv final : public ConvImpl {
   void plan_wide(const GemmMicrokernel<T>& uk, bool table_fits) {
     wide_offsets_.clear();
     if (!padded_ || g_.sh != 1 || g_.sw != 1 || !table_fits || uk.nr > kMaxPanel || 2 * g_.Kg > uk.nr) return;
-    wide_offsets_ = tap_offsets();
+    wide_offsets_ = tap_offsets(*padded_);
     wide_n_ = round_up((g_.P - 1) * padded_->geometry().ld + g_.Q, uk.nr);
   }
   BackwardDataProblem<T> backward_data_problem(const void* dy, const void* w, void* dx) const {
@@ -1258,9 +1266,9 @@ class DirectConv final : public ConvImpl {
   }
 
   // Per (c, r, s), the tap's offset in the padded planes.
-  std::vector<std::int64_t> tap_offsets() const {
-    const DepthwisePlane& pg = padded_->geometry();
-    const std::int64_t plane = padded_->buffer_elems();
+  std::vector<std::int64_t> tap_offsets(const PaddedSource& src) const {
+    const DepthwisePlane& pg = src.geometry();
+    const std::int64_t plane = src.buffer_elems();
     std::vector<std::int64_t> off;
     for (std::int64_t c = 0; c < g_.Cg; ++c)
       for (std::int64_t r = 0; r < g_.R; ++r)
@@ -1287,6 +1295,25 @@ class DirectConv final : public ConvImpl {
     return chunk_pixels_ < pq ? g_.N * ceil_div(pq, chunk_pixels_) : ceil_div(g_.N, chunk_images_);
   }
 
+  // weights_indirect's planes at a column stride past 1 and unit dilation: unsplit (each row as
+  // it lies, padded), where the forward's split columns into stride phases. A kernel row's taps
+  // then lie consecutive, so the run kernels read them (tap_runs); the pixels of a row lie a
+  // stride apart, which the pixels' offsets carry. Unsplit rows are plain copies that write their
+  // padding (the split planes are cleared first). ResNeXt-50's layer3.down at batch 16, one
+  // thread: 6.26 -> 5.71 ms; the 7x7 stem at batch 1 1.74 -> 1.56.
+  void plan_weight_source() {
+    if (g_.sw == 1 || g_.dw != 1) return;
+    auto src = std::make_unique<PaddedSource>(g_.H, g_.W, 1, 1, g_.pt, g_.pl, g_.P, (g_.Q - 1) * g_.sw + 1, g_.R, g_.S,
+                                              g_.sh, 1, g_.dh, 1, sizeof(T), ~std::size_t(0));
+    const double elements = double(g_.N) * double(g_.C) * src->estimate();
+    if (src->oversized() || elements > double(kPaddedWeightBytes / sizeof(T))) return;
+    wpadded_ = std::move(src);
+    woffsets_ = tap_offsets(*wpadded_);
+    padded_weight_elements_ = g_.N * g_.C * wpadded_->buffer_elems();
+  }
+  // The tap offsets weights_indirect reads: its own planes', or the forward's table.
+  const std::vector<std::int64_t>& weight_offsets() const noexcept { return wpadded_ ? woffsets_ : offsets_; }
+
   // weights_indirect's kernel for runs of taps: the S taps of a kernel row lie consecutive in the
   // padded planes at unit column stride and dilation, so each run is read from one base, as
   // forward_indirect's runs of pixels (ResNeXt-50's 14x14 stage at batch 16, one thread: 4.60 ->
@@ -1295,8 +1322,9 @@ class DirectConv final : public ConvImpl {
     const std::int64_t vectors = panel_width(uk, g_.Kg) / (uk.nr / 2);
     if (!uk.run_kernel || vectors < 1) return {};
     const GemmRunKernel<T> k = uk.run_kernel(g_.S, int(vectors));
-    for (std::size_t t = 1; k.run && t < offsets_.size(); ++t)
-      if (t % std::size_t(k.length) != 0 && offsets_[t] != offsets_[t - 1] + 1) return {};
+    const std::vector<std::int64_t>& off = weight_offsets();
+    for (std::size_t t = 1; k.run && t < off.size(); ++t)
+      if (t % std::size_t(k.length) != 0 && off[t] != off[t - 1] + 1) return {};
     return k;
   }
   // Taps a weights_indirect micro-tile takes, against panels nr wide.
@@ -1310,7 +1338,7 @@ class DirectConv final : public ConvImpl {
   // from chunk to chunk.
   void split_weights(const GemmMicrokernel<T>& uk) {
     const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, nr = panel_width(uk, across), mr = tile_taps(uk, nr);
-    const std::int64_t panels = g_.G * ceil_div(across, nr), taps = std::int64_t(offsets_.size());
+    const std::int64_t panels = g_.G * ceil_div(across, nr), taps = std::int64_t(weight_offsets().size());
     // Runs counted on mr-tap tiles even where the tiles are paired, whose halved task count would
     // split more runs: sums in another order than the plan chunked under a workspace bound.
     const std::int64_t unpaired = panels * ceil_div(taps, uk.mr), tasks = panels * ceil_div(taps, tile_taps(uk, nr));
@@ -1326,7 +1354,8 @@ class DirectConv final : public ConvImpl {
   // dY^T is chunked (chunk_weights), the pack and the reduction take turns, chunk by chunk.
   void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
-    const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets_.size());
+    const std::vector<std::int64_t>& offsets = weight_offsets();
+    const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets.size());
     const T* rows_src = swapped_ ? dy : planes;
     const T* panel_src = swapped_ ? planes : dy;
     const std::int64_t row_image = (swapped_ ? g_.K : g_.C) * plane, row_group = (swapped_ ? g_.Kg : g_.Cg) * plane;
@@ -1424,7 +1453,7 @@ class DirectConv final : public ConvImpl {
         if (img0 >= img1) std::fill(c, c + mr * nr, T(0));  // no images in this run
         for (std::int64_t img = std::max(img0, i0); img < std::min(img1, i1); img += images_per_run_) {
           const T* base = rows_src + img * row_image + grp * row_group;
-          for (int i = 0; i < mr; i += step) rows[i] = base + offsets_[std::size_t(tap0 + std::min<std::int64_t>(i, count - step))];
+          for (int i = 0; i < mr; i += step) rows[i] = base + offsets[std::size_t(tap0 + std::min<std::int64_t>(i, count - step))];
           const std::int64_t steps = std::min(images_per_run_, std::min(img1, i1) - img) * pixels;
           const T* panel = dyt + ((grp * panels + pn) * images + img - i0) * pixels * nr;
           if (wrun_.run)
@@ -1469,7 +1498,7 @@ class DirectConv final : public ConvImpl {
     dot_truns_ = std::min(dot_tblocks(), ceil_div(want, g_.G * dot_fruns_));
     rows_weights_ = true;
     if (workspace_size(Direction::BackwardWeights) > workspace_bound) rows_weights_ = false;
-    if (rows_weights_ && offsets_.empty()) offsets_ = tap_offsets();  // else the turned-around paths' table
+    if (rows_weights_ && offsets_.empty()) offsets_ = tap_offsets(*padded_);  // else the turned-around paths' table
   }
   // weights_rows' tiles per group: blocks of the kernel's max_a filters and of its max_b taps
   std::int64_t dot_fblocks() const noexcept { return ceil_div(g_.Kg, std::int64_t(row_dot_kernel<T>().max_a)); }
@@ -1696,23 +1725,25 @@ class DirectConv final : public ConvImpl {
   // in `planes`, one buffer per plane. The padding sits in the same places in every buffer and
   // fill() never writes it, so buffers that already held planes of this call (a later chunk) need
   // no clearing.
-  const T* pad_planes(const T* x, std::int64_t count, T* planes, bool clear) const noexcept {
-    if (in_place_) return x;
-    const std::int64_t plane = padded_->buffer_elems(), hw = g_.H * g_.W;
+  const T* pad_planes(const T* x, std::int64_t count, T* planes, bool clear, const PaddedSource* source = nullptr) const
+      noexcept {
+    const PaddedSource& src = source ? *source : *padded_;
+    if (in_place_ && &src == padded_.get()) return x;
+    const std::int64_t plane = src.buffer_elems(), hw = g_.H * g_.W;
     if (g_.xw != 1) {  // channels last: an image's planes at a time, from its pixels
       const std::int64_t images = count / g_.C;
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && images > 1)
       for (std::int64_t i = 0; i < images; ++i) {
         T* bufs = planes + i * g_.C * plane;
         if (clear) std::fill(bufs, bufs + g_.C * plane, T(0));
-        padded_->fill_channels_last(x + i * g_.xn, g_.C, bufs, plane);
+        src.fill_channels_last(x + i * g_.xn, g_.C, bufs, plane);
       }
       return planes;
     }
 #pragma omp parallel for schedule(static) num_threads(threads_) if (threads_ > 1 && !forked_child() && count > 1)
     for (std::int64_t i = 0; i < count; ++i) {
-      if (clear && !padded_->fills_whole_rows()) padded_->clear(planes + i * plane);
-      padded_->fill(x + i * hw, 0, g_.P, planes + i * plane);
+      if (clear && !src.fills_whole_rows()) src.clear(planes + i * plane);
+      src.fill(x + i * hw, 0, g_.P, planes + i * plane);
     }
     return planes;
   }
@@ -1746,6 +1777,8 @@ class DirectConv final : public ConvImpl {
   std::unique_ptr<DirectConv<T>> as_forward_;  // the input gradient as a forward (plan_as_forward)
   std::int64_t chunk_ = 0, col2im_elements_ = 0;
   std::unique_ptr<PaddedSource> padded_;  // forward's padded input planes, when used
+  std::unique_ptr<PaddedSource> wpadded_;  // and weights_indirect's, where they differ (plan_weight_source)
+  std::vector<std::int64_t> woffsets_;     // and its tap offsets in them
   bool in_place_ = false;                 // and whether they are the input's own (pad_planes)
   std::int64_t fwd_chunk_ = 0, padded_elements_ = 0, padded_weight_elements_ = 0;
   std::vector<std::int64_t> wide_offsets_;  // forward, stride 1: B read in place (plan_wide)
