@@ -1760,7 +1760,7 @@ class DirectConv final : public ConvImpl {
       return src.fill_channels_last(x + i * g_.xn, g_.C, bufs, plane);
     }
     if (clear && !src.fills_whole_rows()) src.clear(planes + i * plane);
-    src.fill(x + i * g_.H * g_.W, 0, g_.P, planes + i * plane);
+    src.fill(x + i * g_.H * g_.W, 0, g_.P, planes + i * plane, 1, src.fills_whole_rows());
   }
 
   Geometry g_;
