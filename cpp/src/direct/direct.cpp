@@ -1710,12 +1710,18 @@ class DirectConv final : public ConvImpl {
         const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
         const T* wg = wt + grp * per_group + d.packed_at[std::size_t(phase)];
         T* dxg = dx + (img * g_.C + grp * g_.Cg) * g_.H * g_.W + ph * g_.W + pw;
+        std::int64_t prow = t0 * mr / wph, pcol = t0 * mr % wph;  // the next pixel's row and column in the phase
         for (std::int64_t t = t0; t < t1; ++t) {
-          const std::int64_t pix0 = t * mr, count = std::min<std::int64_t>(mr, pix - pix0);
+          const std::int64_t count = std::min<std::int64_t>(mr, pix - t * mr);
           for (std::int64_t i = 0; i < mr; ++i) {  // rows past the last pixel repeat it (or its run), not stored
-            const std::int64_t q = pix0 + std::min<std::int64_t>(i, count - 1);
-            at[i] = q / wph * g_.sh * g_.W + q % wph * g_.sw;
-            if (i % step == 0) rows[i] = i < count ? base + q / wph * d.cols + q % wph : rows[i - step];
+            if (i >= count) {
+              at[i] = at[i - 1];
+              if (i % step == 0) rows[i] = rows[i - step];
+              continue;
+            }
+            at[i] = prow * g_.sh * g_.W + pcol * g_.sw;
+            if (i % step == 0) rows[i] = base + prow * d.cols + pcol;
+            if (++pcol == wph) pcol = 0, ++prow;
           }
           for (std::int64_t pn = 0; pn < panels; ++pn) {
             const std::int64_t* off = d.offsets[std::size_t(phase)].data();
