@@ -1061,8 +1061,7 @@ class DirectConv final : public ConvImpl {
     T* work = static_cast<T*>(align_workspace(ws));
     const std::int64_t before =
         rows_weights_ ? dot_workspace() : dyt_elements_ > 0 ? dyt_elements_ : bwd_weights_.workspace_elements();
-    const T* planes = pad_chunks_ ? work + before
-                      : padded_weight_elements_
+    const T* planes = padded_weight_elements_ && !pad_chunks_
                           ? pad_planes(static_cast<const T*>(x), g_.N * g_.C, work + before, true, wpadded_.get())
                           : nullptr;
     if (rows_weights_) {
@@ -1070,7 +1069,7 @@ class DirectConv final : public ConvImpl {
                    static_cast<T*>(dw));
     } else if (dyt_elements_ > 0) {
       weights_indirect(planes ? planes : static_cast<const T*>(x), static_cast<const T*>(dy), work,
-                       work + dyt_elements_ + padded_weight_elements_, static_cast<T*>(dw), static_cast<const T*>(x));
+                       work + dyt_elements_ + padded_weight_elements_, static_cast<T*>(dw), pad_chunks_ ? work + before : nullptr);
     } else {
       run_gemm<T>(backward_weights_problem(x, dy, dw, planes), bwd_weights_, work);
     }
@@ -1249,8 +1248,8 @@ class DirectConv final : public ConvImpl {
         for (std::int64_t t = s0; t < s1; ++t) {
           const std::int64_t count = std::min<std::int64_t>(mr, total - t * mr);
           for (std::int64_t i = 0; i < mr; i += step) {  // rows past the last pixel repeat it (or its run), not stored
-            const T** at = rows + (t - s0) * mr + i;
-            *at = i < count ? planes + (img * g_.C + grp * g_.Cg) * plane + oh * pg.sh * pg.ld + ow : at[-step];
+            const T** row = rows + (t - s0) * mr + i;
+            *row = i < count ? planes + (img * g_.C + grp * g_.Cg) * plane + oh * pg.sh * pg.ld + ow : row[-step];
             if (i + step < count) advance();
           }
           advance();
@@ -1350,7 +1349,7 @@ class DirectConv final : public ConvImpl {
     const std::int64_t panels = g_.G * ceil_div(across, nr), taps = std::int64_t(weight_offsets().size());
     // Runs counted on mr-tap tiles even where the tiles are paired, whose halved task count would
     // split more runs: sums in another order than the plan chunked under a workspace bound.
-    const std::int64_t unpaired = panels * ceil_div(taps, uk.mr), tasks = panels * ceil_div(taps, tile_taps(uk, nr));
+    const std::int64_t unpaired = panels * ceil_div(taps, uk.mr), tasks = panels * ceil_div(taps, mr);
     weight_splits_ = weight_chunks() > 1 ? 1 : std::clamp<std::int64_t>(ceil_div(kWantTasks, unpaired), 1, g_.N);
     partial_elements_ = weight_splits_ > 1 || weight_chunks() > 1 ? weight_splits_ * tasks * mr * nr : 0;
   }
@@ -1360,12 +1359,13 @@ class DirectConv final : public ConvImpl {
   // order, each tap's row of X_col read at its offset plus the pixels' offsets (runs of images
   // into `partials`, then added in order, where split_weights split them). Swapped (1x1 only),
   // the roles of X and dY trade places: the rows are filters and the panels channels. Where
-  // dY^T is chunked (chunk_weights), the pack and the reduction take turns, chunk by chunk.
-  void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw, const T* x) const noexcept {
+  // dY^T is chunked (chunk_weights), the pack and the reduction take turns, chunk by chunk; with
+  // chunk_planes (pad_chunks_), `planes` is x, each chunk's images padded into chunk_planes first.
+  void weights_indirect(const T* planes, const T* dy, T* dyt, T* partials, T* dw, T* chunk_planes) const noexcept {
     const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
     const std::vector<std::int64_t>& offsets = weight_offsets();
     const std::int64_t plane = plane_elems_, pq = g_.P * g_.Q, taps = std::int64_t(offsets.size());
-    const T* rows_src = swapped_ ? dy : planes;
+    const T* rows_src = swapped_ ? dy : chunk_planes ? chunk_planes : planes;
     const T* panel_src = swapped_ ? planes : dy;
     const std::int64_t row_image = (swapped_ ? g_.K : g_.C) * plane, row_group = (swapped_ ? g_.Kg : g_.Cg) * plane;
     const std::int64_t across = swapped_ ? g_.Cg : g_.Kg, panel_image = swapped_ ? g_.C : g_.K;
@@ -1425,7 +1425,7 @@ class DirectConv final : public ConvImpl {
         const PaddedSource& src = wpadded_ ? *wpadded_ : *padded_;
 #pragma omp for schedule(static) nowait
         for (std::int64_t u = 0; u < pad_units(images * g_.C); ++u)
-          pad_unit(src, x + i0 * g_.C * g_.H * g_.W, u, const_cast<T*>(planes), chunk == 0);
+          pad_unit(src, planes + i0 * g_.C * g_.H * g_.W, u, chunk_planes, chunk == 0);
       }
       // Pack task `task`: `rows` rows of `width` values from `at`, pq apart, to `to` in dyt; its
       // image in the chunk and first pixel.
