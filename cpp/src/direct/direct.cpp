@@ -148,6 +148,14 @@ bool panels_filled(const GemmMicrokernel<T>& uk, std::int64_t columns) noexcept 
   return width < uk.nr ? columns == width : 2 * columns > uk.nr;
 }
 
+// The ISA's run kernel for rows that come in runs within lines of `line` (output rows, kernel
+// rows) against panels `width` wide, or none (run == nullptr): none for panels narrower than a
+// vector, nor where the ISA has no run kernels.
+template <typename T>
+GemmRunKernel<T> run_kernel_for(const GemmMicrokernel<T>& uk, std::int64_t line, std::int64_t width) noexcept {
+  return uk.run_kernel ? uk.run_kernel(line, int(width / (uk.nr / 2))) : GemmRunKernel<T>{};
+}
+
 template <typename T>
 struct ForwardProblem {
   static constexpr bool kPrepackA = true;  // the weights of a group serve every image
@@ -855,7 +863,7 @@ class DirectConv final : public ConvImpl {
     if (indirect_) filter_elements_ = g_.G * ceil_div(g_.Kg, filter_panel()) * filter_panel() * std::int64_t(offsets_.size());
     // Pixels in runs along output rows where the ISA has a kernel for them (ResNeXt-50's 14x14
     // stage at batch 16, one thread: forward 4.66 -> 4.12 ms, input gradient 4.65 -> 3.93).
-    if (indirect_ && uk.run_kernel) run_ = uk.run_kernel(g_.Q, int(filter_panel() / (uk.nr / 2)));
+    if (indirect_) run_ = run_kernel_for(uk, g_.Q, filter_panel());
     if (indirect_ && std::size_t(stage_offset() + threads * kStageSlot) * sizeof(T) + kWorkspaceAlign > workspace_bound)
       indirect_ = false, filter_elements_ = 0;  // its stages would pass the bound: the GEMM's fits
     threads_ = threads;
@@ -966,7 +974,7 @@ class DirectConv final : public ConvImpl {
   }
   std::string data_tag() const {
     if (as_forward_) return "+rotated" + as_forward_->forward_tag();
-    if (data_indirect_) return drun_.empty() || !drun_[0].run ? "" : runs_tag(drun_[0]);
+    if (data_indirect_) return data_run(0) ? runs_tag(*data_run(0)) : "";
     return (use_col2im() ? "+col2im" : "") + rows_tag<T>(bwd_data_.mr);
   }
   static std::string runs_tag(const GemmRunKernel<T>& k) {
@@ -1327,9 +1335,7 @@ class DirectConv final : public ConvImpl {
   // forward_indirect's runs of pixels (ResNeXt-50's 14x14 stage at batch 16, one thread: 4.60 ->
   // 4.17 ms; LeNet's conv2 0.166 -> 0.144).
   GemmRunKernel<T> tap_runs(const GemmMicrokernel<T>& uk) const noexcept {
-    const std::int64_t vectors = panel_width(uk, g_.Kg) / (uk.nr / 2);
-    if (!uk.run_kernel || vectors < 1) return {};
-    const GemmRunKernel<T> k = uk.run_kernel(g_.S, int(vectors));
+    const GemmRunKernel<T> k = run_kernel_for(uk, g_.S, filter_panel());
     const std::vector<std::int64_t>& off = weight_offsets();
     for (std::size_t t = 1; k.run && t < off.size(); ++t)
       if (t % std::size_t(k.length) != 0 && off[t] != off[t - 1] + 1) return {};
@@ -1638,16 +1644,16 @@ class DirectConv final : public ConvImpl {
     if (workspace_size(Direction::BackwardData) > workspace_bound) data_indirect_ = false;
     // Each column phase's pixels in runs along its rows, where the ISA has a kernel for them
     // (ResNeXt-50's layer3.down at batch 16, one thread: 9.11 -> 8.14 ms).
-    for (std::int64_t pw = 0; data_indirect_ && uk.run_kernel && pw < g_.npw; ++pw)
-      drun_.push_back(uk.run_kernel(g_.phase_cols(pw), int(channel_panel() / (uk.nr / 2))));
+    for (std::int64_t pw = 0; data_indirect_ && pw < g_.npw; ++pw)
+      drun_.push_back(run_kernel_for(uk, g_.phase_cols(pw), channel_panel()));
   }
-  // data_indirect's pixels a micro-tile in column phase pw, and from one row pointer to the next.
+  // data_indirect's run kernel in column phase pw, or null; and its pixels a micro-tile there.
+  const GemmRunKernel<T>* data_run(std::int64_t pw) const noexcept {
+    return drun_.empty() || !drun_[std::size_t(pw)].run ? nullptr : &drun_[std::size_t(pw)];
+  }
   int data_tile(std::int64_t pw) const noexcept {
-    const GemmRunKernel<T>* k = drun_.empty() ? nullptr : &drun_[std::size_t(pw)];
-    return k && k->run ? k->length * k->runs : pair_rows(gemm_microkernel<T>(), channel_panel());
-  }
-  int data_step(std::int64_t pw) const noexcept {
-    return drun_.empty() || !drun_[std::size_t(pw)].run ? 1 : drun_[std::size_t(pw)].length;
+    const GemmRunKernel<T>* k = data_run(pw);
+    return k ? k->length * k->runs : pair_rows(gemm_microkernel<T>(), channel_panel());
   }
 
   void data_indirect(const T* dy, const T* w, T* dx, T* work) const noexcept {
@@ -1703,8 +1709,9 @@ class DirectConv final : public ConvImpl {
       const T* rows[kMaxTileRows];
       std::int64_t at[kMaxTileRows];  // the tile's pixels' places in a dX plane
       for (std::int64_t phase = 0; phase < phases; ++phase) {
-        const std::int64_t ph = phase / g_.npw, pw = phase % g_.npw, mr = data_tile(pw), step = data_step(pw);
-        const GemmIndirectMicrokernelFn<T> runs_of_pixels = step > 1 ? drun_[std::size_t(pw)].run : nullptr;
+        const std::int64_t ph = phase / g_.npw, pw = phase % g_.npw, mr = data_tile(pw);
+        const GemmRunKernel<T>* runs_of_pixels = data_run(pw);
+        const std::int64_t step = runs_of_pixels ? runs_of_pixels->length : 1;  // pixels between row pointers
         const std::int64_t hph = g_.phase_rows(ph), wph = g_.phase_cols(pw);
         const std::int64_t pix = hph * wph, taps = std::int64_t(d.offsets[std::size_t(phase)].size());
         const std::int64_t t0 = run * kIndirectTiles, t1 = std::min(ceil_div(pix, mr), t0 + kIndirectTiles);
@@ -1728,7 +1735,7 @@ class DirectConv final : public ConvImpl {
             if (taps == 0)  // a phase that no tap reaches gets zeros
               std::fill(c, c + mr * nr, T(0));
             else if (runs_of_pixels)
-              gathered_blocks(runs_of_pixels, nr, taps, rows, off, wg + pn * taps * nr, c, false);
+              gathered_blocks(runs_of_pixels->run, nr, taps, rows, off, wg + pn * taps * nr, c, false);
             else
               gathered_product(uk, nr, taps, rows, off, wg + pn * taps * nr, c, false, mr > uk.mr);
             for (std::int64_t j = 0; j < std::min<std::int64_t>(nr, g_.Cg - pn * nr); ++j) {
