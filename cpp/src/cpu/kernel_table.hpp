@@ -50,6 +50,13 @@ template <typename T>
 using PackPanelFn = void (*)(const T* src, std::int64_t ld, std::int64_t rows, std::int64_t kc, T* dst,
                              std::int64_t width) noexcept;
 
+// The pack's inverse, every step-th column: dst[p * ld + i * step] = src[i * src_ld + p] for
+// i < rows, p < kc. A micro-tile's rows (pixels along a row of a stride phase) into its columns'
+// planes (the turned-around input gradient's dX channels).
+template <typename T>
+using UnpackPanelFn = void (*)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t kc, T* dst,
+                               std::int64_t ld, std::int64_t step) noexcept;
+
 // The row stride of A at which run_rows_tall reads it fastest, for callers that lay A out
 // themselves (the fused Winograd GEMM): a constant, so that the kernel reaches each row at a
 // fixed displacement. At a stride known only at run time, each multiply-add's indexed address
@@ -84,6 +91,7 @@ struct GemmMicrokernel {
   GemmIndirectTallMicrokernelFn<T> run_indirect_tall = nullptr;
   GemmRowsBMicrokernelFn<T> run_rows_b = nullptr;
   PackPanelFn<T> pack = nullptr;
+  UnpackPanelFn<T> unpack = nullptr;
   int mr = 0, nr = 0;
   const char* name = "";
   // The same for nr/4 columns of a panel packed nr/4 wide, where an ISA has one (AVX-512: AVX2's

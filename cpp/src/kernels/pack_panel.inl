@@ -25,4 +25,12 @@ void pack_panel_loops(const T* src, std::int64_t ld, std::int64_t rows, std::int
   pack_panel_rows(src, ld, rows, kc, dst, width, 0);
 }
 
+// The pack's inverse (see UnpackPanelFn), element by element.
+template <typename T>
+void unpack_panel_loops(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t kc, T* dst,
+                        std::int64_t ld, std::int64_t step) noexcept {
+  for (std::int64_t p = 0; p < kc; ++p)
+    for (std::int64_t i = 0; i < rows; ++i) dst[p * ld + i * step] = src[i * src_ld + p];
+}
+
 }  // namespace

@@ -16,7 +16,7 @@ namespace fastconv::kernels::avx2 {
 GemmMicrokernel<float> sgemm() {
   GemmMicrokernel<float> k = {gemm_packed<float>, gemm_packed_tall<float>, gemm_rows_a<float>, gemm_rows_tall<float>,
           gemm_6x2v_indirect<float>, gemm_6x1v_indirect<float>, gemm_indirect_tall<float>,
-          gemm_rows_b<float>, pack_panel_f32, kMR, 2 * Vec<float>::width,
+          gemm_rows_b<float>, pack_panel_f32, unpack_panel_f32, kMR, 2 * Vec<float>::width,
           "gemm-avx2-fma-6x16"};
   k.run_kernel = run_kernel<float>;
   return k;
@@ -24,7 +24,7 @@ GemmMicrokernel<float> sgemm() {
 GemmMicrokernel<double> dgemm() {
   GemmMicrokernel<double> k = {gemm_packed<double>, gemm_packed_tall<double>, gemm_rows_a<double>, gemm_rows_tall<double>,
           gemm_6x2v_indirect<double>, gemm_6x1v_indirect<double>, gemm_indirect_tall<double>,
-          gemm_rows_b<double>, pack_panel_loops<double>, kMR, 2 * Vec<double>::width,
+          gemm_rows_b<double>, pack_panel_loops<double>, unpack_panel_loops<double>, kMR, 2 * Vec<double>::width,
           "gemm-avx2-fma-6x8"};
   k.run_kernel = run_kernel<double>;
   return k;

@@ -90,12 +90,12 @@ void gemm_packed_tall(std::int64_t kc, const T* a, const T* b, T* c, std::int64_
 GemmMicrokernel<float> sgemm() {
   return {gemm_packed<float, 4, 8>, gemm_packed_tall<float, 4, 8>, gemm_ukernel<float, 4, 8>, gemm_rows_tall<float, 4, 8>,
           gemm_indirect<float, 4, 8>, gemm_indirect<float, 4, 4>, gemm_indirect_tall<float, 4, 8>, gemm_rows_b<float, 4, 8>,
-          pack_panel_loops<float>, 4, 8, "gemm-generic-4x8"};
+          pack_panel_loops<float>, unpack_panel_loops<float>, 4, 8, "gemm-generic-4x8"};
 }
 GemmMicrokernel<double> dgemm() {
   return {gemm_packed<double, 4, 4>, gemm_packed_tall<double, 4, 4>, gemm_ukernel<double, 4, 4>, gemm_rows_tall<double, 4, 4>,
           gemm_indirect<double, 4, 4>, gemm_indirect<double, 4, 2>, gemm_indirect_tall<double, 4, 4>, gemm_rows_b<double, 4, 4>,
-          pack_panel_loops<double>, 4, 4, "gemm-generic-4x4"};
+          pack_panel_loops<double>, unpack_panel_loops<double>, 4, 4, "gemm-generic-4x4"};
 }
 
 }  // namespace fastconv::kernels::generic
