@@ -187,6 +187,22 @@ class PaddedSource {
     }
   }
 
+  // fill() of whole planes (a strip of every output row) for `count` source planes src_plane
+  // apart, into buffers buffer_elems() apart, with `columns` where fills_whole_rows. Planes of
+  // short rows go to the ISA's pad_rows in one call, top and bottom padding rows included: a
+  // call or more per plane cost as much as the copies on 7x7 planes.
+  template <typename T>
+  void fill_planes(const T* src, std::int64_t src_plane, std::int64_t count, T* buf, bool columns) const noexcept {
+    const DepthwiseKernels<T>& k = depthwise_kernels<T>();
+    if (columns && fills_whole_rows() && strip_ == g_.P && k.pad_rows && g_.ld <= k.pad_row_columns) {
+      const std::int64_t n = rows(g_.P), i0 = std::clamp<std::int64_t>(pad_t_, 0, n);
+      const std::int64_t i1 = std::clamp<std::int64_t>(src_h_ + pad_t_, i0, n), lo = lo_[0];
+      return k.pad_rows(src + (i0 - pad_t_) * src_w_ + lo - pad_l_, src_w_, src_plane, count, i0, i1 - i0, n - i1, lo,
+                        hi_[0] - lo, buf, g_.ld);
+    }
+    for (std::int64_t i = 0; i < count; ++i) fill(src + i * src_plane, 0, g_.P, buf + i * buffer_elems(), 1, columns);
+  }
+
   // The whole-plane buffers (a strip of every output row, ins 1) of all channels of a
   // channels-last image: src is its first pixel, whose `channels` values lie consecutive; the
   // buffers are cleared and `stride` apart. One pass over the image, pixel by pixel, where a pass
@@ -256,7 +272,7 @@ class PaddedSource {
     T* out = buf + rows.i0 * g_.ld + lo;
     const DepthwiseKernels<T>& k = depthwise_kernels<T>();
     if (k.pad_rows && g_.ld <= k.pad_row_columns)
-      return k.pad_rows(in, src_w_, rows.i1 - rows.i0, lo, len, out - lo, g_.ld);
+      return k.pad_rows(in, src_w_, 0, 1, 0, rows.i1 - rows.i0, 0, lo, len, out - lo, g_.ld);
     for (std::int64_t i = rows.i0; i < rows.i1; ++i, in += src_w_, out += g_.ld) {
       if (columns) zero_run(out - lo, lo), zero_run(out + len, right);
       copy_row(in, len, out);

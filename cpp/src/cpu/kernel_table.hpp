@@ -190,11 +190,14 @@ struct DepthwiseKernels {
   void (*block_weights)(const DepthwiseBlock&, const T* x, std::int64_t x_plane, int count, const T* dy,
                         std::int64_t dy_plane, double* acc, T* work, bool clear) noexcept = nullptr;
   int block_lanes = 0;
-  // out[i * ld + j] = src[i * src_ld + j - lo] for lo <= j < lo + len, and zero for the other
-  // j < ld, for i < rows: the rows of a padded plane at unit stride, where ld <= pad_row_columns
-  // (null elsewhere). A row of a small plane took about 12 cycles in copies and zeros (ResNeXt-50's
-  // 7x7 stage: 20% of its forward).
-  void (*pad_rows)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t lo, std::int64_t len, T* out,
+  // Padded planes at unit stride, where ld <= pad_row_columns (null elsewhere): for each of
+  // `planes` planes, src_plane apart in the source and (top + rows + bottom) * ld in out, `top`
+  // rows of zeros, then rows i < rows with out[i * ld + j] = src[i * src_ld + j - lo] for
+  // lo <= j < lo + len and zero for the other j < ld, then `bottom` rows of zeros. A row of a
+  // small plane took about 12 cycles in copies and zeros (ResNeXt-50's 7x7 stage: 20% of its
+  // forward); a call per plane, as many again.
+  void (*pad_rows)(const T* src, std::int64_t src_ld, std::int64_t src_plane, std::int64_t planes, std::int64_t top,
+                   std::int64_t rows, std::int64_t bottom, std::int64_t lo, std::int64_t len, T* out,
                    std::int64_t ld) noexcept = nullptr;
   std::int64_t pad_row_columns = 0;
 };

@@ -226,16 +226,24 @@ void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_p
 // <= 2 * width, i < rows: each padded row of a small plane in two masked loads and stores
 // (masked-off lanes are not read, so nothing outside the source row is).
 template <typename T>
-void pad_rows(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t lo, std::int64_t len, T* out,
+void pad_rows(const T* src, std::int64_t src_ld, std::int64_t src_plane, std::int64_t planes, std::int64_t top,
+              std::int64_t rows, std::int64_t bottom, std::int64_t lo, std::int64_t len, T* out,
               std::int64_t ld) noexcept {
   using V = Vec<T>;
   constexpr int W = V::width;
   const auto in0 = V::between(int(lo), int(lo + len)), in1 = V::between(int(lo) - W, int(lo + len) - W);
   const auto out0 = V::first(int(ld)), out1 = V::first(int(ld) - W);
-  src -= lo;
-  for (std::int64_t i = 0; i < rows; ++i, src += src_ld, out += ld) {
-    V::store(out, out0, V::load(src, in0));
-    V::store(out + W, out1, V::load(src + W, in1));
+  const auto zeros = [&](std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i, out += ld) V::store(out, out0, V::zero()), V::store(out + W, out1, V::zero());
+  };
+  for (std::int64_t p = 0; p < planes; ++p) {
+    zeros(top);
+    const T* in = src + p * src_plane - lo;
+    for (std::int64_t i = 0; i < rows; ++i, in += src_ld, out += ld) {
+      V::store(out, out0, V::load(in, in0));
+      V::store(out + W, out1, V::load(in + W, in1));
+    }
+    zeros(bottom);
   }
 }
 
