@@ -109,6 +109,36 @@ def test_turned_around_paths_in_runs(rng):
             assert sum(kernels.values()) >= 5 and len(kernels) >= 2, used
 
 
+def test_turned_around_input_gradient_over_several_tasks(rng):
+    """Strided input gradients whose phase grids hold more micro-tiles than one task takes: each
+    task pads the dY rows that its pixels read (a run of tiles, every phase), so on two threads a
+    thread may begin mid-image. One image and group, so that each task of an image is a run; 1
+    and 2 threads, both dtypes, all directions against the reference."""
+    before = fastconv.get_num_threads()
+    used = 0
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            for _ in range(6):
+                cfg = sweep.random_config(rng)
+                sh, sw = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+                r, s = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+                cfg.update(n=1, groups=1, c=int(rng.choice([8, 16, 24])), k=int(rng.choice([8, 16, 32])), r=r, s=s,
+                           stride=(sh, sw), dilation=(1, 1), h=int(rng.integers(60, 110)), w=int(rng.integers(60, 110)),
+                           channels_last=False)
+                x, w, b, dy = arrays = sweep.make_arrays(cfg, rng)
+                kw = dict(stride=cfg["stride"], padding=cfg["pads"], groups=1)
+                plan = fastconv.plan_conv2d(x.shape, w.shape, dtype=x.dtype, algorithm="direct", **kw)
+                used += "+runs" in plan.implementation_of("backward_data")
+                errs = sweep.errors(cfg, arrays, algorithm="direct")
+                assert max(errs.values()) <= TOL[cfg["dtype"]], (threads, cfg, errs, plan.implementation)
+    finally:
+        fastconv.set_num_threads(before)
+    print(f"{used} of 12 input gradients turned around in runs")
+    if fastconv.config()["isa"] != "generic":
+        assert used >= 4
+
+
 def test_filters_filling_half_a_panel(rng):
     """Filter counts of half a microkernel panel on every ISA and dtype (2, 4, 8, 16): the
     turned-around forward and weight gradient then use panels half as wide, with their own
