@@ -139,6 +139,29 @@ def test_turned_around_input_gradient_over_several_tasks(rng):
         assert used >= 4
 
 
+def test_forward_padding_a_few_images_at_a_time(rng):
+    """On one thread the forward GEMM pads its images' planes a few at a time where an image's
+    planes are large (ResNeXt-50's 28x28 stage): images of 8 groups of 8 channels and filters,
+    one or more images a chunk, both dtypes; forward and input gradient (a forward over the
+    rotated weights) against the reference."""
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        for dtype in ("float32", "float64"):
+            for h, w in ((46, 50), (30, 29)):
+                cfg = dict(n=3, c=64, k=64, h=h, w=w, r=3, s=3, stride=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1)),
+                           groups=8, dtype=dtype, bias=True, channels_last=False)
+                x, wt, b, dy = arrays = sweep.make_arrays(cfg, rng)
+                plan = fastconv.plan_conv2d(x.shape, wt.shape, dtype=x.dtype, algorithm="direct", padding=1, groups=8)
+                turned = any(tag in plan.implementation_of("forward") for tag in ("+runs", "+indirect"))
+                if fastconv.config()["isa"] == "avx512":  # its 8-row GEMM (others turn the forward around)
+                    assert not turned, plan.implementation
+                errs = sweep.errors(cfg, arrays, algorithm="direct")
+                assert max(errs.values()) <= TOL[dtype], (cfg, errs, plan.implementation)
+    finally:
+        fastconv.set_num_threads(before)
+
+
 def test_filters_filling_half_a_panel(rng):
     """Filter counts of half a microkernel panel on every ISA and dtype (2, 4, 8, 16): the
     turned-around forward and weight gradient then use panels half as wide, with their own
