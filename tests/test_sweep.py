@@ -162,6 +162,23 @@ def test_forward_padding_a_few_images_at_a_time(rng):
         fastconv.set_num_threads(before)
 
 
+def test_many_filters_packed_on_every_thread(rng):
+    """The turned-around forward packs its filters on every thread where they are many (K x C/groups
+    x R x S past 65536 values): grouped layers of 256 filters, on 2 threads, both dtypes; forward
+    and input gradient (the forward over rotated weights) against the reference."""
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(2)
+        for dtype in ("float32", "float64"):
+            for groups, cg in ((8, 32), (16, 24)):
+                cfg = dict(n=1, c=groups * cg, k=256, h=6, w=7, r=3, s=3, stride=(1, 1), dilation=(1, 1),
+                           pads=((1, 1), (1, 1)), groups=groups, dtype=dtype, bias=True, channels_last=False)
+                errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+                assert max(errs.values()) <= TOL[dtype], (cfg, errs)
+    finally:
+        fastconv.set_num_threads(before)
+
+
 def test_filters_filling_half_a_panel(rng):
     """Filter counts of half a microkernel panel on every ISA and dtype (2, 4, 8, 16): the
     turned-around forward and weight gradient then use panels half as wide, with their own

@@ -222,9 +222,9 @@ void block_weights_f32(const DepthwiseBlock& g, const float* x, std::int64_t x_p
   if (g.S == 5) return block_sums<5>(g, dy, dy_plane, count, acc, work);
   block_sums<0>(g, dy, dy_plane, count, acc, work);
 }
-// out[i * ld + j] = src[i * src_ld + j - lo] for lo <= j < lo + len, zero for the other j < ld
-// <= 2 * width, i < rows: each padded row of a small plane in two masked loads and stores
-// (masked-off lanes are not read, so nothing outside the source row is).
+// Padded planes (DepthwiseKernels::pad_rows) of rows ld <= 2 * width long: each row of a small
+// plane in two masked loads and stores, each padding row in two stores of zeros (masked-off
+// lanes are not read, so nothing outside the source row is).
 template <typename T>
 void pad_rows(const T* src, std::int64_t src_ld, std::int64_t src_plane, std::int64_t planes, std::int64_t top,
               std::int64_t rows, std::int64_t bottom, std::int64_t lo, std::int64_t len, T* out,
