@@ -143,7 +143,7 @@ def test_forward_padding_a_few_images_at_a_time(rng):
     """On one thread the forward GEMM pads its images' planes a few at a time where an image's
     planes are large (ResNeXt-50's 28x28 stage): images of 8 groups of 8 channels and filters,
     one or more images a chunk, both dtypes; forward and input gradient (a forward over the
-    rotated weights) against the reference."""
+    rotated weights) against the reference. And col2im's T in chunks of one image."""
     before = fastconv.get_num_threads()
     try:
         fastconv.set_num_threads(1)
@@ -158,6 +158,11 @@ def test_forward_padding_a_few_images_at_a_time(rng):
                     assert not turned, plan.implementation
                 errs = sweep.errors(cfg, arrays, algorithm="direct")
                 assert max(errs.values()) <= TOL[dtype], (cfg, errs, plan.implementation)
+            # few channels: the input gradient's col2im, its T a chunk of about 2 MB on one thread
+            cfg = dict(n=4, c=3, k=16, h=64, w=60, r=5, s=5, stride=(1, 1), dilation=(1, 1), pads=((2, 2), (2, 2)),
+                       groups=1, dtype=dtype, bias=False, channels_last=False)
+            errs = sweep.errors(cfg, sweep.make_arrays(cfg, rng), algorithm="direct")
+            assert max(errs.values()) <= TOL[dtype], (cfg, errs)
     finally:
         fastconv.set_num_threads(before)
 
