@@ -195,10 +195,10 @@ class PaddedSource {
   void fill_planes(const T* src, std::int64_t src_plane, std::int64_t count, T* buf, bool columns) const noexcept {
     const DepthwiseKernels<T>& k = depthwise_kernels<T>();
     if (columns && fills_whole_rows() && strip_ == g_.P && k.pad_rows && g_.ld <= k.pad_row_columns) {
-      const std::int64_t n = rows(g_.P), i0 = std::clamp<std::int64_t>(pad_t_, 0, n);
-      const std::int64_t i1 = std::clamp<std::int64_t>(src_h_ + pad_t_, i0, n), lo = lo_[0];
-      return k.pad_rows(src + (i0 - pad_t_) * src_w_ + lo - pad_l_, src_w_, src_plane, count, i0, i1 - i0, n - i1, lo,
-                        hi_[0] - lo, buf, g_.ld);
+      const SourceRows in = source_rows(0, g_.P);
+      const std::int64_t lo = lo_[0];
+      return k.pad_rows(src + in.a * src_w_ + lo - pad_l_, src_w_, src_plane, count, in.i0, in.i1 - in.i0,
+                        rows(g_.P) - in.i1, lo, hi_[0] - lo, buf, g_.ld);
     }
     for (std::int64_t i = 0; i < count; ++i) fill(src + i * src_plane, 0, g_.P, buf + i * buffer_elems(), 1, columns);
   }
@@ -253,14 +253,19 @@ class PaddedSource {
   struct SourceRows {
     std::int64_t i0, i1, a;
   };
+  // Where the source rows of output rows [oh0, oh0 + count)'s strip go in its buffer.
+  SourceRows source_rows(std::int64_t oh0, std::int64_t count) const noexcept {
+    const std::int64_t n = rows(count), a0 = oh0 * g_.sh - pad_t_;  // buffer row i holds source row a0 + i
+    const std::int64_t i0 = std::clamp<std::int64_t>(-a0, 0, n), i1 = std::clamp<std::int64_t>(src_h_ - a0, i0, n);
+    return {i0, i1, a0 + i0};
+  }
   // Zeroes the strip's buffer rows outside the source (padding rows), and says where the rest go.
   template <typename T>
   SourceRows clear_outside(std::int64_t oh0, std::int64_t count, T* buf) const noexcept {
-    const std::int64_t n = rows(count), a0 = oh0 * g_.sh - pad_t_;  // buffer row i holds source row a0 + i
-    const std::int64_t i0 = std::clamp<std::int64_t>(-a0, 0, n), i1 = std::clamp<std::int64_t>(src_h_ - a0, i0, n);
-    zero_run(buf, i0 * g_.ld);
-    zero_run(buf + i1 * g_.ld, (n - i1) * g_.ld);
-    return {i0, i1, a0 + i0};
+    const SourceRows in = source_rows(oh0, count);
+    zero_run(buf, in.i0 * g_.ld);
+    zero_run(buf + in.i1 * g_.ld, (rows(count) - in.i1) * g_.ld);
+    return in;
   }
 
   // Stride 1: each row's columns [lo, hi) in one copy, with `columns` its padding columns too;
