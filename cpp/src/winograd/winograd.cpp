@@ -686,10 +686,14 @@ class WinogradConv final : public ConvImpl {
       const GemmLayout one = single(L);
       T* areas = work + L.a_prepacked;
       const std::int64_t per_thread = area_elements(g, one, planes, 1);
+      // A whole number of blocks per thread, each at most `rows` rows: ResNet-18 layer1 at batch 1
+      // ran 7 blocks of 2 tile rows, 4 on one thread and 3 on the other; 8 blocks of 1 or 2 rows
+      // ran its forward and input gradient 2-5% faster on 2 threads.
+      const std::int64_t blocks = round_up(ceil_div(total, rows), threads_);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (!forked_child())
-      for (std::int64_t r0 = 0; r0 < total; r0 += rows)
-        run_block(g, one, planes, area(g, one, 1, areas + thread_index() * per_thread), x, ready, bias, y, r0,
-                  std::min(r0 + rows, total), 1);
+      for (std::int64_t b = 0; b < blocks; ++b)
+        run_block(g, one, planes, area(g, one, 1, areas + thread_index() * per_thread), x, ready, bias, y,
+                  total * b / blocks, total * (b + 1) / blocks, 1);
       return;
     }
     const Area a = area(g, L, threads_, work);
