@@ -167,6 +167,32 @@ def test_forward_padding_a_few_images_at_a_time(rng):
         fastconv.set_num_threads(before)
 
 
+def test_col2im_of_short_unpadded_rows(rng):
+    """Stride 1, no padding, output rows of at most 16 columns (LeNet's conv2): col2im adds T's
+    rows, which run across whole dX rows, into dX in the ISA's registers. Drawn kernels of 1 to 81
+    taps (past 64, the loops), dilations 1 and 2, and planes of up to 600 values (several blocks
+    of registers), both dtypes, on 1 and 2 threads; the input gradient against the reference."""
+    before = fastconv.get_num_threads()
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            for _ in range(24):
+                r, s = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+                dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+                q = int(rng.integers(1, 17))
+                cfg = dict(n=int(rng.integers(1, 4)), c=int(rng.integers(1, 7)), k=int(rng.integers(1, 20)),
+                           h=int(rng.integers(1, 30)) + dh * (r - 1), w=q + dw * (s - 1), r=r, s=s, stride=(1, 1),
+                           dilation=(dh, dw), pads=((0, 0), (0, 0)), groups=1, dtype=str(rng.choice(["float32", "float64"])),
+                           bias=False, channels_last=False)
+                x, wt, b, dy = arrays = sweep.make_arrays(cfg, rng)
+                plan = fastconv.plan_conv2d(x.shape, wt.shape, dilation=(dh, dw), dtype=x.dtype, algorithm="direct")
+                assert plan.implementation_of("backward_data").endswith("+col2im"), plan.implementation
+                errs = sweep.errors(cfg, arrays, algorithm="direct")
+                assert errs["grad_input"] <= TOL[cfg["dtype"]], (cfg, errs)
+    finally:
+        fastconv.set_num_threads(before)
+
+
 def test_many_filters_packed_on_every_thread(rng):
     """The turned-around forward packs its filters on every thread where they are many (K x C/groups
     x R x S past 65536 values): grouped layers of 256 filters, on 2 threads, both dtypes; forward

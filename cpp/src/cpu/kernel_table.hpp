@@ -57,6 +57,14 @@ template <typename T>
 using UnpackPanelFn = void (*)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t kc, T* dst,
                                std::int64_t ld, std::int64_t step) noexcept;
 
+// col2im of dX planes (`size` values each, consecutive) from T's rows `ld` apart, one a tap, in
+// the wide layout (stride 1, T's rows running across whole dX rows), each plane's rows t_plane
+// after the last's: dx[i] = the sum over the taps with at[tap] <= i < at[tap] + len, in tap
+// order, of t[tap * ld + i - at[tap]] (zero where none).
+template <typename T>
+using Col2imWideFn = void (*)(const T* t, std::int64_t ld, std::int64_t t_plane, const std::int64_t* at, int taps,
+                              std::int64_t len, T* dx, std::int64_t size, std::int64_t planes) noexcept;
+
 // The row stride of A at which run_rows_tall reads it fastest, for callers that lay A out
 // themselves (the fused Winograd GEMM): a constant, so that the kernel reaches each row at a
 // fixed displacement. At a stride known only at run time, each multiply-add's indexed address
@@ -108,6 +116,8 @@ struct GemmMicrokernel {
   // the gathered entries above form an indexed address per row and multiply-add (ResNeXt-50's
   // grouped 3x3 layers).
   GemmRunKernel<T> (*run_kernel)(std::int64_t row, int vectors) noexcept = nullptr;
+  // The input gradient's col2im where T is wide, on the ISA's vectors (null: the caller's loops).
+  Col2imWideFn<T> col2im_wide = nullptr;
 };
 
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns

@@ -619,7 +619,7 @@ struct BackwardDataCol2imProblem {
     const std::int64_t crs = m(0), pq = n(0);
     if (dx) {  // all of (image, group) b: its planes, (c, r, s) rows ldc apart
       T* planes = dx + (img0 * g.G + b) * g.Cg * g.H * g.W;
-      for (std::int64_t c0 = 0; c0 < g.Cg; ++c0) add_plane(c + c0 * g.R * g.S * ldc, ldc, planes + c0 * g.H * g.W);
+      add_planes(c, ldc, planes, g.Cg);
       return;
     }
     for (std::int64_t i = 0; i < mc; ++i)
@@ -629,9 +629,25 @@ struct BackwardDataCol2imProblem {
   // dX[img, grp*Cg + c] = sum over (r, s) of row (c, r, s) of T placed at its taps.
   void col2im(T* out, int threads) const {
     const std::int64_t planes = images * g.G * g.Cg, pq = n(0);
+    // planes pl = (image in chunk, group, c), a run of them a thread
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !forked_child())
-    for (std::int64_t pl = 0; pl < planes; ++pl)  // pl = (image in chunk, group, c)
-      add_plane(t + pl * g.R * g.S * pq, pq, out + (img0 * g.C + pl) * g.H * g.W);
+    for (int part = 0; part < threads; ++part) {
+      const std::int64_t p0 = planes * part / threads, p1 = planes * (part + 1) / threads;
+      add_planes(t + p0 * g.R * g.S * pq, pq, out + (img0 * g.C + p0) * g.H * g.W, p1 - p0);
+    }
+  }
+
+  // `count` consecutive planes of dX, each from its R*S rows of T (`ld` apart, the next plane's
+  // R*S rows on), in a fixed (r, s) order.
+  void add_planes(const T* tc, std::int64_t ld, T* dxp, std::int64_t count) const {
+    if (wide && gemm_microkernel<T>().col2im_wide && g.R * g.S <= kMaxWideTaps) {
+      std::int64_t at[kMaxWideTaps];  // tap (r, s)'s run starts at dX row r*dh, column s*dw
+      for (std::int64_t r = 0; r < g.R; ++r)
+        for (std::int64_t s = 0; s < g.S; ++s) at[r * g.S + s] = r * g.dh * g.W + s * g.dw;
+      return gemm_microkernel<T>().col2im_wide(tc, ld, g.R * g.S * ld, at, int(g.R * g.S),
+                                               g.P * g.W - (g.S - 1) * g.dw, dxp, g.H * g.W, count);
+    }
+    for (std::int64_t c = 0; c < count; ++c) add_plane(tc + c * g.R * g.S * ld, ld, dxp + c * g.H * g.W);
   }
 
   // One plane of dX from its R*S rows of T (`ld` apart), in a fixed (r, s) order.
@@ -678,6 +694,7 @@ struct BackwardDataCol2imProblem {
       }
   }
   static constexpr std::int64_t kMaxTaps = 16;  // kernel widths whose column bounds add_plane tabulates
+  static constexpr std::int64_t kMaxWideTaps = 64;  // kernels whose taps' runs col2im_wide takes
 
   // dst[i] += src[i - lo] for lo <= i < hi, in vectors at multiples of their width from dst: each
   // tap's vectors then land where the last tap's were stored, so their loads take the stored

@@ -81,7 +81,10 @@ struct Vec<float> {
   static constexpr int width = 16;
   // The first n lanes (0 < n <= width); masked-off lanes are not read and load as zero.
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  // Lanes [lo, hi), 0 <= lo <= hi <= width.
+  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
   static type load(const float* p, mask_type m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, mask_type m, type v) { _mm512_mask_storeu_ps(p, m, v); }
   static type zero() { return _mm512_setzero_ps(); }
   static type load(const float* p) { return _mm512_loadu_ps(p); }
   static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
@@ -99,7 +102,9 @@ struct Vec<double> {
   using mask_type = __mmask8;
   static constexpr int width = 8;
   static mask_type first(int n) { return mask_type((1u << n) - 1); }
+  static mask_type between(int lo, int hi) { return mask_type(first(hi) & ~first(lo)); }
   static type load(const double* p, mask_type m) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, mask_type m, type v) { _mm512_mask_storeu_pd(p, m, v); }
   static type zero() { return _mm512_setzero_pd(); }
   static type load(const double* p) { return _mm512_loadu_pd(p); }
   static type broadcast(const double* p) { return _mm512_set1_pd(*p); }
@@ -131,6 +136,9 @@ struct EmulatedBase {
   struct mask_type {
     __m256i lo, hi;
   };
+  static mask_type andnot(mask_type a, mask_type b) {  // b and not a
+    return {_mm256_andnot_si256(a.lo, b.lo), _mm256_andnot_si256(a.hi, b.hi)};
+  }
 };
 
 struct EmulatedFloat : EmulatedBase<16> {
@@ -139,7 +147,11 @@ struct EmulatedFloat : EmulatedBase<16> {
   };
   static type zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
   static mask_type first(int n) { return {HalfVec<float>::first(n), HalfVec<float>::first(n - 8)}; }
+  static mask_type between(int lo, int hi) { return andnot(first(lo), first(hi)); }
   static type load(const float* p, mask_type m) { return {HalfVec<float>::load(p, m.lo), HalfVec<float>::load(p + 8, m.hi)}; }
+  static void store(float* p, mask_type m, type v) {
+    _mm256_maskstore_ps(p, m.lo, v.lo), _mm256_maskstore_ps(p + 8, m.hi, v.hi);
+  }
   static type load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
   static type broadcast(const float* p) { return {_mm256_set1_ps(*p), _mm256_set1_ps(*p)}; }
   static type set1(float v) { return {_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
@@ -156,7 +168,11 @@ struct EmulatedDouble : EmulatedBase<8> {
   };
   static type zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
   static mask_type first(int n) { return {HalfVec<double>::first(n), HalfVec<double>::first(n - 4)}; }
+  static mask_type between(int lo, int hi) { return andnot(first(lo), first(hi)); }
   static type load(const double* p, mask_type m) { return {HalfVec<double>::load(p, m.lo), HalfVec<double>::load(p + 4, m.hi)}; }
+  static void store(double* p, mask_type m, type v) {
+    _mm256_maskstore_pd(p, m.lo, v.lo), _mm256_maskstore_pd(p + 4, m.hi, v.hi);
+  }
   static type load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
   static type broadcast(const double* p) { return {_mm256_set1_pd(*p), _mm256_set1_pd(*p)}; }
   static type set1(double v) { return {_mm256_set1_pd(v), _mm256_set1_pd(v)}; }
