@@ -167,25 +167,28 @@ def test_forward_padding_a_few_images_at_a_time(rng):
         fastconv.set_num_threads(before)
 
 
-def test_col2im_of_short_unpadded_rows(rng):
-    """Stride 1, no padding, output rows of at most 16 columns (LeNet's conv2): col2im adds T's
-    rows, which run across whole dX rows, into dX in the ISA's registers. Drawn kernels of 1 to 81
-    taps (past 64, the loops), dilations 1 and 2, and planes of up to 600 values (several blocks
-    of registers), both dtypes, on 1 and 2 threads; the input gradient against the reference."""
+def test_col2im_at_unit_stride(rng):
+    """Few input channels at unit stride: col2im adds T's rows into dX in the ISA's registers, a
+    block of dX rows at a time (rows of at most 4 vectors; wider ones take the loops). Drawn
+    kernels of 1 to 9 columns and rows, dilations 1 and 2, paddings 0 to 3 on each side, rows of
+    1 to 70 columns (LeNet conv2's are 12), both dtypes, on 1 and 2 threads; the input gradient
+    against the reference."""
     before = fastconv.get_num_threads()
     try:
         for threads in (1, 2):
             fastconv.set_num_threads(threads)
-            for _ in range(24):
+            for _ in range(30):
                 r, s = int(rng.integers(1, 10)), int(rng.integers(1, 10))
                 dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
-                q = int(rng.integers(1, 17))
-                cfg = dict(n=int(rng.integers(1, 4)), c=int(rng.integers(1, 7)), k=int(rng.integers(1, 20)),
-                           h=int(rng.integers(1, 30)) + dh * (r - 1), w=q + dw * (s - 1), r=r, s=s, stride=(1, 1),
-                           dilation=(dh, dw), pads=((0, 0), (0, 0)), groups=1, dtype=str(rng.choice(["float32", "float64"])),
-                           bias=False, channels_last=False)
+                pads = tuple((int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in range(2))
+                h = max(int(rng.integers(1, 30)), dh * (r - 1) + 1 - sum(pads[0]))
+                w = max(int(rng.integers(1, 71)), dw * (s - 1) + 1 - sum(pads[1]))
+                cfg = dict(n=int(rng.integers(1, 4)), c=int(rng.integers(1, 7)), k=int(rng.integers(1, 20)), h=h, w=w,
+                           r=r, s=s, stride=(1, 1), dilation=(dh, dw), pads=pads, groups=1,
+                           dtype=str(rng.choice(["float32", "float64"])), bias=False, channels_last=False)
                 x, wt, b, dy = arrays = sweep.make_arrays(cfg, rng)
-                plan = fastconv.plan_conv2d(x.shape, wt.shape, dilation=(dh, dw), dtype=x.dtype, algorithm="direct")
+                plan = fastconv.plan_conv2d(x.shape, wt.shape, padding=pads, dilation=(dh, dw), dtype=x.dtype,
+                                            algorithm="direct")
                 assert plan.implementation_of("backward_data").endswith("+col2im"), plan.implementation
                 errs = sweep.errors(cfg, arrays, algorithm="direct")
                 assert errs["grad_input"] <= TOL[cfg["dtype"]], (cfg, errs)

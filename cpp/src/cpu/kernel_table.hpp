@@ -57,13 +57,18 @@ template <typename T>
 using UnpackPanelFn = void (*)(const T* src, std::int64_t src_ld, std::int64_t rows, std::int64_t kc, T* dst,
                                std::int64_t ld, std::int64_t step) noexcept;
 
-// col2im of dX planes (`size` values each, consecutive) from T's rows `ld` apart, one a tap, in
-// the wide layout (stride 1, T's rows running across whole dX rows), each plane's rows t_plane
-// after the last's: dx[i] = the sum over the taps with at[tap] <= i < at[tap] + len, in tap
-// order, of t[tap * ld + i - at[tap]] (zero where none).
+// col2im at unit stride: planes of dX (H x W each, consecutive) from T's rows (P x Q each, `ld`
+// apart, one a tap (r, s); each plane's R * S rows t_plane after the last's): dx[ih][iw] = the sum
+// over the taps, in (r, s) order, of t[(r * S + s) * ld + oh * Q + ow] with oh = ih + pt - r * dh
+// in [0, P) and ow = iw + pl - s * dw in [0, Q) (zero where none). For rows of at most
+// kCol2imRowVectors vectors and kernels at most kCol2imColumnTaps wide.
+struct Col2imGeometry {
+  std::int64_t H, W, P, Q, R, S, dh, dw, pt, pl;
+};
+constexpr int kCol2imRowVectors = 4, kCol2imColumnTaps = 16;
 template <typename T>
-using Col2imWideFn = void (*)(const T* t, std::int64_t ld, std::int64_t t_plane, const std::int64_t* at, int taps,
-                              std::int64_t len, T* dx, std::int64_t size, std::int64_t planes) noexcept;
+using Col2imRowsFn = void (*)(const Col2imGeometry& g, const T* t, std::int64_t ld, std::int64_t t_plane, T* dx,
+                              std::int64_t planes) noexcept;
 
 // The row stride of A at which run_rows_tall reads it fastest, for callers that lay A out
 // themselves (the fused Winograd GEMM): a constant, so that the kernel reaches each row at a
@@ -116,8 +121,9 @@ struct GemmMicrokernel {
   // the gathered entries above form an indexed address per row and multiply-add (ResNeXt-50's
   // grouped 3x3 layers).
   GemmRunKernel<T> (*run_kernel)(std::int64_t row, int vectors) noexcept = nullptr;
-  // The input gradient's col2im where T is wide, on the ISA's vectors (null: the caller's loops).
-  Col2imWideFn<T> col2im_wide = nullptr;
+  // The input gradient's col2im at unit stride, on the ISA's vectors (null: the caller's loops).
+  Col2imRowsFn<T> col2im_rows = nullptr;
+  int vector_width = 0;  // col2im_rows' lanes, for the rows it takes
 };
 
 // One plane of a depthwise convolution, read from a zero-padded copy of its source whose columns

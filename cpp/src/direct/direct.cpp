@@ -569,6 +569,8 @@ struct BackwardDataCol2imProblem {
   // each tap's block adds into dX as one run (dX's rows are W long, W = Q + (S - 1) * dw), not
   // a loop per output row.
   bool wide;
+  // Unit stride, short rows: col2im on the ISA's kernel (GemmMicrokernel::col2im_rows).
+  bool rows_kernel;
 
   std::int64_t batches() const { return images * g.G; }
   std::int64_t period() const { return g.G; }
@@ -640,12 +642,9 @@ struct BackwardDataCol2imProblem {
   // `count` consecutive planes of dX, each from its R*S rows of T (`ld` apart, the next plane's
   // R*S rows on), in a fixed (r, s) order.
   void add_planes(const T* tc, std::int64_t ld, T* dxp, std::int64_t count) const {
-    if (wide && gemm_microkernel<T>().col2im_wide && g.R * g.S <= kMaxWideTaps) {
-      std::int64_t at[kMaxWideTaps];  // tap (r, s)'s run starts at dX row r*dh, column s*dw
-      for (std::int64_t r = 0; r < g.R; ++r)
-        for (std::int64_t s = 0; s < g.S; ++s) at[r * g.S + s] = r * g.dh * g.W + s * g.dw;
-      return gemm_microkernel<T>().col2im_wide(tc, ld, g.R * g.S * ld, at, int(g.R * g.S),
-                                               g.P * g.W - (g.S - 1) * g.dw, dxp, g.H * g.W, count);
+    if (rows_kernel) {
+      const Col2imGeometry geometry{g.H, g.W, g.P, g.Q, g.R, g.S, g.dh, g.dw, g.pt, g.pl};
+      return gemm_microkernel<T>().col2im_rows(geometry, tc, ld, g.R * g.S * ld, dxp, count);
     }
     for (std::int64_t c = 0; c < count; ++c) add_plane(tc + c * g.R * g.S * ld, ld, dxp + c * g.H * g.W);
   }
@@ -694,7 +693,6 @@ struct BackwardDataCol2imProblem {
       }
   }
   static constexpr std::int64_t kMaxTaps = 16;  // kernel widths whose column bounds add_plane tabulates
-  static constexpr std::int64_t kMaxWideTaps = 64;  // kernels whose taps' runs col2im_wide takes
 
   // dst[i] += src[i - lo] for lo <= i < hi, in vectors at multiples of their width from dst: each
   // tap's vectors then land where the last tap's were stored, so their loads take the stored
@@ -1144,15 +1142,24 @@ class DirectConv final : public ConvImpl {
   }
   // Few input channels per group: the plain GEMM plus col2im reuses dY better than phases do.
   bool use_col2im() const { return g_.Cg <= kCol2imMaxChannels; }
+  // col2im on the ISA's kernel: unit stride, dX rows of a few vectors (GemmMicrokernel::col2im_rows).
+  bool col2im_rows() const {
+    const GemmMicrokernel<T>& uk = gemm_microkernel<T>();
+    return uk.col2im_rows && g_.sh == 1 && g_.sw == 1 && g_.S <= kCol2imColumnTaps &&
+           ceil_div(g_.W, std::int64_t(uk.vector_width)) <= kCol2imRowVectors;
+  }
   // T in wide columns (BackwardDataCol2imProblem::wide) where output rows are short enough that a
-  // loop per row costs more than the W - Q extra columns (measured: LeNet's 8-column rows).
+  // loop per row costs more than the W - Q extra columns (measured: LeNet's 8-column rows), and no
+  // kernel takes the rows: the kernel's GEMM computes no such columns (LeNet conv2's input
+  // gradient at batch 64, one thread: 0.349 ms wide with its adds in registers, 0.226 in rows).
   bool wide_col2im() const {
-    return g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.P + (g_.R - 1) * g_.dh == g_.H &&
-           g_.Q + (g_.S - 1) * g_.dw == g_.W && g_.Q <= kWideCol2imColumns;
+    return !col2im_rows() && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 &&
+           g_.P + (g_.R - 1) * g_.dh == g_.H && g_.Q + (g_.S - 1) * g_.dw == g_.W && g_.Q <= kWideCol2imColumns;
   }
   BackwardDataCol2imProblem<T> col2im_problem(std::int64_t img0, std::int64_t images, const void* dy, const void* w,
                                               T* t, void* dx) const {
-    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t, static_cast<T*>(dx), wide_col2im()};
+    return {g_, img0, images, static_cast<const T*>(dy), static_cast<const T*>(w), t, static_cast<T*>(dx), wide_col2im(),
+            col2im_rows()};
   }
   BackwardWeightsProblem<T> backward_weights_problem(const void* x, const void* dy, void* dw, const T* planes) const {
     return {g_, static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dw), planes, padded_.get()};

@@ -19,7 +19,7 @@ GemmMicrokernel<float> sgemm() {
           gemm_6x2v_indirect<float>, gemm_6x1v_indirect<float>, gemm_indirect_tall<float>,
           gemm_rows_b<float>, pack_panel_f32, unpack_panel_f32, kMR, 2 * Vec<float>::width,
           "gemm-avx2-fma-6x16"};
-  k.run_kernel = run_kernel<float>, k.col2im_wide = col2im_wide<float>;
+  k.run_kernel = run_kernel<float>, k.col2im_rows = col2im_rows<float>, k.vector_width = Vec<float>::width;
   return k;
 }
 GemmMicrokernel<double> dgemm() {
@@ -27,7 +27,7 @@ GemmMicrokernel<double> dgemm() {
           gemm_6x2v_indirect<double>, gemm_6x1v_indirect<double>, gemm_indirect_tall<double>,
           gemm_rows_b<double>, pack_panel_loops<double>, unpack_panel_loops<double>, kMR, 2 * Vec<double>::width,
           "gemm-avx2-fma-6x8"};
-  k.run_kernel = run_kernel<double>, k.col2im_wide = col2im_wide<double>;
+  k.run_kernel = run_kernel<double>, k.col2im_rows = col2im_rows<double>, k.vector_width = Vec<double>::width;
   return k;
 }
 
