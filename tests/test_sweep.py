@@ -409,6 +409,35 @@ def test_weight_gradient_in_chunks(rng, monkeypatch, n, c, k, h, w, stride, grou
     assert ref.rel_err(whole, want) <= TOL[dtype]
 
 
+def test_weight_gradient_in_chunks_within_an_image(rng, monkeypatch):
+    """Where one image's dY^T passes what the turned-around weight gradient keeps in L2 (128
+    filters of 28x28 pixels, 400 kB) and all of it would not fit (here the workspace bound), it
+    reduces each image in chunks of pixels, and pads each image's planes once, at its first chunk,
+    into a buffer of one image: stride 2, both dtypes, against the reference, the same bits on 1
+    and 2 threads (a third thread's workspace would pass the bound, and its plan differ)."""
+    before = fastconv.get_num_threads()
+    try:
+        for dtype in ("float32", "float64"):
+            x = rng.standard_normal((3, 16, 56, 55)).astype(dtype)
+            wshape = (128, 16, 3, 3)
+            kw = dict(stride=2, padding=1, algorithm="direct")
+            plan = fastconv.plan_conv2d(x.shape, wshape, dtype=dtype, **kw)
+            if fastconv.config()["isa"] != "generic":  # the turned-around path's run kernels
+                assert "+runs" in plan.implementation_of("backward_weights"), plan.implementation
+            dy = rng.standard_normal(plan.output_shape).astype(dtype)
+            monkeypatch.setenv("FASTCONV_MAX_WORKSPACE", str(plan.workspace_size("backward_weights") - 1))
+            got = []
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                got.append(fastconv.conv2d_weight(x, wshape, dy, **kw))
+            monkeypatch.delenv("FASTCONV_MAX_WORKSPACE")
+            assert all(np.array_equal(g, got[0]) for g in got[1:])
+            want = ref.conv2d_weight(x, wshape, dy, (2, 2), ((1, 1), (1, 1)))
+            assert ref.rel_err(got[0], want) <= TOL[dtype]
+    finally:
+        fastconv.set_num_threads(before)
+
+
 @pytest.mark.parametrize("cfg", [
     # the weight-gradient reduction is split into partial sums
     dict(n=6, c=12, k=16, h=15, w=24, r=3, s=3, stride=(1, 2), pads=((1, 1), (1, 0)), groups=2),
